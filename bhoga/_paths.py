@@ -1,0 +1,114 @@
+"""Where bhoga's files and its outside world live (DESIGN §5).
+
+Each function reads the environment when it is called, never at import, so tests and long-lived processes
+see changes to HOME, XDG_* and the BHOGA_* variables.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "anthropic_base_url",
+    "chatgpt_base_url",
+    "claude_config_dir",
+    "claude_json_path",
+    "codex_home",
+    "daemon_config_path",
+    "github_api_url",
+    "hermes_home",
+    "home",
+    "offline",
+    "paused_marker_path",
+    "socket_path",
+    "state_path",
+]
+
+
+def home() -> Path:
+    """The user's home directory, from HOME when set (tests run with a temporary HOME)."""
+    return Path(os.environ.get("HOME") or Path.home())
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def state_path() -> Path:
+    """`BHOGA_STATE`, else `user_cache_dir("bhoga")/state.json`."""
+    if (p := _env_path("BHOGA_STATE")) is not None:
+        return p
+    import platformdirs  # noqa: PLC0415 - deferred: keeps `import bhoga` fast
+
+    return Path(platformdirs.user_cache_dir("bhoga", appauthor=False)) / "state.json"
+
+
+def daemon_config_path() -> Path:
+    """`BHOGA_CONFIG`, else `user_config_dir("bhoga")/bhogad.toml`."""
+    if (p := _env_path("BHOGA_CONFIG")) is not None:
+        return p
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_config_dir("bhoga", appauthor=False)) / "bhogad.toml"
+
+
+def socket_path() -> Path:
+    """`BHOGA_SOCKET`, else `user_runtime_dir("bhoga")/bhogad.sock`."""
+    if (p := _env_path("BHOGA_SOCKET")) is not None:
+        return p
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_runtime_dir("bhoga", appauthor=False)) / "bhogad.sock"
+
+
+def hermes_home() -> Path:
+    """`HERMES_HOME`, else `~/.hermes` (profile selection is the Hermes writer's business)."""
+    return _env_path("HERMES_HOME") or home() / ".hermes"
+
+
+def claude_config_dir() -> Path:
+    """`CLAUDE_CONFIG_DIR`, else `~/.claude`."""
+    return _env_path("CLAUDE_CONFIG_DIR") or home() / ".claude"
+
+
+def claude_json_path() -> Path:
+    """Claude Code's account file: `$CLAUDE_CONFIG_DIR/.claude.json`, else `~/.claude.json`."""
+    if (d := _env_path("CLAUDE_CONFIG_DIR")) is not None:
+        return d / ".claude.json"
+    return home() / ".claude.json"
+
+
+def codex_home() -> Path:
+    """`CODEX_HOME`, else `~/.codex`."""
+    return _env_path("CODEX_HOME") or home() / ".codex"
+
+
+def _url(name: str, default: str) -> str:
+    return (os.environ.get(name, "").strip() or default).rstrip("/")
+
+
+def anthropic_base_url() -> str:
+    """`BHOGA_ANTHROPIC_BASE_URL`, else https://api.anthropic.com."""
+    return _url("BHOGA_ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+
+
+def chatgpt_base_url() -> str:
+    """`BHOGA_CHATGPT_BASE_URL`, else https://chatgpt.com/backend-api."""
+    return _url("BHOGA_CHATGPT_BASE_URL", "https://chatgpt.com/backend-api")
+
+
+def github_api_url() -> str:
+    """`BHOGA_GITHUB_API_URL`, else https://api.github.com."""
+    return _url("BHOGA_GITHUB_API_URL", "https://api.github.com")
+
+
+def offline() -> bool:
+    """`BHOGA_OFFLINE=1`: read local files only, make no network request at all."""
+    return os.environ.get("BHOGA_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def paused_marker_path() -> Path:
+    """A file whose presence pauses every Hermes write (`bhoga pause`); kept beside the state file."""
+    return state_path().parent / "paused"

@@ -1,0 +1,377 @@
+"""Socket protocol v1 (DESIGN §7): typed requests, strict parsing, and the JSON shapes of quotas and picks.
+
+One JSON object per line, UTF-8, at most `MAX_LINE` bytes. Parsing is strict because anything on the machine
+running as the user may write to the socket: unknown ops, unknown fields, wrong types (a bool is not a
+number), out-of-range numbers, unknown provider ids and lone surrogates are all refused with a one-line
+`ProtocolError`, and the connection goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, TypeAlias
+
+from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
+from bhoga._providers import PROVIDERS
+from bhoga.errors import ProtocolError
+
+__all__ = [
+    "MAX_LINE",
+    "OPS",
+    "VERSION",
+    "BestRequest",
+    "PauseRequest",
+    "PingRequest",
+    "Request",
+    "ResumeRequest",
+    "SetQuotaRequest",
+    "StatusRequest",
+    "TurnRequest",
+    "encode",
+    "error_line",
+    "parse_request",
+    "quota_from_json",
+    "quota_to_json",
+    "recommendation_from_json",
+    "recommendation_to_json",
+]
+
+VERSION: Final = 1
+MAX_LINE: Final = 65_536
+"""Longest accepted line in bytes, without its newline."""
+MAX_TOKENS: Final = 1_000_000_000
+MAX_TEXT: Final = 256
+"""Longest model name or header name."""
+MAX_HEADER_VALUE: Final = 1024
+MAX_HEADERS: Final = 128
+
+
+@dataclass(frozen=True, slots=True)
+class PingRequest:
+    """`{"v":1,"op":"ping"}`: is the daemon there."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """One model call a harness made, with the rate-limit headers of its response (already filtered)."""
+
+    pid: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    status_code: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuotaRequest:
+    """A person's or harness's own reading of a provider's headroom, percent remaining 0-100."""
+
+    pid: str
+    pct_remaining: float
+    weekly_pct: float | None = None
+    model: str = ANY_MODEL
+
+
+@dataclass(frozen=True, slots=True)
+class BestRequest:
+    """Which provider should serve `model` now."""
+
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """Everything the daemon knows: quotas, the Hermes route, current picks."""
+
+
+@dataclass(frozen=True, slots=True)
+class PauseRequest:
+    """Stop writing the Hermes config until resumed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRequest:
+    """Write the Hermes config again."""
+
+
+Request: TypeAlias = (
+    PingRequest | TurnRequest | SetQuotaRequest | BestRequest | StatusRequest | PauseRequest | ResumeRequest
+)
+
+_PING = PingRequest()
+_STATUS = StatusRequest()
+_PAUSE = PauseRequest()
+_RESUME = ResumeRequest()
+
+
+def _reject_constant(name: str) -> None:
+    raise ProtocolError(f"{name} is not a number JSON allows")
+
+
+# parse_constant only runs for NaN/Infinity, so the C scanner keeps its fast path for everything else.
+_decode: Callable[[str], Any] = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
+def _text(obj: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if value is None:
+        raise ProtocolError(f"missing field {key!r}")
+    if type(value) is not str:
+        raise ProtocolError(f"field {key!r} must be a string")
+    if not value or len(value) > MAX_TEXT or not value.isprintable():
+        raise ProtocolError(f"field {key!r} must be 1-{MAX_TEXT} printable characters")
+    return value
+
+
+def _pid(obj: Mapping[str, Any]) -> str:
+    pid = obj.get("pid")
+    if type(pid) is not str or pid not in PROVIDERS:
+        if pid is None:
+            raise ProtocolError("missing field 'pid'")
+        shown = repr(pid)[:40] if type(pid) is str else type(pid).__name__
+        raise ProtocolError(f"unknown provider {shown}; choose one of: {', '.join(PROVIDERS)}")
+    return pid
+
+
+def _int(obj: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = obj.get(key, default)
+    if type(value) is not int:  # bools are ints to Python, never to this protocol
+        raise ProtocolError(f"field {key!r} must be an integer")
+    if not low <= value <= high:
+        raise ProtocolError(f"field {key!r} must be between {low} and {high}")
+    return value
+
+
+def _pct(obj: Mapping[str, Any], key: str) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if type(value) is not int and type(value) is not float:
+        raise ProtocolError(f"field {key!r} must be a number")
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise ProtocolError(f"field {key!r} must be between 0 and 100")
+    return float(value)
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if type(value) is not dict:
+        raise ProtocolError("field 'headers' must be an object of strings")
+    if len(value) > MAX_HEADERS:
+        raise ProtocolError(f"field 'headers' has more than {MAX_HEADERS} entries")
+    for k, v in value.items():
+        if type(v) is not str or len(k) > MAX_TEXT or len(v) > MAX_HEADER_VALUE:
+            raise ProtocolError("field 'headers' must map names to strings of at most 1024 characters")
+        if not (k.isprintable() and v.isprintable()):
+            raise ProtocolError("field 'headers' has a non-printable name or value")
+    from bhoga._calibrate import filter_headers  # noqa: PLC0415 - imported on first turn, not at start-up
+
+    return filter_headers(value)
+
+
+def _check_keys(obj: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    if len(obj) > len(allowed) or not obj.keys() <= allowed:
+        extra = sorted(set(obj) - allowed)
+        shown = ", ".join(repr(k[:40]) for k in extra[:3])
+        raise ProtocolError(f"unknown field {shown} for op {obj['op']!r}")
+
+
+_BASE = frozenset({"v", "op"})
+_TURN_KEYS = _BASE | {"pid", "model", "input_tokens", "output_tokens", "status_code", "headers"}
+_QUOTA_KEYS = _BASE | {"pid", "pct_remaining", "weekly_pct", "model"}
+_BEST_KEYS = _BASE | {"model"}
+
+
+def _turn(obj: dict[str, Any]) -> Request:
+    _check_keys(obj, _TURN_KEYS)
+    return TurnRequest(
+        _pid(obj),
+        _text(obj, "model"),
+        _int(obj, "input_tokens", 0, 0, MAX_TOKENS),
+        _int(obj, "output_tokens", 0, 0, MAX_TOKENS),
+        _int(obj, "status_code", 200, 100, 599),
+        _headers(obj.get("headers")),
+    )
+
+
+def _set_quota(obj: dict[str, Any]) -> Request:
+    _check_keys(obj, _QUOTA_KEYS)
+    pid = _pid(obj)
+    pct = _pct(obj, "pct_remaining")
+    if pct is None:
+        raise ProtocolError("missing field 'pct_remaining'")
+    return SetQuotaRequest(pid, pct, _pct(obj, "weekly_pct"), _text(obj, "model", default=ANY_MODEL))
+
+
+def _best(obj: dict[str, Any]) -> Request:
+    _check_keys(obj, _BEST_KEYS)
+    return BestRequest(_text(obj, "model"))
+
+
+def _bare(request: Request) -> Callable[[dict[str, Any]], Request]:
+    def parse(obj: dict[str, Any]) -> Request:
+        _check_keys(obj, _BASE)
+        return request
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
+    "turn": _turn,
+    "set_quota": _set_quota,
+    "best": _best,
+    "status": _bare(_STATUS),
+    "ping": _bare(_PING),
+    "pause": _bare(_PAUSE),
+    "resume": _bare(_RESUME),
+}
+OPS: Final = tuple(_PARSERS)
+
+
+def parse_request(line: bytes) -> Request:
+    """Parse one request line (with or without its newline); `ProtocolError` with a one-line reason."""
+    if len(line) > MAX_LINE + 1:
+        raise ProtocolError(f"line longer than {MAX_LINE} bytes")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("line is not valid UTF-8") from None
+    try:
+        obj = _decode(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ProtocolError("invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer literal longer than Python's int_max_str_digits
+        raise ProtocolError("invalid JSON: number too large") from None
+    if type(obj) is not dict:
+        raise ProtocolError("a request must be a JSON object")
+    if obj.get("v") != VERSION or type(obj.get("v")) is not int:
+        raise ProtocolError(f'unsupported protocol version; send "v":{VERSION}')
+    op = obj.get("op")
+    parser = _PARSERS.get(op) if type(op) is str else None
+    if parser is None:
+        raise ProtocolError(f"unknown op; choose one of: {', '.join(OPS)}")
+    return parser(obj)
+
+
+def encode(obj: Mapping[str, object]) -> bytes:
+    """One response or request as a UTF-8 JSON line ending in a newline."""
+    return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def error_line(message: str) -> bytes:
+    """The response line for a refused request: `{"ok":false,"error":...}`."""
+    return encode({"ok": False, "error": " ".join(message.split())})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def recommendation_to_json(rec: RouterRecommendation | None) -> dict[str, object] | None:
+    """A recommendation as the JSON object the `best` and `status` responses carry; None stays null."""
+    if rec is None:
+        return None
+    return {
+        "provider_id": rec.provider_id,
+        "model_id": rec.model_id,
+        "quota_pct": rec.quota_pct,
+        "status": str(rec.status),
+        "hermes_model": rec.hermes_model,
+        "priority": rec.priority,
+        "reason": rec.reason,
+        "binding_window": rec.binding_window,
+        "resets_at": _iso(rec.resets_at),
+    }
+
+
+def recommendation_from_json(obj: object) -> RouterRecommendation | None:
+    """The inverse of `recommendation_to_json`; `ProtocolError` when the object is not one."""
+    if obj is None:
+        return None
+    try:
+        assert isinstance(obj, dict)
+        return RouterRecommendation(
+            provider_id=str(obj["provider_id"]),
+            model_id=str(obj["model_id"]),
+            quota_pct=float(obj["quota_pct"]),
+            status=ProviderStatus(obj["status"]),
+            hermes_model=str(obj["hermes_model"]),
+            priority=int(obj["priority"]),
+            reason=str(obj["reason"]),
+            binding_window=str(obj.get("binding_window") or ""),
+            resets_at=_dt(obj.get("resets_at")),
+        )
+    except (AssertionError, KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"malformed recommendation in response: {exc!s:.80}") from None
+
+
+def _window_to_json(w: QuotaWindow) -> dict[str, object]:
+    return {
+        "name": w.name,
+        "pct_used": w.pct_used,
+        "resets_at": _iso(w.resets_at),
+        "window_min": w.window_min,
+        "scope": w.scope,
+        "observed_at": _iso(w.observed_at),
+        "source": w.source,
+    }
+
+
+def quota_to_json(q: ProviderQuota) -> dict[str, object]:
+    """A provider's quota as the JSON object the `status` response lists."""
+    return {
+        "provider_id": q.provider_id,
+        "model": q.model,
+        "windows": [_window_to_json(w) for w in q.windows],
+        "throttled_until": _iso(q.throttled_until),
+        "credential": q.credential,
+        "updated_at": _iso(q.updated_at),
+        "note": q.note,
+        "extra": dict(q.extra),
+        "quota_pct": q.quota_pct,
+        "status": str(q.status),
+    }
+
+
+def quota_from_json(obj: object) -> ProviderQuota:
+    """The inverse of `quota_to_json`; `ProtocolError` when the object is not one."""
+    try:
+        assert isinstance(obj, dict)
+        windows = tuple(
+            QuotaWindow(
+                name=str(w["name"]),
+                pct_used=float(w["pct_used"]),
+                resets_at=_dt(w.get("resets_at")),
+                window_min=int(w.get("window_min") or 0),
+                scope=str(w.get("scope") or ANY_MODEL),
+                observed_at=_dt(w.get("observed_at")),
+                source=str(w.get("source") or ""),
+            )
+            for w in obj.get("windows") or ()
+        )
+        return ProviderQuota(
+            provider_id=str(obj["provider_id"]),
+            model=str(obj.get("model") or ANY_MODEL),
+            windows=windows,
+            throttled_until=_dt(obj.get("throttled_until")),
+            credential=bool(obj.get("credential")),
+            updated_at=_dt(obj.get("updated_at")),
+            note=str(obj.get("note") or ""),
+            extra=tuple((str(k), str(v)) for k, v in (obj.get("extra") or {}).items()),
+            quota_pct=float(obj.get("quota_pct", -1.0)),
+            status=ProviderStatus(obj.get("status", "unknown")),
+        )
+    except (AssertionError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProtocolError(f"malformed quota in response: {exc!s:.80}") from None

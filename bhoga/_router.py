@@ -1,0 +1,320 @@
+"""The Router: a thread-safe shell around the pure routing core, with a state file and a turn worker.
+
+`record_turn` only appends the raw arguments to a bounded queue; one worker thread filters, calibrates and
+merges them, so a harness's hot path pays well under a microsecond. Rankings are cached per model until the
+quota state changes or a reset or throttle end passes, so `best_for` is a dictionary lookup in the common case.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from bhoga import _paths
+from bhoga._merge import combine, from_observation
+from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
+from bhoga._providers import PROVIDERS, Kind, provider
+from bhoga._routing import POLICIES, evaluate, next_change, rank
+from bhoga._state import StateStore
+from bhoga.errors import BhogaError
+
+__all__ = ["Router"]
+
+# Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = logging.getLogger(__name__)
+
+_Turn = tuple[object, object, object, object, object, object]
+_SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving
+
+
+def _check_pct(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 100
+    ):
+        raise ValueError(f"{name} must be a number from 0 to 100, got {value!r}")
+    return float(value)
+
+
+class Router:
+    """Picks the provider with the most quota left for a model.
+
+    Args:
+        state_path: the state file; default `BHOGA_STATE` or the user cache directory.
+        eager: run quota discovery in the background right away.
+        reserve: headroom (0-1) below which a subscription is kept for the human and ranked after metered APIs.
+        policy: "headroom" (most quota left) or "drain-soonest" (the subscription that resets first).
+        max_queue: turns kept waiting for the worker; when full the oldest is dropped and counted.
+    """
+
+    def __init__(
+        self,
+        *,
+        state_path: Path | str | None = None,
+        eager: bool = True,
+        reserve: float = 0.10,
+        policy: str = "headroom",
+        max_queue: int = 10_000,
+    ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+        if not 0 <= reserve < 1:
+            raise ValueError(f"reserve must be a fraction from 0 to 1, got {reserve!r}")
+        self.reserve = reserve
+        self.policy = policy
+        self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
+        self._lock = threading.Lock()
+        self._quotas: dict[str, ProviderQuota] = {}
+        self._gen = 0
+        self._cache: dict[str, tuple[int, float, RouterRecommendation | None]] = {}
+        self._subscribers: list[Callable[[], None]] = []
+        self._turns: deque[_Turn] = deque(maxlen=max_queue)
+        self._maxq = max_queue
+        self.dropped_turns = 0
+        self._warned: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = False
+        self._dirty = False
+        self._last_save = 0.0
+        try:
+            self._quotas = self._store.load()
+        except BhogaError as e:
+            log.warning("%s; starting with no saved quota", e)
+        self._worker = threading.Thread(target=self._work, name="bhoga-turns", daemon=True)
+        self._worker.start()
+        self._discovery: threading.Thread | None = None
+        if eager:
+            self._discovery = threading.Thread(target=self.discover, name="bhoga-discovery", daemon=True)
+            self._discovery.start()
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def best_for(self, model: str) -> RouterRecommendation | None:
+        """The provider to use for `model` now, or None when no provider can serve it."""
+        hit = self._cache.get(model)
+        if hit is not None and hit[0] == self._gen and time.time() < hit[1]:
+            return hit[2]
+        with self._lock:
+            gen, quotas = self._gen, tuple(self._quotas.values())
+        now = datetime.now(UTC)
+        ranked = rank(quotas, model, now, reserve=self.reserve, policy=self.policy)
+        change = next_change(quotas, now)
+        self._cache[model] = (gen, change.timestamp() if change else math.inf, ranked[0] if ranked else None)
+        return ranked[0] if ranked else None
+
+    def ranked(self, model: str, *, exclude: Collection[str] = ()) -> tuple[RouterRecommendation, ...]:
+        """Every candidate for `model`, best first, leaving out the providers in `exclude`."""
+        with self._lock:
+            quotas = tuple(self._quotas.values())
+        return rank(quotas, model, datetime.now(UTC), reserve=self.reserve, policy=self.policy, exclude=exclude)
+
+    def snapshot(self) -> tuple[ProviderQuota, ...]:
+        """The raw per-provider records, for the anti-flap check and for display."""
+        with self._lock:
+            return tuple(self._quotas.values())
+
+    def quotas(self) -> dict[str, ProviderQuota]:
+        """What is known per provider, keyed "pid:*", plus "pid:<scope>" for per-model windows (e.g. opus)."""
+        now = datetime.now(UTC)
+        out: dict[str, ProviderQuota] = {}
+        for q in self.snapshot():
+            scopes = [ANY_MODEL, *sorted({w.scope for w in q.windows} - {ANY_MODEL})]
+            for scope in scopes:
+                c = evaluate(q, scope, now, self.reserve)
+                view = (
+                    q
+                    if scope == ANY_MODEL
+                    else ProviderQuota(
+                        q.provider_id,
+                        scope,
+                        tuple(w for w in q.windows if w.scope == scope),
+                        q.throttled_until,
+                        q.credential,
+                        q.updated_at,
+                        q.note,
+                        q.extra,
+                    )
+                )
+                if c is not None:
+                    view = _with(view, model=scope, quota_pct=round(c.headroom, 4), status=c.status)
+                out[f"{q.provider_id}:{scope}"] = view
+        return out
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def observe(self, obs: Observation) -> None:
+        """Merge one observation (discovery, a header, set_quota) into the quota state."""
+        self._merge([obs])
+        self._notify()
+
+    def set_quota(
+        self, pid: str, pct_remaining: float, *, weekly_pct: float | None = None, model: str = ANY_MODEL
+    ) -> None:
+        """Tell the Router how much is left, in percent (0-100): the 5-hour window and optionally the weekly one.
+
+        On a metered API this is a budget figure and ranks as one; on Copilot it is the monthly allowance.
+        Raises ValueError for an unknown provider id or a percentage outside 0-100.
+        """
+        prov = provider(pid)
+        pct = _check_pct("pct_remaining", pct_remaining)
+        weekly = None if weekly_pct is None else _check_pct("weekly_pct", weekly_pct)
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError(f"model must be a model name or '*', got {model!r}")
+        scope = ANY_MODEL if model.strip() == ANY_MODEL else model.strip().lower()
+        now = datetime.now(UTC)
+        if prov.kind is Kind.METERED:
+            names = ("budget", "budget_weekly")
+        else:
+            names = ("monthly" if pid == "github-copilot" else "burst", "weekly")
+        windows = [QuotaWindow(names[0], 100.0 - pct, None, 0, scope, now, "set_quota")]
+        if weekly is not None:
+            windows.append(QuotaWindow(names[1], 100.0 - weekly, None, 0, scope, now, "set_quota"))
+        self.observe(Observation(pid, now, tuple(windows), credential=True, source="set_quota"))
+        self._save()
+
+    def record_turn(
+        self,
+        pid: str,
+        model: str,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        headers: object = None,
+        status_code: int = 200,
+    ) -> None:
+        """Note one finished request; returns at once and never raises (the worker does the parsing)."""
+        if len(self._turns) >= self._maxq:
+            self.dropped_turns += 1
+        self._turns.append((pid, model, input_tokens, output_tokens, headers, status_code))
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` (from any thread) whenever the quota state has changed."""
+        self._subscribers.append(callback)
+
+    def discover(self, *, force: bool = False) -> None:
+        """Run quota discovery now, in this thread, and merge what it finds. Never raises."""
+        try:
+            from bhoga.discovery import discover_all  # noqa: PLC0415 - discovery pulls in urllib; load late
+
+            found = discover_all(force=force)
+        except Exception:
+            log.exception("quota discovery failed")
+            return
+        if found:
+            self._merge(found)
+            self._notify()
+            self._save()
+
+    def flush(self) -> None:
+        """Process every queued turn and write the state file now."""
+        self._drain()
+        self._save()
+
+    def close(self) -> None:
+        """Stop the worker, process what is queued and save the state."""
+        if self._stop:
+            return
+        self._stop = True
+        self._wake.set()
+        self._worker.join(timeout=5)
+        self.flush()
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _merge(self, observations: Collection[Observation]) -> None:
+        with self._lock:
+            for obs in observations:
+                self._quotas[obs.provider_id] = combine(self._quotas.get(obs.provider_id), from_observation(obs))
+            self._gen += 1
+            self._dirty = True
+
+    def _notify(self) -> None:
+        for cb in tuple(self._subscribers):
+            try:
+                cb()
+            except Exception:
+                log.exception("quota-change subscriber failed")
+
+    def _save(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            mine, self._dirty = dict(self._quotas), False
+        try:
+            merged = self._store.merge_and_save(mine)
+        except BhogaError as e:
+            log.warning("%s", e)
+            return
+        self._last_save = time.monotonic()
+        with self._lock:
+            # Keep what other processes wrote; anything merged in meanwhile stays newest-wins.
+            for pid, q in merged.items():
+                self._quotas[pid] = combine(q, self._quotas[pid]) if pid in self._quotas else q
+            self._gen += 1
+
+    def _turn_observation(self, turn: _Turn) -> Observation | None:
+        pid, model, _tin, _tout, headers, status = turn
+        if not isinstance(pid, str) or pid not in PROVIDERS:
+            if len(self._warned) < 64 and str(pid) not in self._warned:
+                self._warned.add(str(pid))
+                log.warning(
+                    "record_turn: unknown provider %r ignored; choose one of: %s", str(pid)[:64], ", ".join(PROVIDERS)
+                )
+            return None
+        code = status if isinstance(status, int) and not isinstance(status, bool) else 0
+        del model  # the windows of a subscription belong to the account, whatever model the turn used
+        from bhoga._calibrate import calibrate  # noqa: PLC0415 - loaded with the first turn, not at import
+
+        return calibrate(pid, headers, status_code=code)
+
+    def _drain(self) -> None:
+        batch: list[Observation] = []
+        while True:
+            try:
+                turn = self._turns.popleft()
+            except IndexError:
+                break
+            try:
+                if (obs := self._turn_observation(turn)) is not None:
+                    batch.append(obs)
+            except Exception:
+                log.exception("record_turn: a turn could not be processed")
+        if batch:
+            self._merge(batch)
+            self._notify()
+
+    def _work(self) -> None:
+        while not self._stop:
+            self._wake.wait(timeout=_SAVE_EVERY if self._dirty else None)
+            self._wake.clear()
+            try:
+                self._drain()
+                if self._dirty and time.monotonic() - self._last_save >= _SAVE_EVERY:
+                    self._save()
+            except Exception:
+                log.exception("turn worker error (continuing)")
+
+
+def _with(q: ProviderQuota, **changes: Any) -> ProviderQuota:
+    return replace(q, **changes)

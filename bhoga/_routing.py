@@ -1,0 +1,242 @@
+"""The routing core: which provider should serve a model, and why (pure: no I/O, no clock, no threads).
+
+Theory of operation (DESIGN §3):
+
+1. Candidates are the providers in the model's family hierarchy that have been seen: a metered API needs a
+   credential; a subscription needs a credential or a known window. Everything else is not a candidate.
+2. A provider's headroom is the tightest of its windows that bind the model (5 h, 7 d, a per-model weekly
+   window). A window whose reset has passed counts as full again. No window: headroom unknown (-1.0).
+3. Tiers, best first: subscriptions at or above the reserve; metered APIs with a known budget at or above it;
+   providers whose quota is unknown (subscriptions first, then by priority); anything below the reserve;
+   and last, throttled or exhausted providers, which are thus never chosen while another is usable.
+4. Within a tier: headroom, then priority. Policy "drain-soonest" orders the first tier by the reset of the
+   binding window instead (use it or lose it).
+5. Anti-flap: the current provider is kept unless the best one is in a better tier or beats it by a margin,
+   or the current one is throttled, exhausted, below the reserve or no longer a candidate.
+
+A metered API's per-minute headers never become windows (see `_calibrate`), so unlike quantities are never
+compared; a `set_quota` on it is a budget figure and ranks as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
+from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy, to_hermes_model
+
+__all__ = [
+    "POLICIES",
+    "evaluate",
+    "human_duration",
+    "next_change",
+    "rank",
+    "should_switch",
+    "window_label",
+]
+
+POLICIES = ("headroom", "drain-soonest")
+_LABELS = {"burst": "5h", "weekly": "7d", "monthly": "monthly", "budget": "budget"}
+
+
+def window_label(w: QuotaWindow) -> str:
+    """A short name people know: "5h", "7d", "7d opus", "monthly"."""
+    base = _LABELS.get(w.name, w.name)
+    return base if w.scope == "*" else f"{base} {w.scope}"
+
+
+def human_duration(seconds: float) -> str:
+    """'2h 13m', '3d 4h', '45s': a time span as people read it."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, h, d = s // 60 % 60, s // 3600 % 24, s // 86400
+    if d:
+        return f"{d}d {h}h"
+    return f"{h}h {m}m" if h else f"{m}m"
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    provider: Provider
+    headroom: float
+    binding: QuotaWindow | None
+    status: ProviderStatus
+    tier: int
+    until: datetime | None
+    """When a throttle ends or the binding window resets."""
+
+
+def _headroom(windows: Iterable[QuotaWindow], model: str, now: datetime) -> tuple[float, QuotaWindow | None]:
+    best: tuple[float, QuotaWindow | None] = (-1.0, None)
+    for w in windows:
+        if not w.applies_to(model):
+            continue
+        passed = w.resets_at is not None and w.resets_at <= now
+        left = 1.0 if passed else min(max(1.0 - w.pct_used / 100.0, 0.0), 1.0)
+        if best[1] is None or left < best[0]:
+            best = (left, w)
+    return best
+
+
+def evaluate(q: ProviderQuota, model: str, now: datetime, reserve: float) -> _Candidate | None:
+    """How provider quota `q` stands for `model` at `now`; None when it is not a candidate."""
+    prov = PROVIDERS.get(q.provider_id)
+    if prov is None:
+        return None
+    metered = prov.kind is Kind.METERED
+    if (metered and not q.credential) or (not q.credential and not q.windows and q.throttled_until is None):
+        return None
+    headroom, binding = _headroom(q.windows, model, now)
+    reset = binding.resets_at if binding and binding.resets_at and binding.resets_at > now else None
+    if q.throttled_until is not None and q.throttled_until > now:
+        return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, 4, q.throttled_until)
+    if binding is None:
+        return _Candidate(prov, -1.0, None, ProviderStatus.UNKNOWN, 2, None)
+    if headroom <= 0.0:
+        return _Candidate(prov, 0.0, binding, ProviderStatus.EXHAUSTED, 4, reset)
+    if headroom < reserve:
+        return _Candidate(prov, headroom, binding, ProviderStatus.LOW, 3, reset)
+    return _Candidate(prov, headroom, binding, ProviderStatus.OK, 1 if metered else 0, reset)
+
+
+def _sort_key(c: _Candidate, policy: str) -> tuple[object, ...]:
+    if c.tier == 4:
+        return (4, c.until.timestamp() if c.until else float("inf"), c.provider.priority)
+    if c.tier == 2:
+        return (2, c.provider.kind is not Kind.SUBSCRIPTION, c.provider.priority, 0.0)
+    if c.tier == 0 and policy == "drain-soonest":
+        return (0, 0 if c.until else 1, c.until.timestamp() if c.until else 0.0, -c.headroom, c.provider.priority)
+    return (c.tier, -c.headroom, c.provider.priority)
+
+
+def _ranked(
+    quotas: Iterable[ProviderQuota], model: str, now: datetime, reserve: float, policy: str, exclude: Collection[str]
+) -> list[_Candidate]:
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+    allowed = set(hierarchy(model)) - set(exclude)
+    cands = [c for q in quotas if q.provider_id in allowed if (c := evaluate(q, model, now, reserve)) is not None]
+    cands.sort(key=lambda c: _sort_key(c, policy))
+    return cands
+
+
+def _pct(x: float) -> str:
+    return f"{round(x * 100)}%"
+
+
+def _state(c: _Candidate, now: datetime, reserve: float) -> str:
+    pid = c.provider.id
+    label = window_label(c.binding) if c.binding else ""
+    if c.status is ProviderStatus.THROTTLED:
+        return (
+            f"{pid} throttled for {human_duration((c.until - now).total_seconds())}" if c.until else f"{pid} throttled"
+        )
+    if c.status is ProviderStatus.EXHAUSTED:
+        resets = f", resets in {human_duration((c.until - now).total_seconds())}" if c.until else ""
+        return f"{pid} {label} window exhausted{resets}"
+    if c.status is ProviderStatus.LOW:
+        return f"{pid} {label} window {_pct(c.headroom)} < reserve {_pct(reserve)}"
+    if c.status is ProviderStatus.UNKNOWN:
+        return f"{pid} quota unknown"
+    resets = f", resets in {human_duration((c.until - now).total_seconds())}" if c.until else ""
+    return f"{pid} {_pct(c.headroom)} left in {label} window{resets}"
+
+
+def _reason(ranked: list[_Candidate], now: datetime, reserve: float) -> str:
+    win = ranked[0]
+    # A provider the user would prefer (lower priority number) that lost explains the choice best.
+    passed_over = [c for c in ranked[1:] if c.provider.priority < win.provider.priority]
+    if passed_over:
+        return f"{_state(passed_over[0], now, reserve)} → {win.provider.id}"
+    if win.status not in (ProviderStatus.OK, ProviderStatus.UNKNOWN):
+        others = " and ".join(_state(c, now, reserve) for c in ranked[1:3])
+        tail = f"; {others}" if others else ""
+        return f"{_state(win, now, reserve)}{tail}; nothing better → {win.provider.id}"
+    if len(ranked) == 1:
+        return f"{_state(win, now, reserve)}; only candidate → {win.provider.id}"
+    return f"{_state(win, now, reserve)}, ahead of {_state(ranked[1], now, reserve)} → {win.provider.id}"
+
+
+def _recommend(c: _Candidate, model: str, reason: str) -> RouterRecommendation:
+    return RouterRecommendation(
+        provider_id=c.provider.id,
+        model_id=model,
+        quota_pct=round(c.headroom, 4) if c.headroom >= 0 else -1.0,
+        status=c.status,
+        hermes_model=to_hermes_model(c.provider.id, model),
+        priority=c.provider.priority,
+        reason=reason,
+        binding_window=c.binding.key if c.binding else "",
+        resets_at=c.until,
+    )
+
+
+def rank(
+    quotas: Iterable[ProviderQuota],
+    model: str,
+    now: datetime,
+    *,
+    reserve: float = 0.10,
+    policy: str = "headroom",
+    exclude: Collection[str] = (),
+) -> tuple[RouterRecommendation, ...]:
+    """Every candidate for `model`, best first; the first one's reason explains the choice."""
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude)
+    if not ranked:
+        return ()
+    first = _recommend(ranked[0], model, _reason(ranked, now, reserve))
+    return (first, *(_recommend(c, model, _state(c, now, reserve)) for c in ranked[1:]))
+
+
+def should_switch(
+    current_pid: str | None,
+    quotas: Iterable[ProviderQuota],
+    model: str,
+    now: datetime,
+    *,
+    margin: float = 0.10,
+    reserve: float = 0.10,
+    policy: str = "headroom",
+    exclude: Collection[str] = (),
+) -> tuple[bool, str]:
+    """Whether to move from `current_pid` to the best provider, and a one-line reason either way."""
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude)
+    if not ranked:
+        return False, f"no candidate for {model}"
+    best = ranked[0]
+    if current_pid == best.provider.id:
+        return False, f"{best.provider.id} is still the best ({_state(best, now, reserve)})"
+    current = next((c for c in ranked if c.provider.id == current_pid), None)
+    to = f"→ {best.provider.id}"
+    if current is None:
+        why = f"{current_pid} is not a candidate for {model}" if current_pid else f"no provider set for {model}"
+        return True, f"{why} {to}"
+    if current.status in (ProviderStatus.THROTTLED, ProviderStatus.EXHAUSTED, ProviderStatus.LOW):
+        return True, f"{_state(current, now, reserve)} {to}"
+    if best.tier < current.tier:
+        return True, f"{_state(best, now, reserve)} beats {_state(current, now, reserve)} {to}"
+    if best.headroom < 0 or current.headroom < 0:
+        # No margin can be measured; the ranking (subscription first, then priority) decides, and it is stable.
+        if _sort_key(best, policy) < _sort_key(current, policy):
+            return True, f"{_state(best, now, reserve)} ranks ahead of {_state(current, now, reserve)} {to}"
+        return False, f"keeping {current_pid}: {_state(current, now, reserve)}"
+    if best.headroom - current.headroom >= margin:
+        return True, (
+            f"{best.provider.id} {_pct(best.headroom)} beats {current_pid} {_pct(current.headroom)}"
+            f" by ≥ {_pct(margin)} {to}"
+        )
+    return False, (
+        f"keeping {current_pid}: {best.provider.id} {_pct(best.headroom)} is within "
+        f"{_pct(margin)} of {_pct(current.headroom)}"
+    )
+
+
+def next_change(quotas: Iterable[ProviderQuota], now: datetime) -> datetime | None:
+    """The next moment a ranking can change with no new observation (a reset or a throttle's end)."""
+    times = [
+        t for q in quotas for t in (q.throttled_until, *(w.resets_at for w in q.windows)) if t is not None and t > now
+    ]
+    return min(times, default=None)

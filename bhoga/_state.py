@@ -1,0 +1,193 @@
+"""The state file: provider quotas shared by every bhoga process of the user.
+
+Versioned JSON, written atomically (temp file in the same directory, fsync, `os.replace`), and always as
+read-merge-write under an `flock` on a separate lock file, so processes writing different providers or windows
+lose nothing. A corrupt file is moved aside with one warning and the store starts fresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from bhoga._merge import combine
+from bhoga._model import ProviderQuota, QuotaWindow
+from bhoga._providers import PROVIDERS
+from bhoga.errors import StateError
+
+__all__ = ["VERSION", "StateStore", "quota_from_dict", "quota_to_dict"]
+
+# Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = logging.getLogger(__name__)
+VERSION = 1
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _dt(v: object) -> datetime | None:
+    if not isinstance(v, str):
+        return None
+    try:
+        t = datetime.fromisoformat(v)
+    except ValueError:
+        return None
+    return t if t.tzinfo else None
+
+
+def quota_to_dict(q: ProviderQuota) -> dict[str, Any]:
+    """A JSON-ready dict of what is worth keeping of `q` (derived fields are recomputed when read)."""
+    return {
+        "windows": [
+            {
+                "name": w.name,
+                "pct_used": w.pct_used,
+                "resets_at": _iso(w.resets_at),
+                "window_min": w.window_min,
+                "scope": w.scope,
+                "observed_at": _iso(w.observed_at),
+                "source": w.source,
+            }
+            for w in q.windows
+        ],
+        "throttled_until": _iso(q.throttled_until),
+        "throttle_observed_at": _iso(q.throttle_observed_at),
+        "credential": q.credential,
+        "credential_observed_at": _iso(q.credential_observed_at),
+        "updated_at": _iso(q.updated_at),
+        "note": q.note,
+        "extra": dict(q.extra),
+    }
+
+
+def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
+    """The inverse of `quota_to_dict`; fields of the wrong type are dropped, not trusted."""
+    windows = []
+    for w in d.get("windows") or ():
+        if not isinstance(w, dict) or not isinstance(w.get("name"), str):
+            continue
+        pct = w.get("pct_used")
+        if not isinstance(pct, int | float) or isinstance(pct, bool) or not 0 <= pct <= 100:
+            continue
+        windows.append(
+            QuotaWindow(
+                name=w["name"],
+                pct_used=float(pct),
+                resets_at=_dt(w.get("resets_at")),
+                window_min=w["window_min"] if isinstance(w.get("window_min"), int) else 0,
+                scope=w["scope"] if isinstance(w.get("scope"), str) else "*",
+                observed_at=_dt(w.get("observed_at")),
+                source=str(w.get("source") or ""),
+            )
+        )
+    extra: dict[object, object] = d["extra"] if isinstance(d.get("extra"), dict) else {}
+    return ProviderQuota(
+        provider_id=pid,
+        windows=tuple(windows),
+        throttled_until=_dt(d.get("throttled_until")),
+        throttle_observed_at=_dt(d.get("throttle_observed_at")),
+        credential=d.get("credential") is True,
+        credential_observed_at=_dt(d.get("credential_observed_at")),
+        updated_at=_dt(d.get("updated_at")),
+        note=d["note"] if isinstance(d.get("note"), str) else "",
+        extra=tuple((str(k), str(v)) for k, v in extra.items()),
+    )
+
+
+class StateStore:
+    """Reads and merges the state file; every write is a locked read-merge-write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise StateError(f"cannot open state lock {self.lock_path}: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _read_unlocked(self) -> dict[str, ProviderQuota]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as e:
+            raise StateError(f"cannot read state file {self.path}: {e.strerror}") from None
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, dict) or not isinstance(doc.get("providers"), dict):
+                raise ValueError("not a bhoga state document")
+            if doc.get("version") != VERSION:
+                raise ValueError(f"unsupported version {doc.get('version')!r}")
+        except ValueError as e:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{os.getpid()}")
+            with contextlib.suppress(OSError):
+                os.replace(self.path, aside)
+            log.warning(
+                "state file %s is unreadable (%s); moved it to %s and started fresh",
+                self.path,
+                str(e).splitlines()[0][:120],
+                aside.name,
+            )
+            return {}
+        return {
+            pid: quota_from_dict(pid, d)
+            for pid, d in doc["providers"].items()
+            if pid in PROVIDERS and isinstance(d, dict)
+        }
+
+    def load(self) -> dict[str, ProviderQuota]:
+        """The quotas in the file now (empty when there is none)."""
+        with self._locked():
+            return self._read_unlocked()
+
+    def merge_and_save(self, mine: Mapping[str, ProviderQuota]) -> dict[str, ProviderQuota]:
+        """Merge `mine` into the file's records (newest wins per fact), write the result, and return it."""
+        with self._locked():
+            merged = self._read_unlocked()
+            for pid, q in mine.items():
+                merged[pid] = combine(merged.get(pid), q)
+            doc = {"version": VERSION, "providers": {pid: quota_to_dict(q) for pid, q in sorted(merged.items())}}
+            self._write_atomic(json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n")
+        return merged
+
+    def _write_atomic(self, data: bytes) -> None:
+        import tempfile  # noqa: PLC0415 - only writers need it; keeps `import bhoga` fast
+
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise StateError(f"cannot write state file {self.path}: {e.strerror}") from None
+        with contextlib.suppress(OSError):
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)

@@ -1,0 +1,131 @@
+"""Codex CLI's local files: finding the newest session rollout cheaply, reading only its tail, and the
+model list (`get_codex_models`).
+
+A heavy Codex user has tens of thousands of rollout files, so the search walks `sessions/YYYY/MM/DD`
+from the newest year, month and day down, looks at only the newest two non-empty day directories (a session
+started before midnight keeps writing into yesterday's directory) and stats only the newest few names in
+each. Reading starts with the last 64 KiB and grows backwards only while no main-family event was found.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bhoga._paths import codex_home
+
+from ._common import as_dict, as_float, read_bytes, read_json
+from .codex_parse import MAIN_FAMILY, parse_rollout_tail
+
+__all__ = ["DEFAULT_CODEX_MODELS", "get_codex_models", "newest_rollouts", "read_rollout_families"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CODEX_MODELS = ("gpt-5.4", "gpt-5-codex")
+"""Used only when neither `models_cache.json` nor `config.toml` names a model."""
+TAIL_START = 64 * 1024
+TAIL_MAX = 4 * 1024 * 1024
+
+
+def _numbered(path: Path, width: int) -> list[Path]:
+    """Subdirectories named by `width` digits, newest (largest) first; [] when unreadable."""
+    try:
+        with os.scandir(path) as it:
+            names = [e.name for e in it if len(e.name) == width and e.name.isdigit() and e.is_dir()]
+    except OSError:
+        return []
+    return [path / n for n in sorted(names, reverse=True)]
+
+
+def _day_dirs(sessions: Path) -> Iterator[Path]:
+    for year in _numbered(sessions, 4):
+        for month in _numbered(year, 2):
+            yield from _numbered(month, 2)
+
+
+def newest_rollouts(sessions: Path, *, days: int = 2, per_day: int = 16) -> list[Path]:
+    """Rollout files of the newest `days` non-empty day directories, newest modification first.
+
+    Only the newest `per_day` names (they start with the session's start time) of a day are stat'ed.
+    """
+    candidates: list[tuple[int, Path]] = []
+    seen = 0
+    for day in _day_dirs(sessions):
+        try:
+            with os.scandir(day) as it:
+                names = [e.name for e in it if e.name.startswith("rollout-") and e.name.endswith(".jsonl")]
+        except OSError:
+            continue
+        if not names:
+            continue
+        for name in sorted(names, reverse=True)[:per_day]:
+            try:
+                candidates.append((os.stat(day / name).st_mtime_ns, day / name))
+            except OSError:
+                continue
+        seen += 1
+        if seen >= days:
+            break
+    candidates.sort(key=lambda c: c[0], reverse=True)
+    return [p for _, p in candidates]
+
+
+def read_rollout_families(
+    path: Path, *, start: int = TAIL_START, cap: int = TAIL_MAX
+) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """The newest `rate_limits` per `limit_id` from the end of one rollout file ({} when none or unreadable).
+
+    Reads backwards in growing chunks until the main family ("codex") is found, the file starts, or `cap`
+    bytes were read; a line split across chunks is carried to the next (earlier) chunk.
+    """
+    found: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            end, chunk, carry = size, start, b""
+            while end > 0:
+                begin = max(0, end - chunk)
+                f.seek(begin)
+                data = f.read(end - begin) + carry
+                if begin > 0:
+                    cut = data.find(b"\n")
+                    carry, data = (data, b"") if cut < 0 else (data[:cut], data[cut + 1 :])
+                else:
+                    carry = b""
+                for family, value in parse_rollout_tail(data).items():
+                    found.setdefault(family, value)  # later chunks are older: keep the newest
+                if MAIN_FAMILY in found or begin == 0 or size - begin >= cap:
+                    break
+                end, chunk = begin, chunk * 4
+    except OSError as e:
+        log.debug("rollout %s unreadable: %s", path.name, e.strerror)
+    return found
+
+
+def get_codex_models() -> list[str]:
+    """Codex model slugs: `models_cache.json` (listed ones, by priority) → `config.toml` `model` → defaults."""
+    home = codex_home()
+    cache = read_json(home / "models_cache.json")
+    raw = as_dict(cache).get("models")
+    entries = [as_dict(m) for m in raw] if isinstance(raw, list) else []
+    listed = [m for m in entries if isinstance(m.get("slug"), str) and m["slug"] and m.get("visibility") != "hide"]
+    listed.sort(key=lambda m: as_float(m.get("priority")) or 1e9)
+    slugs = list(dict.fromkeys(m["slug"] for m in listed))
+    if slugs:
+        return slugs
+    data = read_bytes(home / "config.toml", limit=1024 * 1024)
+    if data:
+        import tomllib  # noqa: PLC0415 - rarely needed
+
+        try:
+            model = tomllib.loads(data.decode("utf-8", "replace")).get("model")
+        except tomllib.TOMLDecodeError:
+            log.warning("Codex config %s is not valid TOML; using the default models", home / "config.toml")
+            model = None
+        if isinstance(model, str) and model.strip():
+            return [model.strip()]
+    return list(DEFAULT_CODEX_MODELS)

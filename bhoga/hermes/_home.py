@@ -1,0 +1,121 @@
+"""Which Hermes config bhoga edits, and what Hermes can see there: its `.env` keys and its own logins.
+
+Mirrors Hermes 0.19.0's profile rule (`hermes_cli/main.py _apply_profile_override`): a `HERMES_HOME` whose
+parent directory is named `profiles` is used as it is; otherwise the Hermes root (`HERMES_HOME`, else
+`~/.hermes`) is used unless its `active_profile` file names another profile, whose directory then holds the
+live config. Only names and booleans leave this module, never a secret's value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bhoga import _paths
+from bhoga.errors import HermesConfigError
+
+__all__ = ["CREDENTIAL_VARS", "HermesFacts", "hermes_config_path", "hermes_dir", "read_facts"]
+
+log = logging.getLogger(__name__)
+
+CREDENTIAL_VARS = (
+    "ANTHROPIC_API_KEY", "ANTHROPIC_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY", "OPENROUTER_API_KEY",
+    "COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN",
+)
+_PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
+
+
+def hermes_dir() -> Path:
+    """The directory of the live Hermes config (a profile's directory when one is active)."""
+    env_home = os.environ.get("HERMES_HOME", "").strip()
+    if env_home and Path(env_home).expanduser().parent.name == "profiles":
+        return Path(env_home).expanduser()
+    root = _paths.hermes_home()
+    active = root / "active_profile"
+    try:
+        name = active.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return root
+    if not name or name == "default":
+        return root
+    if not _PROFILE_NAME.fullmatch(name):
+        raise HermesConfigError(f"{active}: {name!r} is not a valid Hermes profile name")
+    profile = root / "profiles" / name
+    if not profile.is_dir():
+        raise HermesConfigError(f"{active}: names profile {name!r}, but {profile} does not exist")
+    return profile
+
+
+def hermes_config_path() -> Path:
+    """The `config.yaml` Hermes reads now (HERMES_HOME / active_profile rule of Hermes 0.19)."""
+    return hermes_dir() / "config.yaml"
+
+
+def _dotenv_values(path: Path) -> dict[str, str]:
+    """The variables of a Hermes `.env` (python-dotenv syntax, enough of it for KEY=VALUE lines)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _ENV_LINE.match(line)
+        if m is None or line.lstrip().startswith("#"):
+            continue
+        value = m.group(2).strip()
+        if value[:1] in ("'", '"'):
+            end = value.find(value[0], 1)
+            value = value[1:end] if end > 0 else value[1:]
+        else:
+            value = value.split(" #", 1)[0].strip()
+        values[m.group(1)] = value
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class HermesFacts:
+    """What decides a route: credential variables Hermes sees, and whether Hermes has its own Codex login."""
+
+    visible: frozenset[str]
+    """Credential variables with a non-empty value for Hermes (its `.env` overrides the shell)."""
+    codex_login: bool
+    classic_github_token: bool
+    """The first GitHub token Hermes would use is a classic `ghp_` PAT (Copilot rejects those)."""
+    home: Path
+
+    def has(self, name: str) -> bool:
+        return name in self.visible
+
+
+def _codex_login(auth_path: Path) -> bool:
+    try:
+        data = json.loads(auth_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    providers = data.get("providers")
+    state = providers.get("openai-codex") if isinstance(providers, dict) else None
+    tokens = state.get("tokens") if isinstance(state, dict) else None
+    if isinstance(tokens, dict) and str(tokens.get("access_token") or "").strip():
+        return True
+    pool = data.get("credential_pool")
+    entries = pool.get("openai-codex") if isinstance(pool, dict) else None
+    return isinstance(entries, list) and any(
+        isinstance(e, dict) and str(e.get("access_token") or "").strip() for e in entries
+    )
+
+
+def read_facts(home: Path | None = None) -> HermesFacts:
+    """Read the facts for the Hermes home `home` (default: the live one)."""
+    home = hermes_dir() if home is None else home
+    dotenv = _dotenv_values(home / ".env")
+    values = {name: dotenv.get(name, os.environ.get(name, "")).strip() for name in CREDENTIAL_VARS}
+    visible = frozenset(name for name, value in values.items() if value)
+    github = next((values[n] for n in ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN") if values[n]), "")
+    return HermesFacts(visible, _codex_login(home / "auth.json"), github.startswith("ghp_"), home)

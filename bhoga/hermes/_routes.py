@@ -1,0 +1,170 @@
+"""What to write into Hermes' config for a recommendation (HERMES.md §7, verified with Hermes 0.19's resolver).
+
+`model.provider`, `model.default`, `model.base_url` and `model.api_mode` change as one unit on every flip:
+the keys a route needs are written, the others deleted, so no value of the previous provider survives (a
+stale `base_url` sends an OpenAI key to OpenRouter, a stale `api_mode` picks the wrong transport).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bhoga._model import RouterRecommendation
+from bhoga._providers import model_family, provider, to_hermes_model
+from bhoga.errors import HermesConfigError
+from bhoga.hermes._home import HermesFacts
+from bhoga.hermes._splice import DELETE, Spec, SpecValue
+
+__all__ = [
+    "ANTHROPIC_API_ENTRY",
+    "Route",
+    "build_spec",
+    "caveat",
+    "exclusions",
+    "route_for",
+]
+
+ANTHROPIC_URL = "https://api.anthropic.com"
+OPENROUTER_URL = "https://openrouter.ai/api/v1"
+ANTHROPIC_API_ENTRY = "anthropic-api"
+"""A `providers:` entry name; a built-in id (`anthropic`) would never be treated as a custom endpoint."""
+# A model section's keys that only make sense for the endpoint they were written for.
+_ENDPOINT_KEYS = ("base_url", "api_mode", "api_key", "api", "key_env", "api_key_env")
+_TASK_CREDENTIAL_KEYS = ("api_key", "key_env", "api_key_env")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The Hermes side of one bhoga provider for one model."""
+
+    pid: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_mode: str | None = None
+    entry: tuple[tuple[str, str], ...] = ()
+    """Keys of `providers.<provider>` this route needs (the anthropic_api route)."""
+
+
+def exclusions(facts: HermesFacts) -> dict[str, str]:
+    """Providers Hermes cannot use right now → the one-line reason."""
+    out: dict[str, str] = {}
+    if not facts.codex_login:
+        out["openai-codex"] = (
+            f"Hermes is not logged in to openai-codex ({facts.home / 'auth.json'}); run `hermes auth` "
+            "(a Codex CLI login alone is not enough)"
+        )
+    if not facts.has("ANTHROPIC_API_KEY"):
+        out["anthropic_api"] = "ANTHROPIC_API_KEY is not set for Hermes (shell or $HERMES_HOME/.env)"
+    if not facts.has("OPENAI_API_KEY") and not facts.has("OPENROUTER_API_KEY"):
+        out["openai_api"] = "neither OPENAI_API_KEY nor OPENROUTER_API_KEY is set for Hermes"
+    if facts.classic_github_token:
+        out["github-copilot"] = "the GitHub token Hermes would use is a classic ghp_ token, which Copilot rejects"
+    return out
+
+
+def caveat(facts: HermesFacts) -> str | None:
+    """The ANTHROPIC_API_KEY precedence warning for the claude_code route, when it applies."""
+    if not facts.has("ANTHROPIC_API_KEY") or facts.has("ANTHROPIC_TOKEN") or facts.has("CLAUDE_CODE_OAUTH_TOKEN"):
+        return None
+    return (
+        "ANTHROPIC_API_KEY is visible to Hermes, so Hermes 0.19 bills it instead of the Claude Code login for "
+        "provider anthropic (the claude_code route); no config.yaml setting changes that. To use the "
+        "subscription, put CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`) in $HERMES_HOME/.env, or remove "
+        "ANTHROPIC_API_KEY from Hermes' environment"
+    )
+
+
+def route_for(pid: str, model: str, facts: HermesFacts) -> Route:
+    """The route for bhoga provider `pid` serving `model`; `HermesConfigError` when Hermes cannot use it."""
+    try:
+        provider(pid)
+    except ValueError as e:
+        raise HermesConfigError(str(e)) from None
+    if (reason := exclusions(facts).get(pid)) is not None:
+        raise HermesConfigError(f"{pid} cannot be used by Hermes: {reason}")
+    if pid == "claude_code":
+        return Route(pid, "anthropic", to_hermes_model(pid, model))
+    if pid == "anthropic_api":
+        entry = (("base_url", ANTHROPIC_URL), ("key_env", "ANTHROPIC_API_KEY"), ("api_mode", "anthropic_messages"))
+        return Route(pid, ANTHROPIC_API_ENTRY, to_hermes_model(pid, model), entry=entry)
+    if pid == "openai-codex":
+        return Route(pid, "openai-codex", to_hermes_model(pid, model))
+    if pid == "openai_api":
+        if facts.has("OPENAI_API_KEY"):
+            return Route(pid, "openai-api", to_hermes_model(pid, model))
+        return Route(pid, "openrouter", to_hermes_model(pid, model, openrouter=True), OPENROUTER_URL,
+                     "chat_completions")
+    return Route(pid, "copilot", to_hermes_model(pid, model))
+
+
+def _fits(route: Route, model: str) -> bool:
+    family = provider(route.pid).family
+    return family == "any" or model_family(model) == family
+
+
+def _task_spec(route: Route, task: Mapping[str, Any] | None) -> Spec | None:
+    """Point one auxiliary task at the route; None for a task with its own credentials (the user's endpoint)."""
+    task = task if isinstance(task, Mapping) else {}
+    if any(task.get(k) for k in _TASK_CREDENTIAL_KEYS):
+        return None
+    spec: Spec = {"provider": route.provider, "base_url": DELETE, "api_mode": DELETE}
+    model = task.get("model")
+    if isinstance(model, str) and model.strip() and model.strip().lower() != "auto":
+        # Keep the user's (cheap) task model when the new provider serves it; else the provider's default.
+        if _fits(route, model):
+            spec["model"] = to_hermes_model(route.pid, model, openrouter=route.provider == "openrouter")
+        else:
+            spec["model"] = DELETE
+    return spec
+
+
+def _fallback_entry(route: Route) -> dict[str, str]:
+    entry = {"provider": route.provider, "model": route.model}
+    if route.base_url:
+        entry["base_url"] = route.base_url
+    return entry
+
+
+def build_spec(
+    route: Route,
+    data: Mapping[str, Any],
+    *,
+    write_auxiliary: bool = False,
+    fallbacks: Sequence[Route] = (),
+    write_fallbacks: bool = False,
+) -> Spec:
+    """The change spec for `route` given the file's current data (`to_data` of its tree)."""
+    model: Spec = {"default": route.model, "provider": route.provider}
+    for key in _ENDPOINT_KEYS:
+        model[key] = DELETE
+    if route.base_url:
+        model["base_url"] = route.base_url
+    if route.api_mode:
+        model["api_mode"] = route.api_mode
+    spec: Spec = {"model": model}
+    entries = {r.provider: r.entry for r in (route, *fallbacks) if r.entry}
+    if entries:
+        spec["providers"] = {name: dict(entry) for name, entry in entries.items()}
+    aux = data.get("auxiliary")
+    aux = aux if isinstance(aux, Mapping) else {}
+    tasks = ["compression"]
+    if write_auxiliary:
+        tasks += [t for t, v in aux.items() if t != "compression" and isinstance(v, Mapping)]
+    aux_spec: Spec = {}
+    for task in tasks:
+        task_spec = _task_spec(route, aux.get(task))
+        if task_spec is not None:
+            aux_spec[task] = task_spec
+    if aux_spec:
+        spec["auxiliary"] = aux_spec
+    legacy = data.get("compression")
+    if isinstance(legacy, Mapping) and "summary_provider" in legacy:
+        # Ignored by Hermes 0.19 but kept in step, so the file does not contradict itself.
+        spec["compression"] = {"summary_provider": route.provider}
+    if write_fallbacks:
+        seq: SpecValue = [_fallback_entry(r) for r in fallbacks]
+        spec["fallback_providers"] = seq
+    return spec

@@ -1,0 +1,5 @@
+"""`python -m bhogad`."""
+
+from bhogad.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""bhogad.toml: the daemon's optional settings (DESIGN §5).
+
+Every key is optional; a missing file means the defaults. A file that cannot be used raises `ConfigError` with
+one line naming the file and the key, so `bhogad` can refuse to start (exit 2) and SIGHUP can keep the old
+settings.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bhoga._paths import daemon_config_path
+from bhoga.errors import ConfigError
+
+__all__ = ["MIN_INTERVAL", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
+
+POLICIES = ("headroom", "drain-soonest")
+MIN_INTERVAL = 60.0
+"""Seconds; the Claude usage endpoint answers 429 when polled faster than about once a minute."""
+
+_KNOWN = ("models", "reserve", "margin", "policy", "interval", "write_auxiliary", "write_fallbacks", "paused")
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """The daemon's settings after validation.
+
+    Attributes:
+        models: models to route; empty means "whatever Hermes' own model.default says". The first one is the
+            model written to Hermes, the others are ranked for `status` only (Hermes has one main model).
+        reserve: fraction 0-1 of a subscription window kept back before it is ranked below metered APIs.
+        margin: fraction 0-1 by which a new best must beat the current provider before Hermes is rewritten.
+        policy: "headroom" or "drain-soonest".
+        interval: seconds between scheduled discoveries (plus up to 10 % jitter), at least `MIN_INTERVAL`.
+        write_auxiliary / write_fallbacks: passed to the Hermes writer.
+        paused: no Hermes writes at all (the `paused` marker file does the same at run time).
+        path: the file these came from, or None for the defaults.
+    """
+
+    models: tuple[str, ...] = ()
+    reserve: float = 0.10
+    margin: float = 0.10
+    policy: str = "headroom"
+    interval: float = 300.0
+    write_auxiliary: bool = False
+    write_fallbacks: bool = False
+    paused: bool = False
+    path: Path | None = field(default=None, compare=False)
+
+
+def _fraction(path: Path, key: str, value: object) -> float:
+    """0-1 as a fraction, or 1-100 as percent points ("10" and "0.1" both mean ten percent)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{path}: {key} must be a number (0-1 or 0-100), got {value!r}")
+    v = float(value)
+    if not 0.0 <= v <= 100.0:
+        raise ConfigError(f"{path}: {key} must be between 0 and 100, got {value!r}")
+    return v / 100.0 if v > 1.0 else v
+
+
+def _bool(path: Path, key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _models(path: Path, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(m, str) and m.strip() for m in value):
+        raise ConfigError(f"{path}: models must be a list of model names, got {value!r}")
+    return tuple(dict.fromkeys(m.strip() for m in value))
+
+
+def _interval(path: Path, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{path}: interval must be a number of seconds, got {value!r}")
+    if value < MIN_INTERVAL:
+        raise ConfigError(f"{path}: interval must be at least {MIN_INTERVAL:.0f} seconds, got {value!r}")
+    return float(value)
+
+
+def parse_config(data: dict[str, object], path: Path) -> DaemonConfig:
+    """Validate the parsed TOML table `data` read from `path`."""
+    unknown = sorted(set(data) - set(_KNOWN))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(_KNOWN)})")
+    d = DaemonConfig()
+    policy = data.get("policy", d.policy)
+    if policy not in POLICIES:
+        raise ConfigError(f"{path}: policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    return DaemonConfig(
+        models=_models(path, data["models"]) if "models" in data else d.models,
+        reserve=_fraction(path, "reserve", data["reserve"]) if "reserve" in data else d.reserve,
+        margin=_fraction(path, "margin", data["margin"]) if "margin" in data else d.margin,
+        policy=str(policy),
+        interval=_interval(path, data["interval"]) if "interval" in data else d.interval,
+        write_auxiliary=_bool(path, "write_auxiliary", data.get("write_auxiliary", d.write_auxiliary)),
+        write_fallbacks=_bool(path, "write_fallbacks", data.get("write_fallbacks", d.write_fallbacks)),
+        paused=_bool(path, "paused", data.get("paused", d.paused)),
+        path=path,
+    )
+
+
+def load_config(path: Path | None = None) -> DaemonConfig:
+    """Read bhogad.toml (`path`, else `BHOGA_CONFIG`, else the platform config dir); defaults if it is absent.
+
+    Raises:
+        ConfigError: the file exists but is unreadable, not TOML, or has an invalid or unknown key.
+    """
+    if path is None:
+        path = daemon_config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return DaemonConfig(path=None)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, path)

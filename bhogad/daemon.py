@@ -1,0 +1,335 @@
+"""The daemon: one asyncio loop owns all state; threads only do blocking work and hand results back.
+
+Theory of operation:
+
+* Inputs: scheduled discovery, debounced file changes, socket requests, and the Router's own "quota changed"
+  callback (fired after discovery, a recorded turn, or set_quota, from whichever thread did the merge).
+* Every quota change asks for a Hermes pass. Passes run one at a time in a worker thread; changes arriving
+  during a pass cause exactly one more pass afterwards, so bursts coalesce instead of queueing.
+* Blocking work (discovery may wait on the network; a pass reads and writes YAML) runs in short-lived daemon
+  threads rather than an executor: a service manager's SIGTERM must never wait for a slow HTTP timeout.
+* The ticker wakes at most every 30 s (less under a systemd watchdog, or before a window resets): it runs the
+  schedule, notices suspend/resume, and pings the watchdog from the loop thread itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from bhoga import __version__
+from bhoga._paths import paused_marker_path, socket_path
+from bhoga._router import Router
+from bhoga._routing import next_change
+from bhoga.errors import BhogaError, ConfigError
+
+from . import sdnotify, targets
+from .config import MIN_INTERVAL, DaemonConfig, load_config
+from .flip import Flipper, FlipResult, Outcome, is_paused
+from .handler import handle_request
+from .scheduler import Periodic, ResumeDetector
+from .watch import Watcher, WatchSpec
+
+if TYPE_CHECKING:
+    from .server import Server
+
+__all__ = ["Daemon"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_TICK = 30.0
+_STOP_BUDGET = 1.5
+"""Seconds shutdown may wait for a Hermes write in progress (the service manager allows 2 s in total)."""
+_FORCED = frozenset({targets.CLAUDE})
+"""Changes after which discovery may skip its "too soon" guard: a new login is a new account."""
+
+
+def in_thread(loop: asyncio.AbstractEventLoop, fn: Callable[[], T], name: str) -> asyncio.Future[T]:
+    """Run `fn` in a new daemon thread; the future resolves on the loop."""
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: T | None, exc: BaseException | None) -> None:
+        if fut.done():
+            return
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)  # type: ignore[arg-type]
+
+    def target() -> None:
+        try:
+            value, exc = fn(), None
+        except BaseException as e:  # handed to the loop, which decides
+            value, exc = None, e
+        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
+            loop.call_soon_threadsafe(settle, value, exc)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return fut
+
+
+class Daemon:
+    """bhogad's state and its event handlers; `serve()` runs until SIGTERM/SIGINT."""
+
+    def __init__(self, config: DaemonConfig, *, config_path: Path | None = None, quiet: float = 0.3) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.router = Router(eager=False, reserve=config.reserve, policy=config.policy)
+        self.flipper = Flipper(self.router)
+        self.started_at = datetime.now(UTC)
+        self.last_pass: FlipResult | None = None
+        self.hermes_path: Path | None = None
+        self._quiet = quiet
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._flip_task: asyncio.Task[None] | None = None
+        self._flip_again = False
+        self._discovering = False
+        self._discover_again: bool | None = None
+        self._last_forced = -MIN_INTERVAL
+        self._next_change: datetime | None = None
+        self._errors_logged: set[str] = set()
+        self.watcher: Watcher | None = None
+        self.periodic: Periodic | None = None
+
+    # -- socket requests (loop thread; must be quick) -------------------------------------------------
+
+    def handle(self, request: object) -> dict[str, object]:
+        """The Server's handler."""
+        return handle_request(self, request)
+
+    def set_paused(self, paused: bool) -> None:
+        """Create or remove the paused marker (the CLI does the same when no daemon runs)."""
+        marker = paused_marker_path()
+        if paused:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            log.info("paused: no Hermes writes until resumed")
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                marker.unlink()
+            log.info("resumed")
+            self.request_flip()
+
+    def paused(self) -> bool:
+        """Whether writes are paused right now."""
+        return is_paused(self.config)
+
+    # -- Hermes passes --------------------------------------------------------------------------------
+
+    def request_flip(self) -> None:
+        """Ask for a Hermes pass soon; coalesces with one in progress."""
+        if self._stopping is None or self._stopping.is_set() or self._loop is None:
+            return
+        if self._flip_task is not None and not self._flip_task.done():
+            self._flip_again = True
+            return
+        self._flip_task = self._loop.create_task(self._flip_loop())
+
+    async def _flip_loop(self) -> None:
+        assert self._loop is not None
+        while True:
+            self._flip_again = False
+            run = functools.partial(self.flipper.run, self.config)
+            try:
+                result = await in_thread(self._loop, run, "bhogad-hermes")
+            except Exception as exc:
+                log.error("Hermes pass failed: %s: %s", type(exc).__name__, exc)
+                log.debug("Hermes pass traceback", exc_info=True)
+                result = FlipResult(Outcome.ERROR, f"{type(exc).__name__}: {exc}")
+            self._note_pass(result)
+            if not self._flip_again or (self._stopping is not None and self._stopping.is_set()):
+                return
+
+    def _note_pass(self, result: FlipResult) -> None:
+        self.last_pass = result
+        if result.path is not None and result.path != self.hermes_path:
+            self.hermes_path = result.path
+            if self.watcher is not None:
+                self.watcher.request_rearm()
+        if result.outcome in (Outcome.ERROR, Outcome.SKIPPED, Outcome.PAUSED):
+            if result.message not in self._errors_logged:
+                self._errors_logged.add(result.message)
+                level = logging.WARNING if result.outcome is Outcome.ERROR else logging.INFO
+                log.log(level, "%s", result.message)
+        else:
+            self._errors_logged.clear()
+            log.debug("Hermes pass: %s: %s", result.outcome, result.message)
+        sdnotify.notify(f"STATUS={result.outcome}: {result.message}"[:200])
+
+    # -- discovery ------------------------------------------------------------------------------------
+
+    def request_discovery(self, *, force: bool, why: str) -> None:
+        """Run discovery in a thread; at most one at a time, and forced at most once a minute."""
+        if self._stopping is None or self._stopping.is_set() or self._loop is None:
+            return
+        if self._discovering:
+            self._discover_again = bool(self._discover_again) or force
+            return
+        now = self._loop.time()
+        if force and now - self._last_forced < MIN_INTERVAL:
+            force = False
+        if force:
+            self._last_forced = now
+        log.debug("discovery (%s%s)", why, ", forced" if force else "")
+        self._discovering = True
+        fut = in_thread(self._loop, lambda: self.router.discover(force=force), "bhogad-discovery")
+        fut.add_done_callback(self._discovery_done)
+
+    def _discovery_done(self, fut: asyncio.Future[None]) -> None:
+        self._discovering = False
+        if not fut.cancelled() and fut.exception() is not None:
+            log.error("discovery failed: %s", fut.exception())
+        again, self._discover_again = self._discover_again, None
+        if again is not None:
+            self.request_discovery(force=again, why="changes during discovery")
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    def _watch_specs(self) -> list[WatchSpec]:
+        return targets.watch_specs(self.hermes_path)
+
+    def on_files(self, tags: frozenset[str]) -> None:
+        """Debounced file changes."""
+        log.debug("changed: %s", ", ".join(sorted(tags)))
+        if tags & {targets.CLAUDE, targets.CLAUDE_JSON, targets.CODEX, targets.CODEX_ROLLOUT}:
+            self.request_discovery(force=bool(tags & _FORCED), why="files changed")
+        if targets.HERMES_HOME in tags:
+            self.hermes_path = None  # the active profile may have moved the config; the next pass says where
+        if tags & {targets.HERMES, targets.HERMES_HOME}:
+            self.request_flip()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read bhogad.toml; an invalid file keeps the settings in force."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("%s; keeping the previous settings", exc)
+            return
+        self.config = config
+        self.router.reserve, self.router.policy = config.reserve, config.policy
+        if self.periodic is not None:
+            self.periodic.set_interval(config.interval)
+        log.info("settings reloaded from %s", config.path or "defaults (no bhogad.toml)")
+        self.request_flip()
+
+    def stop(self) -> None:
+        """SIGTERM/SIGINT."""
+        if self._stopping is not None and not self._stopping.is_set():
+            log.info("stopping")
+            self._stopping.set()
+
+    def _on_quota_change(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.request_flip)
+
+    def _tick(self, resume: ResumeDetector) -> float:
+        """One ticker step; returns seconds until the next one."""
+        assert self.periodic is not None
+        gap = resume.check()
+        if gap is not None:
+            log.info("resumed after about %.0f s asleep; re-reading quotas", gap)
+            if self.watcher is not None:
+                self.watcher.rearm()
+            self.request_discovery(force=True, why="resume")
+            self.request_flip()
+        self.periodic.run_pending()
+        now = datetime.now(UTC)
+        if self._next_change is not None and self._next_change <= now:
+            self.request_flip()  # a window reset or a throttle ended: the ranking may differ now
+        self._next_change = next_change(self.router.snapshot(), now)
+        delay = min(_TICK, self.periodic.idle_seconds())
+        if (wd := sdnotify.watchdog_interval()) is not None:
+            sdnotify.notify("WATCHDOG=1")
+            delay = min(delay, wd)
+        if self._next_change is not None:
+            delay = min(delay, (self._next_change - now).total_seconds() + 0.5)
+        return max(delay, 0.2)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    async def serve(self) -> int:
+        """Listen, watch and schedule until stopped; 0 on a clean stop, 1 when the socket is taken."""
+        from .server import Server, SocketInUse  # noqa: PLC0415 - keeps `bhogad --help` light
+
+        loop = self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        fds = sdnotify.listen_fds()
+        server = Server(self.handle, path=socket_path(), listen_fd=fds[0] if fds else None)
+        try:
+            await server.start()
+        except (SocketInUse, OSError) as exc:
+            msg = str(exc) if isinstance(exc, BhogaError) else f"cannot listen on {server.path}: {exc.strerror}"
+            log.error("%s", msg)
+            await asyncio.to_thread(self.router.close)
+            return 1
+        for sig, fn in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):
+            loop.add_signal_handler(sig, fn)
+        self.router.subscribe(self._on_quota_change)
+        self.watcher = Watcher(loop, self._watch_specs, self.on_files, quiet=self._quiet, max_wait=2.0)
+        self.watcher.start()
+        self.periodic = Periodic(
+            self.config.interval, lambda: self.request_discovery(force=True, why="schedule"), name="discovery"
+        )
+        self.request_flip()  # with the saved state, before discovery (which may wait on the network) answers
+        self.request_discovery(force=False, why="start")
+        sdnotify.notify(f"READY=1\nSTATUS=listening on {server.path}")
+        log.info("bhogad %s started (pid %d), listening on %s", __version__, os.getpid(), server.path)
+        resume = ResumeDetector()
+        try:
+            while not self._stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._tick(resume))
+        finally:
+            await self._shutdown(server)
+        return 0
+
+    async def _shutdown(self, server: Server) -> None:
+        sdnotify.notify("STOPPING=1")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self._flip_task is not None and not self._flip_task.done():
+            # Finish the Hermes write in progress: the writer replaces the file atomically, but stopping
+            # between its checks and its rename would leave a decision half made.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._flip_task), _STOP_BUDGET)
+        await server.close()
+        try:
+            await asyncio.wait_for(in_thread(loop, self.router.close, "bhogad-close"), 1.0)
+        except TimeoutError:
+            log.warning("state not saved: the turn worker did not finish in time")
+        log.info("stopped")
+
+
+def run(config: DaemonConfig, *, config_path: Path | None = None) -> int:
+    """Run the daemon in the foreground until SIGTERM/SIGINT; the exit status."""
+    from .instance import AlreadyRunning, InstanceLock  # noqa: PLC0415
+
+    lock = InstanceLock()
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        log.error("%s", exc)
+        return 1
+    except BhogaError as exc:
+        log.error("%s", exc)
+        return 1
+    try:
+        return asyncio.run(Daemon(config, config_path=config_path).serve())
+    finally:
+        lock.release()

@@ -1,0 +1,109 @@
+"""The `bhogad` command: run the daemon, run one pass, or install/uninstall the user service (DESIGN §6).
+
+Exit codes: 0 success, 1 operational failure (one line on stderr), 2 usage error or invalid bhogad.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bhoga.errors import BhogaError, ConfigError
+
+from .config import DaemonConfig, load_config
+
+__all__ = ["main", "run_once", "setup_logging"]
+
+log = logging.getLogger("bhogad")
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def setup_logging(verbose: bool) -> None:
+    """One line per event on stderr; journald and launchd add their own timestamps."""
+    env = os.environ.get("BHOGA_LOG", "").strip().lower()
+    level = logging.DEBUG if verbose else _LEVELS.get(env, logging.INFO)
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not os.environ.get("JOURNAL_STREAM"):
+        fmt = "%(asctime)s " + fmt
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if env and env not in _LEVELS:
+        log.warning("BHOGA_LOG=%r is not one of %s; using info", env, ", ".join(_LEVELS))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bhogad",
+        description="Keep Hermes on the provider with the most quota left (runs in the foreground).",
+    )
+    p.add_argument("--once", action="store_true", help="one discovery + routing + Hermes pass, then exit")
+    p.add_argument("--config", type=Path, metavar="PATH", help="bhogad.toml to use (default: BHOGA_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging (also BHOGA_LOG=debug)")
+    sub = p.add_subparsers(dest="command", metavar="{install,uninstall}")
+    inst = sub.add_parser("install", help="write and enable the user service (systemd or launchd)")
+    inst.add_argument("--dry-run", action="store_true", help="print what would be written, change nothing")
+    inst.add_argument("--no-enable", action="store_true", help="write the files but do not enable/start them")
+    sub.add_parser("uninstall", help="stop, disable and remove the user service")
+    return p
+
+
+def run_once(config: DaemonConfig) -> int:
+    """`bhogad --once`: discovery, ranking and at most one Hermes write; prints what it did."""
+    from bhoga._router import Router  # noqa: PLC0415 - keeps `bhogad --help` light
+
+    from .flip import Flipper, Outcome  # noqa: PLC0415
+
+    router = Router(eager=False, reserve=config.reserve, policy=config.policy)
+    try:
+        router.discover(force=False)
+        for key, q in sorted(router.quotas().items()):
+            pct = f"{q.quota_pct:.0%} left" if q.quota_pct >= 0 else "quota unknown"
+            note = f" - {q.note}" if q.note else ""
+            print(f"quota {key}: {pct}, {q.status}{note}")
+        result = Flipper(router).run(config)
+    finally:
+        router.close()
+    where = f" {result.path}" if result.path else ""
+    print(f"hermes{where}: {result.outcome}: {result.message}")
+    if result.provider or result.hermes_model:
+        print(f"hermes now: provider={result.provider} model={result.hermes_model}")
+    if result.outcome is Outcome.ERROR:
+        print(f"bhogad: {result.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `bhogad` console script."""
+    args = _parser().parse_args(argv)
+    setup_logging(args.verbose)
+    if args.command in ("install", "uninstall"):
+        from . import service  # noqa: PLC0415
+
+        if args.command == "install":
+            return service.install(dry_run=args.dry_run, enable=not args.no_enable)
+        return service.uninstall()
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"bhogad: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.once:
+            return run_once(config)
+        from .daemon import run  # noqa: PLC0415
+
+        return run(config, config_path=args.config)
+    except BhogaError as exc:
+        print(f"bhogad: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

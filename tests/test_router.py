@@ -1,0 +1,183 @@
+"""The Router: set_quota validation, the turn worker that nothing kills, caching, persistence, subscribers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bhoga import ProviderStatus, Router
+
+
+@pytest.fixture
+def router(tmp_path: Path) -> Router:
+    r = Router(state_path=tmp_path / "state.json", eager=False)
+    yield r  # type: ignore[misc]
+    r.close()
+
+
+def unified(util5h: float) -> dict[str, str]:
+    return {
+        "anthropic-ratelimit-unified-5h-utilization": str(util5h),
+        "anthropic-ratelimit-unified-5h-reset": str(int(time.time()) + 3600),
+    }
+
+
+def test_set_quota_rejects_unknown_provider_with_choices(router: Router) -> None:
+    """An unknown provider id is a ValueError listing the valid ids."""
+    with pytest.raises(ValueError, match="choose one of: claude_code, anthropic_api"):
+        router.set_quota("claude", 50)
+
+
+@pytest.mark.parametrize("bad", [-1, 100.5, float("nan"), float("inf"), True, "50", None])
+def test_set_quota_rejects_bad_percentages(router: Router, bad: object) -> None:
+    """Percentages outside 0-100, NaN, booleans and strings are ValueErrors that name the argument."""
+    with pytest.raises(ValueError, match="pct_remaining"):
+        router.set_quota("claude_code", bad)  # type: ignore[arg-type]
+    if bad is not None:  # weekly_pct=None means "no weekly figure"
+        with pytest.raises(ValueError, match="weekly_pct"):
+            router.set_quota("claude_code", 50, weekly_pct=bad)  # type: ignore[arg-type]
+
+
+def test_set_quota_on_api_is_a_budget(router: Router) -> None:
+    """set_quota on a metered API makes it a candidate ranked by that budget (the original ignored it)."""
+    router.set_quota("anthropic_api", 70)
+    rec = router.best_for("claude-opus-4")
+    assert rec is not None and (rec.provider_id, rec.quota_pct) == ("anthropic_api", 0.7)
+
+
+def test_set_quota_weekly_binds(router: Router) -> None:
+    """The weekly percentage is a second window and the tighter one binds."""
+    router.set_quota("claude_code", 90, weekly_pct=30)
+    rec = router.best_for("claude-opus-4")
+    assert rec is not None and rec.quota_pct == 0.3 and rec.binding_window == "weekly"
+
+
+def test_set_quota_per_model(router: Router) -> None:
+    """A per-model set_quota binds that model only."""
+    router.set_quota("claude_code", 80)
+    router.set_quota("claude_code", 5, model="claude-opus-4")
+    router.set_quota("anthropic_api", 50)
+    assert router.best_for("claude-opus-4").provider_id == "anthropic_api"  # type: ignore[union-attr]
+    assert router.best_for("claude-sonnet-4.6").provider_id == "claude_code"  # type: ignore[union-attr]
+    assert {"claude_code:*", "claude_code:claude-opus-4", "anthropic_api:*"} == set(router.quotas())
+
+
+def test_record_turn_header_updates_every_model(router: Router) -> None:
+    """A unified header seen on a Sonnet turn updates the account's window for Opus too."""
+    router.record_turn("claude_code", "claude-sonnet-4.6", 10, 10, unified(0.95), 200)
+    router.set_quota("anthropic_api", 60)
+    router.flush()
+    rec = router.best_for("claude-opus-4")
+    assert rec is not None and rec.provider_id == "anthropic_api"
+    assert rec.reason == "claude_code 5h window 5% < reserve 10% → anthropic_api"
+
+
+def test_429_with_http_date_does_not_kill_the_worker(router: Router) -> None:
+    """An HTTP-date retry-after (which killed the original's worker) throttles, and later turns still count."""
+    router.record_turn("anthropic_api", "claude-opus-4", 1, 1, {"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}, 429)
+    router.flush()
+    assert router.best_for("claude-opus-4").status is ProviderStatus.THROTTLED  # type: ignore[union-attr]
+    router.record_turn("claude_code", "claude-opus-4", 1, 1, unified(0.2), 200)
+    router.flush()
+    assert router.best_for("claude-opus-4").provider_id == "claude_code"  # type: ignore[union-attr]
+
+
+def test_garbage_turns_never_raise_or_stop_the_worker(router: Router, caplog: pytest.LogCaptureFixture) -> None:
+    """Unhashable ids, odd headers and non-numeric statuses are logged and skipped; the worker keeps going."""
+
+    class Exploding:
+        def items(self) -> object:
+            raise RuntimeError("boom")
+
+    with caplog.at_level(logging.WARNING):
+        router.record_turn(["not", "hashable"], "m", 0, 0, None, 200)  # type: ignore[arg-type]
+        router.record_turn("nope", "m", "x", None, Exploding(), "teapot")  # type: ignore[arg-type]
+        router.record_turn("claude_code", None, -1, 10**30, Exploding(), object())  # type: ignore[arg-type]
+        router.record_turn("claude_code", "claude-opus-4", 1, 1, unified(0.3), 200)
+        deadline = time.monotonic() + 10
+        while router.best_for("claude-opus-4") is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert router.best_for("claude-opus-4").quota_pct == 0.7  # type: ignore[union-attr]
+    assert any("unknown provider 'nope'" in r.getMessage() for r in caplog.records)
+
+
+def test_full_queue_drops_oldest_and_counts(tmp_path: Path) -> None:
+    """A full queue drops the oldest turn, counts the drop, and keeps the newest."""
+    r = Router(state_path=tmp_path / "s.json", eager=False, max_queue=3)
+    gate = threading.Lock()
+    gate.acquire()
+    r.subscribe(lambda: None)
+    r._lock.acquire()  # hold the worker at its first merge so the queue fills behind it
+    try:
+        for i in range(10):
+            r.record_turn("claude_code", "m", 0, 0, unified(i / 100), 200)
+        assert r.dropped_turns >= 6
+    finally:
+        r._lock.release()
+    r.close()
+    newest = r.quotas()["claude_code:*"].window("burst")
+    assert newest is not None and newest.pct_used == pytest.approx(9.0)
+
+
+def test_cached_best_follows_changes(router: Router) -> None:
+    """best_for is cached, yet every quota change is visible on the next call."""
+    router.set_quota("claude_code", 80)
+    first = router.best_for("claude-opus-4")
+    assert router.best_for("claude-opus-4") is first
+    router.set_quota("claude_code", 40)
+    assert router.best_for("claude-opus-4").quota_pct == 0.4  # type: ignore[union-attr]
+
+
+def test_cached_best_expires_when_a_throttle_ends(router: Router) -> None:
+    """A cached answer is recomputed once a throttle's end passes, with no new observation."""
+    router.set_quota("claude_code", 80)
+    router.record_turn("claude_code", "claude-opus-4", 0, 0, {"retry-after": "1"}, 429)
+    router.flush()
+    assert router.best_for("claude-opus-4").status is ProviderStatus.THROTTLED  # type: ignore[union-attr]
+    time.sleep(1.2)
+    assert router.best_for("claude-opus-4").status is ProviderStatus.OK  # type: ignore[union-attr]
+
+
+def test_state_survives_a_new_router(tmp_path: Path) -> None:
+    """What one Router learned, the next one (another harness) starts with."""
+    with Router(state_path=tmp_path / "s.json", eager=False) as r:
+        r.set_quota("claude_code", 33)
+        r.record_turn("openai_api", "gpt-5", 1, 1, {}, 200)
+    with Router(state_path=tmp_path / "s.json", eager=False) as r2:
+        assert r2.best_for("claude-opus-4").quota_pct == 0.33  # type: ignore[union-attr]
+        assert r2.best_for("gpt-5").provider_id == "openai_api"  # type: ignore[union-attr]
+
+
+def test_subscribers_hear_changes(router: Router) -> None:
+    """A subscriber is called after turns and set_quota change the state."""
+    calls: list[int] = []
+    router.subscribe(lambda: calls.append(1))
+    router.set_quota("claude_code", 50)
+    router.record_turn("claude_code", "m", 0, 0, unified(0.1), 200)
+    router.flush()
+    assert len(calls) >= 2
+
+
+def test_bad_constructor_arguments() -> None:
+    """An unknown policy or a reserve outside 0-1 is a ValueError."""
+    with pytest.raises(ValueError, match="drain-soonest"):
+        Router(eager=False, policy="random")
+    with pytest.raises(ValueError, match="reserve"):
+        Router(eager=False, reserve=10)
+
+
+def test_default_state_path_is_under_the_user_cache(home: Path) -> None:
+    """With no BHOGA_STATE the state lives in the user cache directory."""
+    with Router(eager=False) as r:
+        r.set_quota("claude_code", 50)
+    assert (home / ".cache" / "bhoga" / "state.json").is_file()
+
+
+def test_close_is_idempotent(router: Router) -> None:
+    """close() twice is harmless."""
+    router.close()
+    router.close()
