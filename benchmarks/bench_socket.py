@@ -37,7 +37,7 @@ _TURN = {
 }
 
 
-def _serve(path: Path) -> None:
+def _serve(path: Path, use_router: bool) -> None:
     from bhoga._protocol import PingRequest, StatusRequest, TurnRequest
     from bhoga._router import Router
     from bhogad.server import Server
@@ -48,7 +48,10 @@ def _serve(path: Path) -> None:
     def handle(req: object) -> dict[str, object]:
         if isinstance(req, TurnRequest):
             turns[0] += 1
-            router.record_turn(req.pid, req.model, req.input_tokens, req.output_tokens, req.headers, req.status_code)
+            if use_router:
+                router.record_turn(
+                    req.pid, req.model, req.input_tokens, req.output_tokens, req.headers, req.status_code
+                )
             return {"ok": True}
         if isinstance(req, StatusRequest):
             return {"ok": True, "turns": turns[0], "dropped": router.dropped_turns}
@@ -142,40 +145,54 @@ def _client_cost(path: Path) -> float:
         client.close()
 
 
+def _serve_and_measure(path: Path, env: dict[str, str], mode: str) -> tuple[list[Row], float | None]:
+    label = "protocol + parse only" if mode == "count" else "+ Router.record_turn"
+    rows: list[Row] = []
+    cost = None
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bench_socket", "--serve", str(path), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        for clients in (1, 10):
+            rate, answers, errors = _throughput(path, clients)
+            ok = rate >= 100_000 and answers == EVENTS and errors == 0
+            note = f"{label}; {answers:,} of {EVENTS:,} answered, {errors} errors"
+            rows.append(
+                Row(AREA, f"server, {clients} client(s) pipelining turns", rate, "ev/s", ">= 100,000", ok, note)
+            )
+        if mode == "router":
+            cost = _client_cost(path)
+    finally:
+        server.terminate()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
+    return rows, cost
+
+
 def run() -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bhoga-bench-") as tmp:
         env = dict(os.environ, HOME=tmp, XDG_CACHE_HOME=f"{tmp}/cache", BHOGA_OFFLINE="1")
         path = Path(tmp) / "run" / "bhogad.sock"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.bench_socket", "--serve", str(path)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        try:
-            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-            for clients in (1, 10):
-                rate, answers, errors = _throughput(path, clients)
-                ok = rate >= 100_000 and answers == EVENTS and errors == 0
-                note = f"{answers:,} of {EVENTS:,} answered, {errors} errors"
-                rows.append(
-                    Row(AREA, f"server, {clients} client(s) pipelining turns", rate, "ev/s", ">= 100,000", ok, note)
-                )
-            with_daemon = _client_cost(path)
-        finally:
-            server.terminate()
-            server.wait(10)
-            if server.stdout is not None:
-                server.stdout.close()
+        with_daemon = None
+        for mode in ("count", "router"):
+            more, cost = _serve_and_measure(path, env, mode)
+            rows.extend(more)
+            with_daemon = cost if cost is not None else with_daemon
         without = _client_cost(Path(tmp) / "run" / "nobody-here.sock")
-    for label, cost in (("daemon running", with_daemon), ("no daemon", without)):
-        rows.append(Row(AREA, f"client send_turn, caller thread ({label})", cost * 1e6, "µs", "<= 1 µs", cost <= 1e-6))
+    assert with_daemon is not None
+    for label, c in (("daemon running", with_daemon), ("no daemon", without)):
+        rows.append(Row(AREA, f"DaemonClient.send_turn, caller thread ({label})", c * 1e6, "µs", "<= 1 µs", c <= 1e-6))
     return rows
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--serve":
-        _serve(Path(sys.argv[2]))
+        _serve(Path(sys.argv[2]), sys.argv[3] == "router")
     elif sys.argv[1] == "--client":
         _client(Path(sys.argv[2]), int(sys.argv[3]))

@@ -12,20 +12,28 @@ import collections
 import contextlib
 import json
 import logging
-import selectors
 import socket
 import threading
 import time
 from collections.abc import Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
+from bhoga._client_io import (
+    UNREACHABLE,
+    PumpError,
+    Unreachable,
+    ask,
+    connect,
+    daemon_running,
+    encode_event,
+    pump,
+)
 from bhoga._model import RouterRecommendation
 from bhoga._protocol import encode, recommendation_from_json
 from bhoga.errors import ProtocolError
 
-__all__ = ["UNREACHABLE", "DaemonClient", "Unreachable", "daemon_running"]
+__all__ = ["UNREACHABLE", "DaemonClient", "Unreachable", "ask", "daemon_running"]
 
 log = logging.getLogger(__name__)
 
@@ -33,28 +41,6 @@ _BATCH_BYTES: Final = 64 * 1024
 _BACKOFF_MIN: Final = 0.05
 _BACKOFF_MAX: Final = 5.0
 _IO_TIMEOUT: Final = 2.0
-
-
-class Unreachable(Enum):
-    """The daemon did not answer (no socket, refused, timed out, or a malformed answer)."""
-
-    UNREACHABLE = "unreachable"
-
-
-UNREACHABLE: Final = Unreachable.UNREACHABLE
-
-
-def daemon_running(path: Path, timeout: float = 0.2) -> bool:
-    """Whether something accepts connections on the socket at `path` right now (a connect, nothing sent)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        sock.close()
-    return True
 
 
 class DaemonClient:
@@ -72,7 +58,8 @@ class DaemonClient:
         self.failures = 0
         self.connected = False
         """True while the sender holds a connection to the daemon."""
-        self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
+        # maxlen makes the deque itself drop the oldest event (in C); the caller only counts it
+        self._pending: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=max_pending)
         self._max = max_pending
         self._wake = threading.Event()
         self._sleeping = False
@@ -99,7 +86,7 @@ class DaemonClient:
         """Queue one turn event; `headers` is read later on the sender thread, so don't mutate it afterwards."""
         pending = self._pending
         if len(pending) >= self._max:
-            self._drop()
+            self.dropped += 1
         pending.append(("turn", pid, model, input_tokens, output_tokens, headers, status_code))
         if self._sleeping:
             self._wake.set()
@@ -107,14 +94,18 @@ class DaemonClient:
     def send_set_quota(self, pid: str, pct_remaining: float, weekly_pct: float | None, model: str) -> None:
         """Queue a set_quota event (the caller has already validated it)."""
         if len(self._pending) >= self._max:
-            self._drop()
+            self.dropped += 1
         self._pending.append(("set_quota", pid, pct_remaining, weekly_pct, model))
         self._wake.set()
 
-    def _drop(self) -> None:
-        with contextlib.suppress(IndexError):
-            self._pending.popleft()
-            self.dropped += 1
+    @classmethod
+    def if_running(cls, path: Path | None = None) -> DaemonClient | None:
+        """A client when a daemon answers on `path` (default: `bhoga._paths.socket_path()`), else None."""
+        if path is None:
+            from bhoga._paths import socket_path  # noqa: PLC0415
+
+            path = socket_path()
+        return cls(path) if daemon_running(path) else None
 
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait until every queued event was written to the daemon (True) or `timeout` passed (False)."""
@@ -164,7 +155,7 @@ class DaemonClient:
             for attempt in (0, 1):  # a kept connection may have been closed by a restarted daemon: retry once
                 try:
                     if self._query is None:
-                        self._query = _connect(self.path, max(deadline - time.monotonic(), 0.001))
+                        self._query = connect(self.path, max(deadline - time.monotonic(), 0.001))
                         self._query_buf = b""
                     return self._ask(encode(obj), deadline)
                 except (OSError, ValueError) as exc:
@@ -228,7 +219,7 @@ class DaemonClient:
                     self._wake.clear()
                     continue
                 try:
-                    sock = _connect(self.path, _IO_TIMEOUT)
+                    sock = connect(self.path, _IO_TIMEOUT)
                     sock.setblocking(False)
                     self.connected = True
                     backoff = _BACKOFF_MIN
@@ -240,9 +231,9 @@ class DaemonClient:
             batch, count = carry if carry is not None else self._take_batch()
             carry = None
             try:
-                _pump(sock, batch, time.monotonic() + _IO_TIMEOUT)
+                pump(sock, batch, time.monotonic() + _IO_TIMEOUT)
                 self.sent += count
-            except _PumpError as exc:
+            except PumpError as exc:
                 log.debug("lost the daemon connection: %s", exc.__cause__)
                 self.failures += 1
                 if exc.written == 0:
@@ -271,7 +262,7 @@ class DaemonClient:
             except IndexError:
                 break
             try:
-                line = _encode_event(event)
+                line = encode_event(event)
             except (TypeError, ValueError, UnicodeError) as exc:  # a caller passed something unencodable
                 self.dropped += 1
                 log.debug("dropped an event that cannot be encoded: %s", exc)
@@ -279,82 +270,3 @@ class DaemonClient:
             parts.append(line)
             size += len(line)
         return b"".join(parts), len(parts)
-
-
-def _encode_event(event: tuple[Any, ...]) -> bytes:
-    if event[0] == "turn":
-        _, pid, model, input_tokens, output_tokens, headers, status_code = event
-        from bhoga._calibrate import filter_headers  # noqa: PLC0415 - sender thread only
-
-        return encode(
-            {
-                "v": 1,
-                "op": "turn",
-                "pid": pid,
-                "model": model,
-                "input_tokens": int(input_tokens or 0),
-                "output_tokens": int(output_tokens or 0),
-                "status_code": int(status_code or 200),
-                "headers": filter_headers(headers) if headers else {},
-            }
-        )
-    _, pid, pct, weekly, model = event
-    body: dict[str, object] = {"v": 1, "op": "set_quota", "pid": pid, "pct_remaining": pct, "model": model}
-    if weekly is not None:
-        body["weekly_pct"] = weekly
-    return encode(body)
-
-
-def _connect(path: Path, timeout: float) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-class _PumpError(Exception):
-    def __init__(self, written: int) -> None:
-        super().__init__(written)
-        self.written = written
-
-
-def _pump(sock: socket.socket, data: bytes, deadline: float) -> None:
-    """Write `data` while reading (and discarding) the daemon's answers, so neither side's buffer fills up.
-
-    `_PumpError` (its cause the `OSError`) says how many bytes were written before the failure.
-    """
-    written = 0
-    try:
-        _discard_answers(sock)  # notices a daemon that closed the connection while we were idle
-        with selectors.DefaultSelector() as sel:
-            sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-            view = memoryview(data)
-            while written < len(data):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError("daemon did not read within the timeout")
-                for _key, mask in sel.select(remaining):
-                    if mask & selectors.EVENT_READ:
-                        _discard_answers(sock)
-                    if mask & selectors.EVENT_WRITE and written < len(data):
-                        with contextlib.suppress(BlockingIOError):
-                            written += sock.send(view[written:])
-        _discard_answers(sock)
-    except OSError as exc:
-        raise _PumpError(written) from exc
-
-
-def _discard_answers(sock: socket.socket) -> None:
-    while True:
-        try:
-            chunk = sock.recv(1 << 20)
-        except (BlockingIOError, InterruptedError):
-            return
-        if not chunk:
-            raise ConnectionResetError("daemon closed the connection")
-        if b'"ok":false' in chunk:
-            log.debug("daemon refused an event: %s", chunk[:200])

@@ -43,7 +43,7 @@ class QuotaWindow:
 
     Attributes:
         name: "burst" (5 h), "weekly" (7 d), "monthly" (Copilot), "budget" (a set_quota on a metered API),
-            or a per-model weekly window such as "weekly_opus".
+            or the same names with a `scope` for per-model windows (Opus weekly is "weekly" scoped "opus").
         pct_used: percent used, 0-100.
         resets_at: when the window starts over, or None when unknown.
         window_min: the window's length in minutes, 0 when unknown.

@@ -12,10 +12,15 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final, TypeAlias
 
-from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
+from bhoga._model import ANY_MODEL
+from bhoga._protocol_json import (
+    quota_from_json,
+    quota_to_json,
+    recommendation_from_json,
+    recommendation_to_json,
+)
 from bhoga._providers import PROVIDERS
 from bhoga.errors import ProtocolError
 
@@ -158,21 +163,30 @@ def _pct(obj: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
+_filter: Callable[[object], dict[str, str]] | None = None
+
+
 def _headers(value: Any) -> dict[str, str]:
+    global _filter
     if value is None:
         return {}
     if type(value) is not dict:
         raise ProtocolError("field 'headers' must be an object of strings")
     if len(value) > MAX_HEADERS:
         raise ProtocolError(f"field 'headers' has more than {MAX_HEADERS} entries")
-    for k, v in value.items():
-        if type(v) is not str or len(k) > MAX_TEXT or len(v) > MAX_HEADER_VALUE:
-            raise ProtocolError("field 'headers' must map names to strings of at most 1024 characters")
-        if not (k.isprintable() and v.isprintable()):
-            raise ProtocolError("field 'headers' has a non-printable name or value")
-    from bhoga._calibrate import filter_headers  # noqa: PLC0415 - imported on first turn, not at start-up
+    for v in value.values():
+        if type(v) is not str or len(v) > MAX_HEADER_VALUE:
+            raise ProtocolError(f"field 'headers' must map names to strings of at most {MAX_HEADER_VALUE} characters")
+    if _filter is None:
+        from bhoga._calibrate import filter_headers  # noqa: PLC0415 - loaded on the first turn, not at start-up
 
-    return filter_headers(value)
+        _filter = filter_headers
+    kept = _filter(value)
+    # Only what survives the allow-list is stored or logged, so only that has to be printable and short.
+    for k, v in kept.items():
+        if not (v.isprintable() and k.isprintable()):
+            raise ProtocolError(f"header {k[:60]!r} has a non-printable name or value")
+    return kept
 
 
 def _check_keys(obj: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -269,109 +283,3 @@ def encode(obj: Mapping[str, object]) -> bytes:
 def error_line(message: str) -> bytes:
     """The response line for a refused request: `{"ok":false,"error":...}`."""
     return encode({"ok": False, "error": " ".join(message.split())})
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _dt(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-def recommendation_to_json(rec: RouterRecommendation | None) -> dict[str, object] | None:
-    """A recommendation as the JSON object the `best` and `status` responses carry; None stays null."""
-    if rec is None:
-        return None
-    return {
-        "provider_id": rec.provider_id,
-        "model_id": rec.model_id,
-        "quota_pct": rec.quota_pct,
-        "status": str(rec.status),
-        "hermes_model": rec.hermes_model,
-        "priority": rec.priority,
-        "reason": rec.reason,
-        "binding_window": rec.binding_window,
-        "resets_at": _iso(rec.resets_at),
-    }
-
-
-def recommendation_from_json(obj: object) -> RouterRecommendation | None:
-    """The inverse of `recommendation_to_json`; `ProtocolError` when the object is not one."""
-    if obj is None:
-        return None
-    try:
-        assert isinstance(obj, dict)
-        return RouterRecommendation(
-            provider_id=str(obj["provider_id"]),
-            model_id=str(obj["model_id"]),
-            quota_pct=float(obj["quota_pct"]),
-            status=ProviderStatus(obj["status"]),
-            hermes_model=str(obj["hermes_model"]),
-            priority=int(obj["priority"]),
-            reason=str(obj["reason"]),
-            binding_window=str(obj.get("binding_window") or ""),
-            resets_at=_dt(obj.get("resets_at")),
-        )
-    except (AssertionError, KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed recommendation in response: {exc!s:.80}") from None
-
-
-def _window_to_json(w: QuotaWindow) -> dict[str, object]:
-    return {
-        "name": w.name,
-        "pct_used": w.pct_used,
-        "resets_at": _iso(w.resets_at),
-        "window_min": w.window_min,
-        "scope": w.scope,
-        "observed_at": _iso(w.observed_at),
-        "source": w.source,
-    }
-
-
-def quota_to_json(q: ProviderQuota) -> dict[str, object]:
-    """A provider's quota as the JSON object the `status` response lists."""
-    return {
-        "provider_id": q.provider_id,
-        "model": q.model,
-        "windows": [_window_to_json(w) for w in q.windows],
-        "throttled_until": _iso(q.throttled_until),
-        "credential": q.credential,
-        "updated_at": _iso(q.updated_at),
-        "note": q.note,
-        "extra": dict(q.extra),
-        "quota_pct": q.quota_pct,
-        "status": str(q.status),
-    }
-
-
-def quota_from_json(obj: object) -> ProviderQuota:
-    """The inverse of `quota_to_json`; `ProtocolError` when the object is not one."""
-    try:
-        assert isinstance(obj, dict)
-        windows = tuple(
-            QuotaWindow(
-                name=str(w["name"]),
-                pct_used=float(w["pct_used"]),
-                resets_at=_dt(w.get("resets_at")),
-                window_min=int(w.get("window_min") or 0),
-                scope=str(w.get("scope") or ANY_MODEL),
-                observed_at=_dt(w.get("observed_at")),
-                source=str(w.get("source") or ""),
-            )
-            for w in obj.get("windows") or ()
-        )
-        return ProviderQuota(
-            provider_id=str(obj["provider_id"]),
-            model=str(obj.get("model") or ANY_MODEL),
-            windows=windows,
-            throttled_until=_dt(obj.get("throttled_until")),
-            credential=bool(obj.get("credential")),
-            updated_at=_dt(obj.get("updated_at")),
-            note=str(obj.get("note") or ""),
-            extra=tuple((str(k), str(v)) for k, v in (obj.get("extra") or {}).items()),
-            quota_pct=float(obj.get("quota_pct", -1.0)),
-            status=ProviderStatus(obj.get("status", "unknown")),
-        )
-    except (AssertionError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ProtocolError(f"malformed quota in response: {exc!s:.80}") from None

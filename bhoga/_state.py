@@ -166,9 +166,17 @@ class StateStore:
             merged = self._read_unlocked()
             for pid, q in mine.items():
                 merged[pid] = combine(merged.get(pid), q)
+            self._remove_orphans()
             doc = {"version": VERSION, "providers": {pid: quota_to_dict(q) for pid, q in sorted(merged.items())}}
             self._write_atomic(json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n")
         return merged
+
+    def _remove_orphans(self) -> None:
+        # Every writer holds the lock while its temp file exists, so any temp file seen under the lock was left
+        # by a writer that was killed mid-write.
+        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                orphan.unlink()
 
     def _write_atomic(self, data: bytes) -> None:
         import tempfile  # noqa: PLC0415 - only writers need it; keeps `import bhoga` fast

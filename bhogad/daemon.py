@@ -6,10 +6,10 @@ Theory of operation:
   callback (fired after discovery, a recorded turn, or set_quota, from whichever thread did the merge).
 * Every quota change asks for a Hermes pass. Passes run one at a time in a worker thread; changes arriving
   during a pass cause exactly one more pass afterwards, so bursts coalesce instead of queueing.
-* Blocking work (discovery may wait on the network; a pass reads and writes YAML) runs in short-lived daemon
-  threads rather than an executor: a service manager's SIGTERM must never wait for a slow HTTP timeout.
-* The ticker wakes at most every 30 s (less under a systemd watchdog, or before a window resets): it runs the
-  schedule, notices suspend/resume, and pings the watchdog from the loop thread itself.
+* Blocking work (discovery, Hermes passes) runs in short-lived daemon threads (`tasks`).
+* The ticker wakes at most every 30 s (less under a systemd watchdog): it runs the schedule, notices
+  suspend/resume and pings the watchdog from the loop thread itself. A timer re-runs the pass when a window
+  resets or a throttle ends, since the ranking changes then with no new observation.
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ import functools
 import logging
 import os
 import signal
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from bhoga import __version__
 from bhoga._paths import paused_marker_path, socket_path
@@ -33,10 +31,11 @@ from bhoga._routing import next_change
 from bhoga.errors import BhogaError, ConfigError
 
 from . import sdnotify, targets
-from .config import MIN_INTERVAL, DaemonConfig, load_config
+from .config import DaemonConfig, load_config
 from .flip import Flipper, FlipResult, Outcome, is_paused
 from .handler import handle_request
 from .scheduler import Periodic, ResumeDetector
+from .tasks import DiscoveryRunner, in_thread
 from .watch import Watcher, WatchSpec
 
 if TYPE_CHECKING:
@@ -46,36 +45,11 @@ __all__ = ["Daemon"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 _TICK = 30.0
 _STOP_BUDGET = 1.5
 """Seconds shutdown may wait for a Hermes write in progress (the service manager allows 2 s in total)."""
 _FORCED = frozenset({targets.CLAUDE})
 """Changes after which discovery may skip its "too soon" guard: a new login is a new account."""
-
-
-def in_thread(loop: asyncio.AbstractEventLoop, fn: Callable[[], T], name: str) -> asyncio.Future[T]:
-    """Run `fn` in a new daemon thread; the future resolves on the loop."""
-    fut: asyncio.Future[T] = loop.create_future()
-
-    def settle(value: T | None, exc: BaseException | None) -> None:
-        if fut.done():
-            return
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(value)  # type: ignore[arg-type]
-
-    def target() -> None:
-        try:
-            value, exc = fn(), None
-        except BaseException as e:  # handed to the loop, which decides
-            value, exc = None, e
-        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
-            loop.call_soon_threadsafe(settle, value, exc)
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    return fut
 
 
 class Daemon:
@@ -94,13 +68,12 @@ class Daemon:
         self._stopping: asyncio.Event | None = None
         self._flip_task: asyncio.Task[None] | None = None
         self._flip_again = False
-        self._discovering = False
-        self._discover_again: bool | None = None
-        self._last_forced = -MIN_INTERVAL
-        self._next_change: datetime | None = None
+        self.discovery: DiscoveryRunner | None = None
+        self._change_timer: asyncio.TimerHandle | None = None
         self._errors_logged: set[str] = set()
         self.watcher: Watcher | None = None
         self.periodic: Periodic | None = None
+        self.resume = ResumeDetector()
 
     # -- socket requests (loop thread; must be quick) -------------------------------------------------
 
@@ -153,10 +126,9 @@ class Daemon:
 
     def _note_pass(self, result: FlipResult) -> None:
         self.last_pass = result
-        if result.path is not None and result.path != self.hermes_path:
-            self.hermes_path = result.path
-            if self.watcher is not None:
-                self.watcher.request_rearm()
+        self._arm_change_timer()
+        if result.path is not None and result.path != self.hermes_path and self.watcher is not None:
+            self.watcher.request_rearm()
         if result.outcome in (Outcome.ERROR, Outcome.SKIPPED, Outcome.PAUSED):
             if result.message not in self._errors_logged:
                 self._errors_logged.add(result.message)
@@ -167,36 +139,24 @@ class Daemon:
             log.debug("Hermes pass: %s: %s", result.outcome, result.message)
         sdnotify.notify(f"STATUS={result.outcome}: {result.message}"[:200])
 
-    # -- discovery ------------------------------------------------------------------------------------
-
     def request_discovery(self, *, force: bool, why: str) -> None:
-        """Run discovery in a thread; at most one at a time, and forced at most once a minute."""
-        if self._stopping is None or self._stopping.is_set() or self._loop is None:
-            return
-        if self._discovering:
-            self._discover_again = bool(self._discover_again) or force
-            return
-        now = self._loop.time()
-        if force and now - self._last_forced < MIN_INTERVAL:
-            force = False
-        if force:
-            self._last_forced = now
-        log.debug("discovery (%s%s)", why, ", forced" if force else "")
-        self._discovering = True
-        fut = in_thread(self._loop, lambda: self.router.discover(force=force), "bhogad-discovery")
-        fut.add_done_callback(self._discovery_done)
+        """Run discovery soon (see `DiscoveryRunner`)."""
+        if self.discovery is not None and self._stopping is not None and not self._stopping.is_set():
+            self.discovery.request(force=force, why=why)
 
-    def _discovery_done(self, fut: asyncio.Future[None]) -> None:
-        self._discovering = False
-        if not fut.cancelled() and fut.exception() is not None:
-            log.error("discovery failed: %s", fut.exception())
-        again, self._discover_again = self._discover_again, None
-        if again is not None:
-            self.request_discovery(force=again, why="changes during discovery")
+    def _discovery_done(self) -> None:
+        if self.last_pass is None:
+            self.request_flip()  # the first pass, even when discovery changed nothing
 
     # -- events ---------------------------------------------------------------------------------------
 
     def _watch_specs(self) -> list[WatchSpec]:
+        from bhoga.hermes import hermes_config_path  # noqa: PLC0415 - the Hermes writer loads late
+
+        try:
+            self.hermes_path = hermes_config_path()
+        except BhogaError as exc:
+            log.warning("%s", exc)
         return targets.watch_specs(self.hermes_path)
 
     def on_files(self, tags: frozenset[str]) -> None:
@@ -204,8 +164,8 @@ class Daemon:
         log.debug("changed: %s", ", ".join(sorted(tags)))
         if tags & {targets.CLAUDE, targets.CLAUDE_JSON, targets.CODEX, targets.CODEX_ROLLOUT}:
             self.request_discovery(force=bool(tags & _FORCED), why="files changed")
-        if targets.HERMES_HOME in tags:
-            self.hermes_path = None  # the active profile may have moved the config; the next pass says where
+        if targets.HERMES_HOME in tags and self.watcher is not None:
+            self.watcher.request_rearm()  # `hermes profile use` moves the live config elsewhere
         if tags & {targets.HERMES, targets.HERMES_HOME}:
             self.request_flip()
 
@@ -235,10 +195,10 @@ class Daemon:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self.request_flip)
 
-    def _tick(self, resume: ResumeDetector) -> float:
+    def _tick(self) -> float:
         """One ticker step; returns seconds until the next one."""
         assert self.periodic is not None
-        gap = resume.check()
+        gap = self.resume.check()
         if gap is not None:
             log.info("resumed after about %.0f s asleep; re-reading quotas", gap)
             if self.watcher is not None:
@@ -246,17 +206,22 @@ class Daemon:
             self.request_discovery(force=True, why="resume")
             self.request_flip()
         self.periodic.run_pending()
-        now = datetime.now(UTC)
-        if self._next_change is not None and self._next_change <= now:
-            self.request_flip()  # a window reset or a throttle ended: the ranking may differ now
-        self._next_change = next_change(self.router.snapshot(), now)
         delay = min(_TICK, self.periodic.idle_seconds())
         if (wd := sdnotify.watchdog_interval()) is not None:
             sdnotify.notify("WATCHDOG=1")
             delay = min(delay, wd)
-        if self._next_change is not None:
-            delay = min(delay, (self._next_change - now).total_seconds() + 0.5)
         return max(delay, 0.2)
+
+    def _arm_change_timer(self) -> None:
+        """Pass again when a window resets or a throttle ends: the ranking changes with no new observation."""
+        if self._change_timer is not None:
+            self._change_timer.cancel()
+            self._change_timer = None
+        now = datetime.now(UTC)
+        when = next_change(self.router.snapshot(), now)
+        if when is not None and self._loop is not None:
+            delay = min((when - now).total_seconds() + 0.05, 24 * 3600.0)
+            self._change_timer = self._loop.call_later(delay, self.request_flip)
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -278,20 +243,21 @@ class Daemon:
         for sig, fn in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):
             loop.add_signal_handler(sig, fn)
         self.router.subscribe(self._on_quota_change)
+        self.discovery = DiscoveryRunner(loop, self.router, self._discovery_done)
         self.watcher = Watcher(loop, self._watch_specs, self.on_files, quiet=self._quiet, max_wait=2.0)
         self.watcher.start()
         self.periodic = Periodic(
             self.config.interval, lambda: self.request_discovery(force=True, why="schedule"), name="discovery"
         )
-        self.request_flip()  # with the saved state, before discovery (which may wait on the network) answers
+        # The first pass waits for the first discovery: a pass on the saved state alone could flip on stale
+        # numbers and flip back a moment later.
         self.request_discovery(force=False, why="start")
         sdnotify.notify(f"READY=1\nSTATUS=listening on {server.path}")
         log.info("bhogad %s started (pid %d), listening on %s", __version__, os.getpid(), server.path)
-        resume = ResumeDetector()
         try:
             while not self._stopping.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._tick(resume))
+                    await asyncio.wait_for(self._stopping.wait(), self._tick())
         finally:
             await self._shutdown(server)
         return 0
@@ -301,8 +267,12 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        if self.discovery is not None:
+            self.discovery.closed = True
         if self.watcher is not None:
             self.watcher.stop()
+        if self._change_timer is not None:
+            self._change_timer.cancel()
         if self._flip_task is not None and not self._flip_task.done():
             # Finish the Hermes write in progress: the writer replaces the file atomically, but stopping
             # between its checks and its rename would leave a decision half made.

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from bhoga._paths import paused_marker_path
 from bhoga._router import Router
@@ -115,21 +114,28 @@ class Flipper:
 
         try:
             path = hermes.hermes_config_path()
-            route: Any = hermes.read_hermes_route(path)
+            route = hermes.read_hermes_route(path)
         except HermesConfigError as exc:
             return FlipResult(Outcome.ERROR, str(exc))
-        file_provider = getattr(route, "provider", None) if route is not None else None
-        file_model = getattr(route, "model", None) if route is not None else None
-        base = {"path": path, "provider": file_provider, "hermes_model": file_model}
+        file_provider = route.provider if route is not None else None
+        file_model = route.model if route is not None else None
         model = self.routed_model(config, file_model)
+
+        def result(outcome: Outcome, message: str) -> FlipResult:
+            return FlipResult(outcome, message, model, path, file_provider, file_model)
+
         if model is None:
-            msg = f"nothing to route: {path} has no model.default and bhogad.toml lists no models"
-            return FlipResult(Outcome.SKIPPED, msg, None, **base)
+            if route is None:
+                return result(Outcome.SKIPPED, f"{path} does not exist (is Hermes set up?); nothing to route yet")
+            return result(
+                Outcome.SKIPPED, f"nothing to route: {path} has no model.default and bhogad.toml lists no models"
+            )
         current, managed = hermes_provider_to_pid(file_provider)
         if not managed:
-            msg = f"Hermes uses provider {file_provider!r}, which bhoga does not route; leaving it"
-            return FlipResult(Outcome.SKIPPED, msg, model, **base)
-        exclusions = hermes.hermes_exclusions()
+            return result(
+                Outcome.SKIPPED, f"Hermes uses provider {file_provider!r}, which bhoga does not route; leaving it"
+            )
+        exclusions = hermes.hermes_exclusions(path)
         now = datetime.now(UTC)
         switch, reason = should_switch(
             current,
@@ -142,12 +148,12 @@ class Flipper:
             exclude=exclusions,
         )
         if not switch:
-            return FlipResult(Outcome.KEPT, reason, model, **base)
+            return result(Outcome.KEPT, reason)
         if is_paused(config):
-            return FlipResult(Outcome.PAUSED, f"paused; would switch: {reason}", model, **base)
+            return result(Outcome.PAUSED, f"paused; would switch: {reason}")
         ranked = self.router.ranked(model, exclude=exclusions)
         if not ranked:
-            return FlipResult(Outcome.KEPT, f"no candidate for {model}", model, **base)
+            return result(Outcome.KEPT, f"no candidate for {model}")
         rec = ranked[0]
         try:
             changed = hermes.apply_recommendation(
@@ -157,22 +163,23 @@ class Flipper:
                 fallbacks=ranked[1:] if config.write_fallbacks else (),
             )
         except HermesConfigError as exc:
-            return FlipResult(Outcome.ERROR, str(exc), model, **base)
+            return result(Outcome.ERROR, str(exc))
         self._written = (rec.hermes_model, model)
         try:
-            after: Any = hermes.read_hermes_route(path)
+            after = hermes.read_hermes_route(path)
         except HermesConfigError:
             after = None
         if after is not None and after.model:
             self._written = (after.model, model)
-        provider = getattr(after, "provider", None)
         if changed:
-            log.info("flip %s: %s → %s in %s (%s)", model, file_provider or "none", rec.provider_id, path, reason)
+            log.info(
+                "flip %s: %s → %s in %s (%s)", model, current or file_provider or "none", rec.provider_id, path, reason
+            )
         return FlipResult(
             Outcome.WROTE if changed else Outcome.KEPT,
             reason if changed else f"{path} already routes {model} to {rec.provider_id}",
             model,
             path,
-            provider,
-            getattr(after, "model", None),
+            after.provider if after else None,
+            after.model if after else None,
         )

@@ -35,6 +35,11 @@ def setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Third-party chatter (every inotify event, every schedule job) is not an event of bhogad's.
+    for noisy in ("watchdog", "schedule", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # The Hermes writer reports each write; the daemon's own "flip" line says the same with its reason.
+    logging.getLogger("bhoga.hermes").setLevel(max(level, logging.WARNING) if level > logging.DEBUG else level)
     if env and env not in _LEVELS:
         log.warning("BHOGA_LOG=%r is not one of %s; using info", env, ", ".join(_LEVELS))
 
@@ -92,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return service.install(dry_run=args.dry_run, enable=not args.no_enable)
         return service.uninstall()
     try:
+        if args.config is not None and not args.config.exists():
+            raise ConfigError(f"{args.config}: no such file (given with --config)")
         config = load_config(args.config)
     except ConfigError as exc:
         print(f"bhogad: {exc}", file=sys.stderr)

@@ -37,6 +37,7 @@ _OK_LINE: Final = b'{"ok":true}\n'
 _WRITE_HIGH: Final = 256 * 1024
 _MAX_CONNECTIONS: Final = 512
 _BACKLOG: Final = 512
+_LINGER: Final = 1.0  # seconds a finished connection may keep sending before it is cut off
 
 
 class SocketInUse(BhogaError):  # noqa: N818 - the name the daemon and tests use
@@ -57,12 +58,13 @@ def peer_uid(sock: socket.socket) -> int | None:
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_buf", "_server", "_transport", "partial_since", "stalled_since")
+    __slots__ = ("_buf", "_finishing", "_server", "_transport", "partial_since", "stalled_since")
 
     def __init__(self, server: Server) -> None:
         self._server = server
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
+        self._finishing = False
         self.partial_since: float | None = None
         """Loop time when an unfinished line started waiting for the rest of it."""
         self.stalled_since: float | None = None
@@ -77,13 +79,11 @@ class _Connection(asyncio.Protocol):
         if uid != srv.uid:
             srv.refused += 1
             log.warning("refused a connection from uid %s (only uid %d may connect)", uid, srv.uid)
-            transport.write(error_line(f"permission denied: only uid {srv.uid} may connect"))
-            transport.close()
+            self.finish(error_line(f"permission denied: only uid {srv.uid} may connect"))
             return
         if len(srv.connections) >= _MAX_CONNECTIONS:
             srv.refused += 1
-            transport.write(error_line("too many connections; try again later"))
-            transport.close()
+            self.finish(error_line("too many connections; try again later"))
             return
         transport.set_write_buffer_limits(high=_WRITE_HIGH)
         srv.connections.add(self)
@@ -105,8 +105,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport
-        if transport is None or transport.is_closing():
-            return
+        if transport is None or self._finishing or transport.is_closing():
+            return  # after the last answer, input is read and dropped until the client hangs up
         buf = self._buf
         if buf:
             # Appending to a bytearray keeps a client that dribbles one byte at a time linear, not quadratic.
@@ -129,8 +129,7 @@ class _Connection(asyncio.Protocol):
             if len(line) > MAX_LINE:
                 out.append(error_line(f"line longer than {MAX_LINE} bytes; closing"))
                 srv.errors += 1
-                transport.write(b"".join(out))
-                self._close()
+                self.finish(b"".join(out))
                 return
             out.append(handle(line))
         transport.write(b"".join(out))
@@ -142,19 +141,40 @@ class _Connection(asyncio.Protocol):
             self._buf[:] = rest
         if len(self._buf) > MAX_LINE:
             self._server.errors += 1
-            assert self._transport is not None
-            self._transport.write(error_line(f"line longer than {MAX_LINE} bytes; closing"))
-            self._close()
+            self.finish(error_line(f"line longer than {MAX_LINE} bytes; closing"))
             return
         if not self._buf:
             self.partial_since = None
         elif self.partial_since is None:
             self.partial_since = self._server.loop_time()
 
-    def _close(self) -> None:
+    def finish(self, last: bytes) -> None:
+        """Write a last answer, then a clean end of stream, and hang up at the latest after `_LINGER` s.
+
+        Input keeps being read (and dropped) meanwhile: closing a Unix socket with unread input makes the kernel
+        reset the connection, and the client would see ECONNRESET instead of the answer that explains why.
+        """
+        transport = self._transport
+        self._finishing = True
         self._buf.clear()
-        if self._transport is not None:
+        self.partial_since = self.stalled_since = None
+        if transport is None or transport.is_closing():
+            return
+        transport.write(last)
+        if transport.can_write_eof():
+            transport.write_eof()
+        transport.resume_reading()
+        self._server.later(_LINGER, transport.abort)
+
+    def hang_up(self, last: bytes) -> None:
+        """Write a last answer and close now (shutdown: no lingering)."""
+        self._finishing = True
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(last)
             self._transport.close()
+
+    def eof_received(self) -> bool:
+        return False  # the client is done sending: close once our answers are written
 
     def expire(self, why: str) -> None:
         """Drop a connection that holds an unfinished line or unread answers past the deadline."""
@@ -162,8 +182,7 @@ class _Connection(asyncio.Protocol):
         log.info("closing a connection: %s", why)
         if self._transport is not None:
             if self.stalled_since is None:
-                self._transport.write(error_line(why))
-                self._transport.close()
+                self.finish(error_line(why))
             else:
                 self._transport.abort()  # it does not read: anything more we write would only queue
         self._buf.clear()
@@ -199,6 +218,10 @@ class Server:
     def loop_time(self) -> float:
         assert self._loop is not None
         return self._loop.time()
+
+    def later(self, delay: float, callback: Callable[[], object]) -> None:
+        assert self._loop is not None
+        self._loop.call_later(delay, callback)
 
     def handle_line(self, line: bytes) -> bytes:
         """Answer one request line; never raises."""
@@ -281,7 +304,7 @@ class Server:
         if self._server is not None:
             self._server.close()
             for conn in list(self.connections):
-                conn.expire("daemon shutting down")
+                conn.hang_up(error_line("daemon shutting down"))
             await self._server.wait_closed()
             self._server = None
         if self._bound is not None:

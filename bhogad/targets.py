@@ -32,7 +32,7 @@ CODEX = "codex"
 CODEX_ROLLOUT = "codex-rollout"
 """A Codex session file was written (it carries the rate-limit windows)."""
 HERMES = "hermes"
-"""Hermes' config.yaml."""
+"""Hermes' config.yaml, or its auth.json / .env (which providers Hermes can use)."""
 HERMES_HOME = "hermes-home"
 """Hermes' active profile, which moves the config file."""
 
@@ -76,5 +76,7 @@ def watch_specs(hermes_config: Path | None) -> list[WatchSpec]:
     if len(chain) == 4:
         specs.append(WatchSpec(CODEX_ROLLOUT, chain[3], None, modified=True))
     if hermes_config is not None:
-        specs.append(WatchSpec(HERMES, hermes_config.parent, frozenset({hermes_config.name})))
+        # auth.json and .env decide which providers Hermes can use (its openai-codex login, API keys).
+        names = frozenset({hermes_config.name, "auth.json", ".env"})
+        specs.append(WatchSpec(HERMES, hermes_config.parent, names))
     return specs

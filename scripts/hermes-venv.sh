@@ -25,7 +25,7 @@ rm -rf "$venv"
 log="$venv/install.log"
 if ! "$venv/bin/python" -m pip install --quiet "hermes-agent==$version" >"$log" 2>&1; then
     cat "$log" >&2
-    if grep -qiE "connection|resolve|network|timed out|No matching distribution|Could not fetch|ProxyError|SSLError" "$log"; then
+    if grep -qiE "Could not fetch URL|Failed to establish a new connection|Temporary failure in name resolution|Network is unreachable|timed out|ProxyError|SSLError|No matching distribution found" "$log"; then
         echo "hermes-venv: package registry unreachable; cannot install hermes-agent==$version" >&2
         exit 3
     fi

@@ -128,9 +128,8 @@ def test_resume_detector_sees_suspend_but_not_clock_steps_back() -> None:
 def test_instance_lock_refuses_a_second_holder(tmp_path: Path) -> None:
     """A second lock holder, even in the same process, is refused with the first holder's pid."""
     path = tmp_path / "run" / "bhogad.lock"
-    with InstanceLock(path):
-        with pytest.raises(AlreadyRunning, match=r"already running \(pid \d+\)"):
-            InstanceLock(path).acquire()
+    with InstanceLock(path), pytest.raises(AlreadyRunning, match=r"already running \(pid \d+\)"):
+        InstanceLock(path).acquire()
     with InstanceLock(path):
         pass
 
@@ -151,4 +150,17 @@ def test_watch_targets_follow_the_newest_codex_day(home: Path) -> None:
     assert rollout[-1].modified and not rollout[-1].new_dirs
     assert all(s.new_dirs for s in rollout[:-1])
     hermes = next(s for s in specs if s.tag == targets.HERMES)
-    assert hermes.directory == home / ".hermes" and hermes.names == frozenset({"config.yaml"})
+    assert hermes.directory == home / ".hermes"
+    assert hermes.names == frozenset({"config.yaml", "auth.json", ".env"})
+
+
+def test_missing_config_given_explicitly_is_a_usage_error(tmp_path: Path) -> None:
+    """`--config` naming a file that does not exist exits 2 instead of silently using defaults."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bhogad", "--once", "--config", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "no such file" in proc.stderr and "Traceback" not in proc.stderr

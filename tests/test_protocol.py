@@ -6,10 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga._protocol import (
     MAX_LINE,
+    OPS,
     BestRequest,
     PauseRequest,
     PingRequest,
@@ -25,6 +28,7 @@ from bhoga._protocol import (
     recommendation_from_json,
     recommendation_to_json,
 )
+from bhoga._providers import PROVIDERS
 from bhoga.errors import ProtocolError
 
 
@@ -224,3 +228,39 @@ def test_quota_round_trips_through_json() -> None:
     assert quota_from_json(json.loads(encode(quota_to_json(q)))) == q
     with pytest.raises(ProtocolError):
         quota_from_json([])
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+_request_like = st.fixed_dictionaries(
+    {"v": st.sampled_from([1, 1, 1, 2, True, "1"]), "op": st.sampled_from([*OPS, "x", 1])},
+    optional={
+        "pid": st.sampled_from([*PROVIDERS, "nope", 3, None]),
+        "model": _json | st.text(max_size=300),
+        "input_tokens": _json,
+        "status_code": st.integers(0, 1000) | _json,
+        "pct_remaining": st.floats() | st.integers(-5, 200) | _json,
+        "weekly_pct": _json,
+        "headers": st.dictionaries(st.text(max_size=30), st.text(max_size=30) | _json, max_size=5) | _json,
+        "extra": _json,
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=2000) | _request_like.map(lambda d: json.dumps(d).encode()))
+def test_parse_request_only_ever_raises_protocol_error(line: bytes) -> None:
+    """Whatever arrives, parse_request returns a request record or raises ProtocolError, nothing else."""
+    try:
+        req = parse_request(line)
+    except ProtocolError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert isinstance(req, PingRequest | TurnRequest | SetQuotaRequest | BestRequest | StatusRequest | PauseRequest
+                      | ResumeRequest)  # fmt: skip
+    if isinstance(req, TurnRequest):
+        assert req.pid in PROVIDERS and type(req.input_tokens) is int
+        encode({"headers": req.headers, "model": req.model})  # whatever was accepted can be written back out

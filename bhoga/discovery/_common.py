@@ -11,7 +11,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +110,8 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     f = as_float(text)
     if f is not None:
         return max(0.0, f)
+    from email.utils import parsedate_to_datetime  # noqa: PLC0415 - rare: only an HTTP-date retry-after
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

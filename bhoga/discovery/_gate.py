@@ -15,7 +15,6 @@ import fcntl
 import json
 import logging
 import os
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -146,6 +145,8 @@ class Gate:
                 next_at = as_float(e.get("next_at")) or 0.0
                 if ts < next_at and not force:
                     return f"last call {int(ts - (as_float(e.get('last_call')) or ts))}s ago (≤1 per interval)"
+                import random  # noqa: PLC0415
+
                 gap = self.interval if interval is None else interval
                 e["last_call"] = ts
                 e["next_at"] = ts + gap + random.uniform(0.0, 0.1 * gap)  # noqa: S311 - jitter, not crypto

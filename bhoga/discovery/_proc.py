@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,8 @@ MAX_OUTPUT_BYTES = 1024 * 1024
 
 def which(name: str) -> str | None:
     """The executable `name` on PATH, or None."""
+    import shutil  # noqa: PLC0415
+
     return shutil.which(name)
 
 

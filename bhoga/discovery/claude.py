@@ -67,8 +67,12 @@ def read_keychain() -> ClaudeCredentials | None:
     return None
 
 
-def read_credentials() -> tuple[ClaudeCredentials | None, str]:
-    """The Claude Code login (file first, then the Keychain on macOS) and where it was looked for."""
+def read_credentials(*, keychain: bool = True) -> tuple[ClaudeCredentials | None, str]:
+    """The Claude Code login (file first, then the Keychain on macOS) and where it was looked for.
+
+    `keychain=False` skips the Keychain: reading it can raise a macOS permission prompt, so discovery asks it
+    only when a network call is about to need the token.
+    """
     path = credentials_path()
     data = read_bytes(path, limit=1024 * 1024)
     if data is not None:
@@ -76,7 +80,7 @@ def read_credentials() -> tuple[ClaudeCredentials | None, str]:
         if creds is not None:
             return creds, str(path)
         log.warning("Claude credentials file %s has no readable claudeAiOauth login", path)
-    if sys.platform == "darwin":
+    if sys.platform == "darwin" and keychain:
         creds = read_keychain()
         if creds is not None:
             return creds, "macOS Keychain"
@@ -152,13 +156,17 @@ def _from_cli(gate: Gate, now: datetime, force: bool) -> tuple[QuotaWindow, ...]
         return None
     windows = parse_usage_text(res[1].decode("utf-8", "replace"), now)
     if not windows:
-        log_failure(log, "claude -p /usage", "printed no usage windows (not logged in, or offline)")
+        # Routine when Claude is installed but not logged in: not worth a warning every interval.
+        log.info("claude -p /usage printed no usage windows (not logged in, or offline)")
     return windows or None
 
 
 def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
     """One observation of the Claude Code plan; never raises (a failing source logs one line)."""
-    creds, where = read_credentials()
+    creds, where = read_credentials(keychain=False)
+    cached = parse_cached_usage(read_json(claude_json_path()))
+    if creds is None and network and not (cached and cached.fresh(now)):
+        creds, where = read_credentials()
     notes: list[str] = []
     extra: tuple[tuple[str, str], ...] = ()
     if creds is not None:
@@ -167,6 +175,7 @@ def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: 
             notes.append(_stale_note(creds, now))
         elif not creds.can_read_usage:
             notes.append("Claude Code token lacks the user:profile scope needed to read usage")
+
     def obs(windows: tuple[QuotaWindow, ...], more: tuple[tuple[str, str], ...], source: str) -> Observation:
         return Observation(
             PID,
@@ -178,7 +187,6 @@ def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: 
             extra=extra + more,
         )
 
-    cached = parse_cached_usage(read_json(claude_json_path()))
     # No token but a usage cache (or a Keychain bhoga cannot read): the login may well exist, so "unknown".
     credential = True if creds else (None if sys.platform == "darwin" or cached else False)
     if cached is not None and cached.fresh(now):

@@ -6,7 +6,6 @@ No I/O here: every function takes bytes, text or parsed JSON and returns records
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import unicodedata
@@ -95,6 +94,8 @@ def parse_credentials(data: bytes | str, origin: str = "file") -> ClaudeCredenti
 
 
 def _hash_suffix(value: str) -> str:
+    import hashlib  # noqa: PLC0415 - only for the Keychain name on macOS
+
     digest = hashlib.sha256(unicodedata.normalize("NFC", value).encode()).hexdigest()
     return "-" + digest[:8]
 

@@ -91,7 +91,10 @@ def _from_wham(gate: Gate, auth: CodexAuth, now: datetime, force: bool, notes: l
     why = gate.claim(_ENDPOINT_KEY, now, force=force, marker=marker)
     if why is not None:
         log.debug("wham/usage not called: %s", why)
-        return "blocked" if why == AUTH_BLOCKED else None
+        if why == AUTH_BLOCKED:
+            notes.append("stale credentials: Codex login was rejected; run `codex login`")
+            return "blocked"
+        return None
     headers = {"Authorization": f"Bearer {auth.access_token}", "Accept": "application/json", "User-Agent": USER_AGENT}
     if auth.account_id:
         headers["ChatGPT-Account-Id"] = auth.account_id
@@ -110,9 +113,16 @@ def _from_wham(gate: Gate, auth: CodexAuth, now: datetime, force: bool, notes: l
         notes.append("stale credentials: Codex login was rejected; run `codex login`")
         return "rejected"
     log_failure(
-        log, "Codex wham/usage", r.error or ("not JSON" if r.status == 200 else f"HTTP {r.status}"), auth.access_token
+        log,
+        "Codex wham/usage",
+        r.error or (_odd_200(r.json()) if r.status == 200 else f"HTTP {r.status}"),
+        auth.access_token,
     )
     return None
+
+
+def _odd_200(obj: dict[str, Any] | None) -> str:
+    return "answer is not a JSON object" if obj is None else "answer has no rate_limit"
 
 
 def _from_app_server(gate: Gate, now: datetime, force: bool) -> Windows | None:

@@ -88,7 +88,7 @@ def read_rollout_families(
             size = f.seek(0, os.SEEK_END)
             end, chunk, carry = size, start, b""
             while end > 0:
-                begin = max(0, end - chunk)
+                begin = max(0, end - chunk, size - cap)
                 f.seek(begin)
                 data = f.read(end - begin) + carry
                 if begin > 0:

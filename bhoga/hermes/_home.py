@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,14 @@ __all__ = ["CREDENTIAL_VARS", "HermesFacts", "hermes_config_path", "hermes_dir",
 log = logging.getLogger(__name__)
 
 CREDENTIAL_VARS = (
-    "ANTHROPIC_API_KEY", "ANTHROPIC_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY", "OPENROUTER_API_KEY",
-    "COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "COPILOT_GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
 )
 _PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
@@ -87,6 +94,8 @@ class HermesFacts:
     classic_github_token: bool
     """The first GitHub token Hermes would use is a classic `ghp_` PAT (Copilot rejects those)."""
     home: Path
+    claude_login: bool | None = None
+    """Hermes can find a Claude Code login; None where it cannot be told (the macOS Keychain)."""
 
     def has(self, name: str) -> bool:
         return name in self.visible
@@ -118,4 +127,7 @@ def read_facts(home: Path | None = None) -> HermesFacts:
     values = {name: dotenv.get(name, os.environ.get(name, "")).strip() for name in CREDENTIAL_VARS}
     visible = frozenset(name for name, value in values.items() if value)
     github = next((values[n] for n in ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN") if values[n]), "")
-    return HermesFacts(visible, _codex_login(home / "auth.json"), github.startswith("ghp_"), home)
+    # Hermes looks only at Path.home()/.claude, never at CLAUDE_CONFIG_DIR; macOS may use the Keychain.
+    claude = (_paths.home() / ".claude" / ".credentials.json").is_file()
+    claude_login = True if claude else (None if sys.platform == "darwin" else False)
+    return HermesFacts(visible, _codex_login(home / "auth.json"), github.startswith("ghp_"), home, claude_login)

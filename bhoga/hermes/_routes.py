@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bhoga._model import RouterRecommendation
 from bhoga._providers import model_family, provider, to_hermes_model
 from bhoga.errors import HermesConfigError
 from bhoga.hermes._home import HermesFacts
@@ -51,6 +50,11 @@ class Route:
 def exclusions(facts: HermesFacts) -> dict[str, str]:
     """Providers Hermes cannot use right now → the one-line reason."""
     out: dict[str, str] = {}
+    if facts.claude_login is False and not (facts.has("ANTHROPIC_TOKEN") or facts.has("CLAUDE_CODE_OAUTH_TOKEN")):
+        out["claude_code"] = (
+            "Hermes reads the Claude Code login only from ~/.claude/.credentials.json (it ignores "
+            "CLAUDE_CONFIG_DIR) and there is none"
+        )
     if not facts.codex_login:
         out["openai-codex"] = (
             f"Hermes is not logged in to openai-codex ({facts.home / 'auth.json'}); run `hermes auth` "
@@ -71,9 +75,9 @@ def caveat(facts: HermesFacts) -> str | None:
         return None
     return (
         "ANTHROPIC_API_KEY is visible to Hermes, so Hermes 0.19 bills it instead of the Claude Code login for "
-        "provider anthropic (the claude_code route); no config.yaml setting changes that. To use the "
-        "subscription, put CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`) in $HERMES_HOME/.env, or remove "
-        "ANTHROPIC_API_KEY from Hermes' environment"
+        "provider anthropic (the claude_code route), and no config.yaml setting changes that. To use the "
+        "subscription, put CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`) in $HERMES_HOME/.env, or "
+        "remove ANTHROPIC_API_KEY from Hermes' environment"
     )
 
 
@@ -95,12 +99,15 @@ def route_for(pid: str, model: str, facts: HermesFacts) -> Route:
     if pid == "openai_api":
         if facts.has("OPENAI_API_KEY"):
             return Route(pid, "openai-api", to_hermes_model(pid, model))
-        return Route(pid, "openrouter", to_hermes_model(pid, model, openrouter=True), OPENROUTER_URL,
-                     "chat_completions")
+        return Route(
+            pid, "openrouter", to_hermes_model(pid, model, openrouter=True), OPENROUTER_URL, "chat_completions"
+        )
     return Route(pid, "copilot", to_hermes_model(pid, model))
 
 
 def _fits(route: Route, model: str) -> bool:
+    if route.provider == "openrouter":
+        return True  # an aggregator: every vendor's models
     family = provider(route.pid).family
     return family == "any" or model_family(model) == family
 

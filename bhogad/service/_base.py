@@ -81,6 +81,10 @@ class ServiceManager(ABC):
         """Every file to install, keyed by its destination, main file first."""
 
     @abstractmethod
+    def render_paths(self) -> list[Path]:
+        """Where `render()` would write, without rendering (uninstall works even if rendering cannot)."""
+
+    @abstractmethod
     def activate(self, *, changed: bool, enable: bool) -> int:
         """Make the manager see the files (reload) and, if `enable`, enable and start the service."""
 
@@ -101,7 +105,9 @@ class ServiceManager(ABC):
         except (OSError, subprocess.SubprocessError) as exc:
             return CommandResult(False, f"{argv[0]}: {exc}")
         lines = [ln.strip() for ln in (proc.stderr + "\n" + proc.stdout).splitlines() if ln.strip()]
-        detail = lines[0] if lines else f"exit status {proc.returncode}"
+        # systemctl prints "Created symlink ..." before the line that says what went wrong.
+        failing = [ln for ln in lines if "fail" in ln.lower()]
+        detail = (failing or lines or [f"exit status {proc.returncode}"])[0]
         log.debug("%s -> %d %s", " ".join(argv), proc.returncode, detail)
         return CommandResult(proc.returncode == 0, detail)
 
@@ -144,16 +150,15 @@ class ServiceManager(ABC):
             say(f"no {self.kind} installed ({self.main_file()} does not exist)")
             return 0
         stopped = self.deactivate()
+        # The manager may have removed some of them itself (systemctl disable drops the *.wants links).
+        files = [p for p in self.render_paths() if p.exists() or p.is_symlink()]
         try:
             for path in files:
-                path.unlink()
+                path.unlink(missing_ok=True)
         except OSError as exc:
             fail(f"cannot remove {path}: {exc.strerror or exc}")
             return 1
-        say(f"removed {', '.join(str(p) for p in files)}")
+        if files:
+            say(f"removed {', '.join(str(p) for p in files)}")
         self.after_remove()
         return 0 if stopped else 1
-
-    @abstractmethod
-    def render_paths(self) -> list[Path]:
-        """Where `render()` would write, without rendering (uninstall works even if rendering cannot)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bhoga._paths import home
 from bhogad.service._base import ServiceManager, fail, say
-from bhogad.service._render import LAUNCHD_LABEL, launchd_log_dir, render_plist
+from bhogad.service._render import LAUNCHD_LABEL, carried_environment, launchd_log_dir, render_plist
 
 __all__ = ["LaunchdService"]
 
@@ -25,7 +25,7 @@ class LaunchdService(ServiceManager):
         return home() / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist"
 
     def render(self) -> dict[Path, bytes]:
-        return {self.main_file(): render_plist(self.program, home())}
+        return {self.main_file(): render_plist(self.program, home(), environment=carried_environment())}
 
     def render_paths(self) -> list[Path]:
         return [self.main_file()]

@@ -11,13 +11,15 @@ import plistlib
 import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CARRIED_VARIABLES",
     "DEFAULT_LISTEN_STREAM",
     "LAUNCHD_LABEL",
+    "carried_environment",
     "launchd_log_dir",
     "load_template",
     "program_argv",
@@ -31,6 +33,8 @@ LAUNCHD_LABEL = "io.bhoga.bhogad"
 # %t is $XDG_RUNTIME_DIR in a user manager: the same path as bhoga._paths.socket_path() on Linux.
 DEFAULT_LISTEN_STREAM = "%t/bhoga/bhogad.sock"
 
+# Locations bhoga reads that a user may have moved (DESIGN §5); copied into the unit at install time.
+CARRIED_VARIABLES = ("HERMES_HOME", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "BHOGA_STATE", "BHOGA_CONFIG", "BHOGA_SOCKET")
 _UNITS_DIR = Path(__file__).resolve().parent.parent / "units"
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 _SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
@@ -67,9 +71,14 @@ def program_argv() -> list[str]:
     return [str(Path(sys.executable).absolute()), "-m", "bhogad"]
 
 
-def systemd_escape_arg(arg: str) -> str:
-    """One ExecStart= word: specifiers (%) and variables ($) taken literally, quoted when it has spaces."""
-    text = arg.replace("%", "%%").replace("$", "$$")
+def systemd_escape_arg(arg: str, *, program: bool = False) -> str:
+    """One ExecStart= word: specifiers (%) and variables ($) taken literally, quoted when it has spaces.
+
+    The program word itself is not subject to $ expansion (systemd 252 would keep a "$$" as two characters).
+    """
+    text = arg.replace("%", "%%")
+    if not program:
+        text = text.replace("$", "$$")
     if re.search(r"[\s\"'\\;]", text) or not text:
         text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
@@ -94,18 +103,36 @@ def _dedupe(entries: Sequence[str]) -> str:
     return ":".join(dict.fromkeys(e for e in entries if e))
 
 
-def render_service(argv: Sequence[str], *, socket_override: str | None = None) -> str:
-    """The text of bhogad.service for the given absolute command line."""
+def carried_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The path variables set now that the service must see too (it does not inherit the login shell's).
+
+    Only locations, never credentials: API keys stay in the user's own files and environment.
+    """
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for name in CARRIED_VARIABLES:
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise ValueError(f"{name} must be an absolute path for the service, got {value!r}")
+        out[name] = str(path)
+    return out
+
+
+def render_service(argv: Sequence[str], *, environment: Mapping[str, str] | None = None) -> str:
+    """The text of bhogad.service for the given absolute command line and extra environment."""
     if not argv or not Path(argv[0]).is_absolute():
         raise ValueError(f"ExecStart needs an absolute program path, got {argv[:1]!r}")
     bin_dir = str(Path(argv[0]).parent).replace("%", "%%")
     # %h: the user's home, so claude/codex in ~/.local/bin are found.
-    env = _env_assignment("PATH", _dedupe([bin_dir, "%h/.local/bin", *_SYSTEM_PATH]))
-    if socket_override:
-        env += " " + _env_assignment("BHOGA_SOCKET", socket_override.replace("%", "%%"))
+    assignments = [_env_assignment("PATH", _dedupe([bin_dir, "%h/.local/bin", *_SYSTEM_PATH]))]
+    for name, value in (environment or {}).items():
+        assignments.append(_env_assignment(name, value.replace("%", "%%")))
+    exec_start = " ".join(systemd_escape_arg(a, program=i == 0) for i, a in enumerate(argv))
     return _substitute(
-        load_template("bhogad.service"),
-        {"EXEC_START": " ".join(systemd_escape_arg(a) for a in argv), "PATH_ENV": env},
+        load_template("bhogad.service"), {"EXEC_START": exec_start, "ENVIRONMENT": " ".join(assignments)}
     )
 
 
@@ -135,7 +162,7 @@ def _expand(node: Any, values: dict[str, str], argv: Sequence[str]) -> Any:
     return node
 
 
-def render_plist(argv: Sequence[str], home: Path) -> bytes:
+def render_plist(argv: Sequence[str], home: Path, *, environment: Mapping[str, str] | None = None) -> bytes:
     """The LaunchAgent plist (XML) for the given absolute command line and home directory.
 
     The template is parsed and filled value by value, so paths with '&' or '<' cannot break the XML.
@@ -148,4 +175,5 @@ def render_plist(argv: Sequence[str], home: Path) -> bytes:
     path = _dedupe([str(Path(argv[0]).parent), str(home / ".local" / "bin"), *_MACOS_PATH])
     values = {"HOME": str(home), "LOG_DIR": str(launchd_log_dir(home)), "PATH": path}
     data = _expand(template, values, argv)
+    data["EnvironmentVariables"].update(environment or {})
     return plistlib.dumps(data, fmt=plistlib.FMT_XML, sort_keys=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bhoga._paths import home
 from bhogad.service._base import ServiceManager, fail, say
-from bhogad.service._render import render_service, render_socket
+from bhogad.service._render import carried_environment, render_service, render_socket
 
 __all__ = ["SERVICE", "SOCKET", "SystemdService", "systemd_user_unit_dir"]
 
@@ -42,14 +42,14 @@ class SystemdService(ServiceManager):
         return systemd_user_unit_dir() / SERVICE
 
     def render(self) -> dict[Path, bytes]:
-        # BHOGA_SOCKET at install time moves the socket; the daemon gets the same value through the unit.
-        override = os.environ.get("BHOGA_SOCKET", "").strip() or None
-        if override and not Path(override).is_absolute():
-            raise ValueError(f"BHOGA_SOCKET must be an absolute path, got {override!r}")
+        env = carried_environment()
+        # BHOGA_SOCKET moves the socket: the socket unit listens there and the daemon is told the same path.
+        override = env.get("BHOGA_SOCKET")
+        socket = render_socket(override.replace("%", "%%")) if override else render_socket()
         unit_dir = systemd_user_unit_dir()
         return {
-            unit_dir / SERVICE: render_service(self.program, socket_override=override).encode("utf-8"),
-            unit_dir / SOCKET: (render_socket(override) if override else render_socket()).encode("utf-8"),
+            unit_dir / SERVICE: render_service(self.program, environment=env).encode("utf-8"),
+            unit_dir / SOCKET: socket.encode("utf-8"),
         }
 
     def render_paths(self) -> list[Path]:

@@ -1,0 +1,145 @@
+"""Quota discovery speed from local files (offline, warm page cache).
+
+- Codex: `discover("openai-codex")` with 10, 1,000 and 10,000 generated rollout files spread over days
+  (30 sessions a day), plus a worst case with 10,000 files in a single day directory. The walk looks at the
+  newest directories only, so the time must stay flat: median ≤ 20 ms at every size.
+- Claude: `discover("claude_code")` answered from a fresh `cachedUsageUtilization` in `.claude.json`
+  (median ≤ 5 ms), with a small file and with a 1 MB one (project history makes real files big).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchmarks._util import Row, median_seconds
+from bhoga.discovery import discover
+from bhoga.discovery._gate import Gate
+
+_ENV = ("HOME", "CODEX_HOME", "CLAUDE_CONFIG_DIR", "BHOGA_OFFLINE", "BHOGA_STATE", "XDG_CACHE_HOME")
+
+
+@contextmanager
+def _isolated(home: Path) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in _ENV}
+    os.environ.update(
+        HOME=str(home), BHOGA_OFFLINE="1", BHOGA_STATE=str(home / "state.json"), XDG_CACHE_HOME=str(home / ".cache")
+    )
+    os.environ.pop("CODEX_HOME", None)
+    os.environ.pop("CLAUDE_CONFIG_DIR", None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _rollout_lines(ts: datetime, used: float) -> bytes:
+    meta = {"timestamp": ts.isoformat(), "type": "session_meta", "payload": {"id": "x", "cwd": "/w", "pad": "p" * 1500}}
+    tc = {
+        "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "type": "event_msg",
+        "payload": {
+            "type": "token_count",
+            "info": None,
+            "rate_limits": {
+                "limit_id": "codex",
+                "primary": {"used_percent": used, "window_minutes": 300, "resets_at": 4102444800},
+                "secondary": {"used_percent": 10.0, "window_minutes": 10080, "resets_at": 4102444800},
+            },
+        },
+    }
+    return (json.dumps(meta) + "\n" + json.dumps(tc) + "\n").encode()
+
+
+def _make_codex(home: Path, n: int, *, per_day: int) -> None:
+    now = datetime.now(UTC)
+    for i in range(n):
+        ts = now - timedelta(days=i // per_day, minutes=(i % per_day) + 1)
+        d = home / ".codex" / "sessions" / ts.strftime("%Y/%m/%d")
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"rollout-{ts.strftime('%Y-%m-%dT%H-%M-%S')}-{i:05d}.jsonl"
+        path.write_bytes(_rollout_lines(ts, 42.0 if i == 0 else 1.0))
+        mt = ts.timestamp()
+        os.utime(path, (mt, mt))
+
+
+def _bench_codex(n: int, per_day: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        _make_codex(home, n, per_day=per_day)
+        with _isolated(home):
+            gate = Gate(home / "discovery.json")
+            obs = discover("openai-codex", gate=gate)
+            assert obs.source == "rollout" and any(w.pct_used == 42.0 for w in obs.windows), obs
+            return median_seconds(lambda: discover("openai-codex", gate=gate))
+
+
+def _bench_claude(extra_bytes: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        usage = {
+            "five_hour": {"utilization": 37, "resets_at": "2026-11-25T22:20:08.627753Z"},
+            "seven_day": {"utilization": 61, "resets_at": "2026-11-28T20:20:08.627753Z"},
+            "seven_day_opus": {"utilization": 12, "resets_at": "2026-11-28T20:20:08.627753Z"},
+            "extra_usage": {"is_enabled": False},
+        }
+        doc = {
+            "oauthAccount": {"accountUuid": "a"},
+            "projects": {f"/p/{i}": {"history": "h" * 200} for i in range(extra_bytes // 220)},
+            "cachedUsageUtilization": {
+                "fetchedAtMs": int(time.time() * 1000),
+                "accountUuid": "a",
+                "utilization": usage,
+            },
+        }
+        (home / ".claude.json").write_text(json.dumps(doc))
+        (home / ".claude").mkdir()
+        (home / ".claude" / ".credentials.json").write_text(
+            json.dumps(
+                {
+                    "claudeAiOauth": {
+                        "accessToken": "sk-ant-oat01-bench",
+                        "expiresAt": int(time.time() * 1000) + 3_600_000,
+                        "scopes": ["user:profile"],
+                        "subscriptionType": "max",
+                    }
+                }
+            )
+        )
+        with _isolated(home):
+            gate = Gate(home / "discovery.json")
+            assert discover("claude_code", gate=gate).source == "cache"
+            return median_seconds(lambda: discover("claude_code", gate=gate))
+
+
+def run() -> list[Row]:
+    rows: list[Row] = []
+    for n in (10, 1_000, 10_000):
+        ms = _bench_codex(n, per_day=30) * 1000
+        rows.append(
+            Row(
+                "discovery",
+                f"Codex from newest rollout, {n:,} session files",
+                ms,
+                "ms",
+                "≤ 20 ms",
+                ms <= 20,
+                "30 per day dir",
+            )
+        )
+    ms = _bench_codex(10_000, per_day=10_000) * 1000
+    rows.append(Row("discovery", "Codex, 10,000 files in one day dir (worst case)", ms, "ms", "≤ 20 ms", ms <= 20))
+    for size, label in ((0, "small .claude.json"), (1_000_000, "1 MB .claude.json")):
+        ms = _bench_claude(size) * 1000
+        rows.append(Row("discovery", f"Claude from cachedUsageUtilization, {label}", ms, "ms", "≤ 5 ms", ms <= 5))
+    return rows

@@ -1,0 +1,149 @@
+"""Socket plumbing for the daemon client: connect, one-shot requests, and the sender thread's batched writes.
+
+Nothing here raises to a harness: `ask` answers `UNREACHABLE`, and the sender's `pump` reports how much it
+wrote so the caller can resend a batch the daemon never saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import selectors
+import socket
+import time
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any, Final
+
+from bhoga._protocol import encode
+
+__all__ = ["UNREACHABLE", "PumpError", "Unreachable", "ask", "connect", "daemon_running", "encode_event", "pump"]
+
+log = logging.getLogger(__name__)
+
+
+class Unreachable(Enum):
+    """The daemon did not answer (no socket, refused, timed out, or a malformed answer)."""
+
+    UNREACHABLE = "unreachable"
+
+
+UNREACHABLE: Final = Unreachable.UNREACHABLE
+
+
+def daemon_running(path: Path, timeout: float = 0.2) -> bool:
+    """Whether something accepts connections on the socket at `path` right now (a connect, nothing sent)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
+
+
+def ask(path: Path, obj: Mapping[str, object], *, timeout: float = 1.0) -> dict[str, Any] | Unreachable:
+    """One request on a fresh connection (what a one-shot CLI needs); `UNREACHABLE` on any failure."""
+    deadline = time.monotonic() + timeout
+    try:
+        sock = connect(path, timeout)
+    except OSError:
+        return UNREACHABLE
+    try:
+        sock.sendall(encode(obj))
+        buf = b""
+        while b"\n" not in buf:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return UNREACHABLE
+            buf += chunk
+        answer = json.loads(buf.partition(b"\n")[0])
+    except (OSError, ValueError):
+        return UNREACHABLE
+    finally:
+        sock.close()
+    return answer if isinstance(answer, dict) else UNREACHABLE
+
+
+def encode_event(event: tuple[Any, ...]) -> bytes:
+    if event[0] == "turn":
+        _, pid, model, input_tokens, output_tokens, headers, status_code = event
+        from bhoga._calibrate import filter_headers  # noqa: PLC0415 - sender thread only
+
+        return encode(
+            {
+                "v": 1,
+                "op": "turn",
+                "pid": pid,
+                "model": model,
+                "input_tokens": int(input_tokens or 0),
+                "output_tokens": int(output_tokens or 0),
+                "status_code": int(status_code or 200),
+                "headers": filter_headers(headers) if headers else {},
+            }
+        )
+    _, pid, pct, weekly, model = event
+    body: dict[str, object] = {"v": 1, "op": "set_quota", "pid": pid, "pct_remaining": pct, "model": model}
+    if weekly is not None:
+        body["weekly_pct"] = weekly
+    return encode(body)
+
+
+def connect(path: Path, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class PumpError(Exception):
+    def __init__(self, written: int) -> None:
+        super().__init__(written)
+        self.written = written
+
+
+def pump(sock: socket.socket, data: bytes, deadline: float) -> None:
+    """Write `data` while reading (and discarding) the daemon's answers, so neither side's buffer fills up.
+
+    `PumpError` (its cause the `OSError`) says how many bytes were written before the failure.
+    """
+    written = 0
+    try:
+        _discard_answers(sock)  # notices a daemon that closed the connection while we were idle
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            view = memoryview(data)
+            while written < len(data):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("daemon did not read within the timeout")
+                for _key, mask in sel.select(remaining):
+                    if mask & selectors.EVENT_READ:
+                        _discard_answers(sock)
+                    if mask & selectors.EVENT_WRITE and written < len(data):
+                        with contextlib.suppress(BlockingIOError):
+                            written += sock.send(view[written:])
+        _discard_answers(sock)
+    except OSError as exc:
+        raise PumpError(written) from exc
+
+
+def _discard_answers(sock: socket.socket) -> None:
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not chunk:
+            raise ConnectionResetError("daemon closed the connection")
+        if b'"ok":false' in chunk:
+            log.debug("daemon refused an event: %s", chunk[:200])

@@ -1,0 +1,154 @@
+"""The `bhoga` command (DESIGN §6): status, best, set-quota, apply, turn, doctor, pause, resume.
+
+Each command asks bhogad when it answers on its socket, so every harness sees one view, and works on this
+machine's state file otherwise. Exit codes: 0 success, 1 operational failure (one line on stderr), 2 usage.
+Imports are deferred to the command that needs them so `bhoga status` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bhoga._providers import PROVIDERS
+from bhoga.errors import BhogaError
+
+__all__ = ["build_parser", "main"]
+
+
+def _pct(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage from 0 to 100")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 1_000_000_000:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (0 to 1,000,000,000)")
+    return value
+
+
+def _status_code(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an HTTP status code") from None
+    if not 100 <= value <= 599:
+        raise argparse.ArgumentTypeError(f"{text} is not an HTTP status code (100-599)")
+    return value
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name.strip(), value.strip()
+
+
+def _model(text: str) -> str:
+    if not text.strip() or len(text) > 256 or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a model name")
+    return text.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the tests to check the documented options exist)."""
+    p = argparse.ArgumentParser(prog="bhoga", description="Keep AI harnesses on the provider with the most quota left.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("status", help="every provider's windows, headroom, reset times and the current choice")
+    s.add_argument("--json", action="store_true", help="print the status as JSON")
+
+    b = sub.add_parser("best", help="the provider to use for a model, why, and the alternatives")
+    b.add_argument("model", type=_model, metavar="MODEL")
+    b.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    q = sub.add_parser("set-quota", help="tell bhoga how much of a provider's quota is left")
+    q.add_argument("pid", choices=list(PROVIDERS), metavar="PID", help=f"one of: {', '.join(PROVIDERS)}")
+    q.add_argument("pct", type=_pct, metavar="PCT", help="percent remaining, 0-100 (5-hour window, or budget)")
+    q.add_argument("--weekly", type=_pct, metavar="PCT", help="percent remaining in the weekly window")
+    q.add_argument("--model", type=_model, default="*", metavar="M", help="only for models matching M")
+
+    a = sub.add_parser("apply", help="route Hermes to the best provider for a model now")
+    a.add_argument("model", type=_model, metavar="MODEL")
+    a.add_argument("--dry-run", action="store_true", help="print the unified diff, change nothing")
+    a.add_argument("--aux", action="store_true", help="also route Hermes' auxiliary tasks")
+
+    t = sub.add_parser("turn", help="record one model call (for shell harnesses)")
+    t.add_argument("--pid", required=True, choices=list(PROVIDERS), metavar="P", help=f"one of: {', '.join(PROVIDERS)}")
+    t.add_argument("--model", required=True, type=_model, metavar="M")
+    t.add_argument("--in", dest="input_tokens", type=_count, default=0, metavar="N", help="input tokens")
+    t.add_argument("--out", dest="output_tokens", type=_count, default=0, metavar="N", help="output tokens")
+    t.add_argument("--status", dest="status_code", type=_status_code, default=200, metavar="CODE")
+    t.add_argument(
+        "--header",
+        dest="headers",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a response header (only rate-limit headers are kept); repeatable",
+    )
+
+    sub.add_parser("doctor", help="what is found, what is missing, and the command that fixes each problem")
+    sub.add_parser("pause", help="stop changing the Hermes config until `bhoga resume`")
+    sub.add_parser("resume", help="let bhoga change the Hermes config again")
+    return p
+
+
+class _OneLine(logging.Formatter):
+    """Log records as single `bhoga: ...` lines on stderr: a person never sees a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        return "bhoga: " + " ".join(text.split())
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (the console script exits with it)."""
+    args = build_parser().parse_args(argv)
+    if argv is None:  # the console script; a caller passing argv keeps its own logging setup
+        _setup_logging()
+    from bhoga import _cli_commands as commands  # noqa: PLC0415 - keep `--help` and usage errors instant
+
+    try:
+        return commands.run(args)
+    except BhogaError as exc:
+        _fail(str(exc))
+    except ValueError as exc:  # the Router's own validation of a value the parser let through
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except BrokenPipeError:
+        return 0  # `bhoga status | head`: the reader left, nothing is wrong
+    except Exception as exc:  # never a traceback for a person; the type says where to look
+        _fail(f"internal error: {type(exc).__name__}: {exc}")
+    return 1
+
+
+def _fail(message: str) -> None:
+    print(f"bhoga: {' '.join(message.split())}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Hermes integration: route Hermes Agent 0.19 to the provider bhoga recommends, editing its config.yaml.
+
+Edits are minimal text splices (every comment, quote and blank line of the file stays), idempotent (no write
+when nothing changes), verified by re-parsing, and atomic (symlinks kept, hard links refused, a concurrent
+writer detected right before the rename). The routes are the ones Hermes' own resolver was shown to use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from bhoga._model import RouterRecommendation
+from bhoga.errors import HermesConfigError
+from bhoga.hermes._apply import HermesRoute, Ranker, Target, diff_change, read_hermes_route, write_change
+from bhoga.hermes._home import hermes_config_path, read_facts
+from bhoga.hermes._routes import caveat, exclusions
+
+__all__ = [
+    "HermesConfigError",
+    "HermesRoute",
+    "apply_recommendation",
+    "apply_to_hermes",
+    "claude_code_caveat",
+    "hermes_config_path",
+    "hermes_diff",
+    "hermes_exclusions",
+    "read_hermes_route",
+]
+
+
+def hermes_exclusions(config_path: Path | str | None = None) -> dict[str, str]:
+    """Provider id → one-line reason Hermes cannot use it now (e.g. openai-codex without a Hermes login)."""
+    home = Path(config_path).expanduser().parent if config_path is not None else None
+    return exclusions(read_facts(home))
+
+
+def claude_code_caveat(config_path: Path | str | None = None) -> str | None:
+    """The warning that Hermes bills ANTHROPIC_API_KEY instead of the Claude Code login, when that applies."""
+    home = Path(config_path).expanduser().parent if config_path is not None else None
+    return caveat(read_facts(home))
+
+
+def apply_recommendation(
+    rec: RouterRecommendation,
+    *,
+    config_path: Path | str | None = None,
+    write_auxiliary: bool = False,
+    fallbacks: Sequence[RouterRecommendation] = (),
+) -> bool:
+    """Route Hermes to `rec`; True when the file changed. `fallbacks` (runner-ups) set `fallback_providers`.
+
+    Raises `HermesConfigError` (file untouched) for a file that cannot be edited safely or a provider Hermes
+    cannot use.
+    """
+    target = Target.resolve(config_path)
+    return write_change(
+        target, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=bool(fallbacks)
+    )
+
+
+def _choose(
+    router: Ranker, model: str, target: Target, write_fallbacks: bool
+) -> tuple[RouterRecommendation | None, tuple[RouterRecommendation, ...]]:
+    ranked = router.ranked(model, exclude=tuple(exclusions(target.facts)))
+    if not ranked:
+        return None, ()
+    return ranked[0], (ranked[1:] if write_fallbacks else ())
+
+
+def apply_to_hermes(
+    router: Ranker,
+    model: str,
+    *,
+    config_path: Path | str | None = None,
+    write_auxiliary: bool = False,
+    write_fallbacks: bool = False,
+) -> bool:
+    """Route Hermes to the router's best provider for `model` that Hermes can use; True when the file changed.
+
+    False, without touching the file, when no provider is a candidate or the file already says the same.
+    """
+    target = Target.resolve(config_path)
+    best, backups = _choose(router, model, target, write_fallbacks)
+    if best is None:
+        return False
+    return write_change(
+        target, best, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks
+    )
+
+
+def hermes_diff(
+    source: RouterRecommendation | Ranker,
+    model: str | None = None,
+    *,
+    config_path: Path | str | None = None,
+    write_auxiliary: bool = False,
+    write_fallbacks: bool = False,
+    fallbacks: Sequence[RouterRecommendation] = (),
+) -> str:
+    """The unified diff that `apply_recommendation(source, ...)` or `apply_to_hermes(source, model, ...)`
+    would make, without writing; "" when the file would not change."""
+    target = Target.resolve(config_path)
+    if isinstance(source, RouterRecommendation):
+        return diff_change(
+            target, source, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=bool(fallbacks)
+        )
+    if model is None:
+        raise TypeError("hermes_diff(router, model): model is required with a router")
+    best, backups = _choose(source, model, target, write_fallbacks)
+    if best is None:
+        return ""
+    return diff_change(
+        target, best, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks
+    )

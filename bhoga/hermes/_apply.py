@@ -1,0 +1,236 @@
+"""Write a recommendation into Hermes' config.yaml: plan, verify, then replace atomically.
+
+The file is parsed (`_yamldoc`), the route's change spec (`_routes`) is spliced into its text (`_splice`), the
+result is parsed again and must equal the old data with exactly the intended changes, and only then is it
+written (`_atomic`). When the same file bytes and the same inputs were already found to need no change, the
+call returns before parsing anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bhoga._model import RouterRecommendation
+from bhoga.errors import HermesConfigError
+from bhoga.hermes import _atomic
+from bhoga.hermes._home import HermesFacts, hermes_config_path, read_facts
+from bhoga.hermes._render import has_content
+from bhoga.hermes._routes import Route, build_spec, route_for
+from bhoga.hermes._splice import DELETE, Spec, splice
+from bhoga.hermes._verify import verified
+from bhoga.hermes._yamldoc import Doc, Mapping, Scalar, parse_doc, to_data
+
+__all__ = ["HermesRoute", "Ranker", "Target", "plan_change", "read_hermes_route", "write_change"]
+
+log = logging.getLogger(__name__)
+_RETRIES = 5
+_cache_lock = threading.Lock()
+_docs: dict[bytes, Doc] = {}
+_up_to_date: set[tuple[str, bytes, Any]] = set()
+
+
+class Ranker(Protocol):
+    """What apply_to_hermes needs of a Router."""
+
+    def ranked(self, model: str, *, exclude: Sequence[str] = ()) -> tuple[RouterRecommendation, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HermesRoute:
+    """What Hermes' config says now (None for a key that is not there)."""
+
+    provider: str | None
+    model: str | None
+    base_url: str | None
+    api_mode: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The file to edit: the path given, its real target, and the facts of its Hermes home."""
+
+    path: Path
+    real: Path
+    facts: HermesFacts
+
+    @classmethod
+    def resolve(cls, config_path: Path | str | None) -> Target:
+        path = Path(config_path).expanduser() if config_path is not None else hermes_config_path()
+        real = Path(os.path.realpath(path))
+        if not real.parent.is_dir():
+            raise HermesConfigError(
+                f"{path}: the Hermes home {path.parent} does not exist (is Hermes installed and set up?)"
+            )
+        return cls(path, real, read_facts(path.parent))
+
+
+def _parse(raw: bytes, digest: bytes, path: Path) -> Doc:
+    with _cache_lock:
+        doc = _docs.get(digest)
+    if doc is None or doc.path != str(path):
+        doc = parse_doc(raw, str(path))
+        with _cache_lock:
+            if len(_docs) > 8:
+                _docs.clear()
+            _docs[digest] = doc
+    return doc
+
+
+def _expect(data: Any, spec: Spec) -> Any:
+    """The data the file must hold after `spec`: the check that no other key moved."""
+    out = dict(data) if isinstance(data, dict) else {}
+    for key, want in spec.items():
+        if want is DELETE:
+            out.pop(key, None)
+        elif isinstance(want, dict):
+            if isinstance(out.get(key), dict) or has_content(want):
+                out[key] = _expect(out.get(key), want)
+        else:
+            out[key] = copy.deepcopy(want)
+    return out
+
+
+def plan_change(
+    target: Target,
+    raw: bytes | None,
+    rec: RouterRecommendation,
+    *,
+    write_auxiliary: bool,
+    fallbacks: Sequence[RouterRecommendation],
+    write_fallbacks: bool,
+) -> bytes | None:
+    """The new file bytes, or None when the file already says what `rec` needs."""
+    raw = raw if raw is not None else b""
+    digest = hashlib.sha256(raw).digest()
+    key = (
+        str(target.real),
+        digest,
+        (
+            rec.provider_id,
+            rec.model_id,
+            write_auxiliary,
+            write_fallbacks,
+            tuple((f.provider_id, f.model_id) for f in fallbacks),
+            target.facts,
+        ),
+    )
+    with _cache_lock:
+        if key in _up_to_date:
+            return None
+    route = route_for(rec.provider_id, rec.model_id, target.facts)
+    backups: list[Route] = []
+    for f in fallbacks:
+        try:
+            r = route_for(f.provider_id, f.model_id, target.facts)
+        except HermesConfigError as e:
+            log.debug("hermes: no fallback entry for %s: %s", f.provider_id, e)
+            continue
+        if r.provider != route.provider and all(r.provider != b.provider for b in backups):
+            backups.append(r)
+    doc = _parse(raw, digest, target.path)
+    data = to_data(doc.root)
+    if isinstance(data.get("model"), str):
+        data = {**data, "model": {"default": data["model"]}}
+    spec = build_spec(route, data, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks)
+    text, edits = splice(doc, spec)
+    if text == doc.text:
+        with _cache_lock:
+            if len(_up_to_date) > 256:
+                _up_to_date.clear()
+            _up_to_date.add(key)
+        return None
+    new = doc.encode(text)
+    after = verified(doc, text, new, edits, _expect(to_data(doc.root), spec))
+    with _cache_lock:
+        _docs[hashlib.sha256(new).digest()] = after
+    return new
+
+
+def write_change(
+    target: Target,
+    rec: RouterRecommendation,
+    *,
+    write_auxiliary: bool,
+    fallbacks: Sequence[RouterRecommendation],
+    write_fallbacks: bool,
+) -> bool:
+    """Apply `rec` to the file; True when the file changed. Re-plans when someone else wrote meanwhile."""
+    real = target.real
+    for _ in range(_RETRIES):
+        current = _atomic.read_file(real)
+        raw, snap = current if current is not None else (None, None)
+        new = plan_change(
+            target, raw, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=write_fallbacks
+        )
+        if new is None:
+            return False
+        with _atomic.locked(target.path):
+            again = _atomic.read_file(real)
+            if (again[1] if again else None) != snap:
+                continue
+            _atomic.check_writable(real, snap)
+            if raw is not None and snap is not None:
+                _atomic.write_backup(target.path, raw, snap)
+            if not _atomic.replace_file(real, new, snap):
+                log.info("hermes: %s changed while being edited; applying again", target.path)
+                continue
+        log.info("hermes: %s now routes %s to %s (%s)", target.path, rec.model_id, rec.provider_id, rec.reason)
+        return True
+    raise HermesConfigError(f"{target.path}: kept changing while bhoga tried to edit it; file left unchanged")
+
+
+def diff_change(
+    target: Target,
+    rec: RouterRecommendation,
+    *,
+    write_auxiliary: bool,
+    fallbacks: Sequence[RouterRecommendation],
+    write_fallbacks: bool,
+) -> str:
+    """The unified diff `write_change` would make, "" when none."""
+    current = _atomic.read_file(target.real)
+    raw = current[0] if current is not None else None
+    new = plan_change(
+        target, raw, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=write_fallbacks
+    )
+    if new is None:
+        return ""
+    old_text = (raw or b"").decode("utf-8").removeprefix("\ufeff")
+    new_text = new.decode("utf-8").removeprefix("\ufeff")
+    name = target.path.name
+    lines = difflib.unified_diff(
+        old_text.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def read_hermes_route(path: Path | str | None = None) -> HermesRoute | None:
+    """What the config says now: provider, model, base_url, api_mode; None when the file does not exist."""
+    target_path = Path(path).expanduser() if path is not None else hermes_config_path()
+    current = _atomic.read_file(Path(os.path.realpath(target_path)))
+    if current is None:
+        return None
+    raw = current[0]
+    doc = _parse(raw, current[1].sha256, target_path)
+    found = doc.root.get("model") if doc.root is not None else None
+    value = found[1] if found else None
+    if isinstance(value, Scalar):
+        return HermesRoute(None, None if value.is_null else value.value, None, None)
+    if not isinstance(value, Mapping):
+        return HermesRoute(None, None, None, None)
+    model = to_data(value)
+
+    def s(key: str) -> str | None:
+        v = model.get(key)
+        return v if isinstance(v, str) else None
+
+    return HermesRoute(s("provider"), s("default") or s("model") or s("name"), s("base_url"), s("api_mode"))

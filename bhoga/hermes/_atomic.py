@@ -1,0 +1,186 @@
+"""Replace a config file atomically without clobbering a concurrent writer (DAEMON.md §5).
+
+A temporary file in the real target's directory (a symlink is followed, so stow/chezmoi links survive) gets
+the new bytes, the old mode and owner, and an fsync; just before `os.replace` the target is compared with the
+snapshot taken when it was read (inode, size, mtime_ns, sha256), because Hermes writes the file too and takes
+no lock. The lock file only serialises bhoga's own writers (the daemon and the CLI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bhoga.errors import HermesConfigError
+
+__all__ = ["BACKUP_SUFFIX", "Snapshot", "check_writable", "locked", "read_file", "replace_file", "write_backup"]
+
+BACKUP_SUFFIX = ".bhoga.bak"
+LOCK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Identity of the bytes read: if any part differs just before the rename, someone else wrote."""
+
+    ino: int
+    dev: int
+    size: int
+    mtime_ns: int
+    sha256: bytes
+    nlink: int
+    mode: int
+    uid: int
+    gid: int
+
+
+def _oserror(path: Path, e: OSError) -> HermesConfigError:
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return HermesConfigError(f"{path}: read-only ({e.strerror}); file left unchanged")
+    return HermesConfigError(f"{path}: {e.strerror or e}; file left unchanged")
+
+
+def read_file(real: Path) -> tuple[bytes, Snapshot] | None:
+    """The file's bytes and snapshot, None when it does not exist."""
+    try:
+        with open(real, "rb") as f:
+            st = os.fstat(f.fileno())
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise _oserror(real, e) from None
+    snap = Snapshot(
+        st.st_ino,
+        st.st_dev,
+        st.st_size,
+        st.st_mtime_ns,
+        hashlib.sha256(raw).digest(),
+        st.st_nlink,
+        stat.S_IMODE(st.st_mode),
+        st.st_uid,
+        st.st_gid,
+    )
+    return raw, snap
+
+
+def _unchanged(real: Path, snap: Snapshot | None) -> bool:
+    now = read_file(real)
+    if now is None or snap is None:
+        return now is None and snap is None
+    s = now[1]
+    return (s.ino, s.dev, s.size, s.mtime_ns, s.sha256) == (snap.ino, snap.dev, snap.size, snap.mtime_ns, snap.sha256)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold `<config>.lock` beside `path` (flock; never on the config itself, whose inode a rename swaps).
+
+    Beside the config's own name, not a symlink's target, so a dotfiles repository gets no stray files.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise _oserror(lock_path, e) from None
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise HermesConfigError(
+                        f"{path}: another bhoga process holds {lock_path.name}; file left unchanged"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_temp(real: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> str:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _oserror(real, e) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            if owner is not None:
+                with contextlib.suppress(PermissionError):
+                    os.fchown(f.fileno(), *owner)
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_backup(path: Path, raw: bytes, snap: Snapshot) -> bool:
+    """Keep the content as `<config>.bhoga.bak` beside `path` unless one exists already (the first write ever)."""
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    if backup.exists():
+        return False
+    tmp = _write_temp(backup, raw, snap.mode, (snap.uid, snap.gid))
+    try:
+        os.replace(tmp, backup)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _oserror(backup, e) from None
+    return True
+
+
+def check_writable(real: Path, snap: Snapshot | None) -> None:
+    """`HermesConfigError` unless `real` may be replaced: not hard-linked, not read-only."""
+    if snap is not None and snap.nlink > 1:
+        raise HermesConfigError(
+            f"{real}: has {snap.nlink} hard links; replacing it would split them, so it was left unchanged"
+        )
+    # A file without its owner's write bit is read-only by intent (a Nix store, a chmod 444), even for root.
+    if snap is not None and (not snap.mode & stat.S_IWUSR or not os.access(real, os.W_OK)):
+        raise HermesConfigError(f"{real}: read-only (mode {snap.mode:04o}); file left unchanged")
+
+
+def replace_file(real: Path, data: bytes, snap: Snapshot | None) -> bool:
+    """Atomically replace `real` with `data`; False (nothing written) when the file changed since `snap`."""
+    check_writable(real, snap)
+    mode = snap.mode if snap is not None else 0o600
+    owner = (snap.uid, snap.gid) if snap is not None else None
+    try:
+        tmp = _write_temp(real, data, mode, owner)
+    except OSError as e:
+        raise _oserror(real, e) from None
+    try:
+        if not _unchanged(real, snap):
+            os.unlink(tmp)
+            return False
+        os.replace(tmp, real)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _oserror(real, e) from None
+    _fsync_dir(real.parent)
+    return True

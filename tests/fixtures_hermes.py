@@ -1,0 +1,99 @@
+"""Shared helpers for the Hermes tests: a Hermes home with planted fake credentials, and recommendations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bhoga._model import ProviderStatus, RouterRecommendation
+from bhoga._providers import provider, to_hermes_model
+
+DATA = Path(__file__).parent / "data" / "hermes"
+CORPUS = DATA / "corpus"
+
+# Fake secrets; tests grep outputs and files for them.
+FAKE = {
+    "ANTHROPIC_API_KEY": "sk-ant-api03-FAKEanthropicKEY0000",
+    "OPENAI_API_KEY": "sk-proj-FAKEopenaiKEY0000",
+    "OPENROUTER_API_KEY": "sk-or-v1-FAKEopenrouterKEY0000",
+    "COPILOT_GITHUB_TOKEN": "gho_FAKEcopilotTOKEN0000",
+}
+CLAUDE_ACCESS = "sk-ant-oat01-FAKEclaudeACCESS0000"
+
+# (label, bhoga provider, model asked for, environment variables to plant)
+ROUTES: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("claude_code", "claude_code", "claude-sonnet-4.6", ()),
+    ("anthropic_api", "anthropic_api", "claude-opus-4.6", ("ANTHROPIC_API_KEY",)),
+    ("openai-codex", "openai-codex", "gpt-5.5", ()),
+    ("openai_api", "openai_api", "gpt-5.5", ("OPENAI_API_KEY", "OPENROUTER_API_KEY")),
+    ("openai_api-openrouter", "openai_api", "gpt-5.5", ("OPENROUTER_API_KEY",)),
+    ("github-copilot", "github-copilot", "claude-sonnet-4-6", ("COPILOT_GITHUB_TOKEN",)),
+]
+
+
+def rec(pid: str, model: str, *, reason: str = "test") -> RouterRecommendation:
+    """A recommendation as the Router builds it."""
+    p = provider(pid)
+    return RouterRecommendation(pid, model, 0.5, ProviderStatus.OK, to_hermes_model(pid, model), p.priority, reason)
+
+
+@dataclass
+class HermesHome:
+    """A ~/.hermes in the test's HOME."""
+
+    home: Path
+    dir: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "config.yaml"
+
+    def write_config(self, source: Path | bytes | str) -> Path:
+        if isinstance(source, Path):
+            shutil.copyfile(source, self.config)
+        else:
+            self.config.write_bytes(source.encode() if isinstance(source, str) else source)
+        self.config.chmod(0o640)
+        return self.config
+
+    def claude_login(self) -> None:
+        d = self.home / ".claude"
+        d.mkdir(exist_ok=True)
+        creds = {
+            "claudeAiOauth": {
+                "accessToken": CLAUDE_ACCESS,
+                "refreshToken": "sk-ant-ort01-FAKErefresh",
+                "expiresAt": 9_999_999_999_000,
+                "scopes": ["user:inference"],
+                "subscriptionType": "max",
+            }
+        }
+        (d / ".credentials.json").write_text(json.dumps(creds))
+
+    def codex_login(self) -> None:
+        shutil.copyfile(DATA / "hermes_auth.openai-codex.json", self.dir / "auth.json")
+
+    def env(self, *names: str) -> None:
+        for name in FAKE:
+            self.monkeypatch.delenv(name, raising=False)
+        for name in names:
+            self.monkeypatch.setenv(name, FAKE[name])
+
+    def everything(self, *names: str) -> None:
+        """Every login Hermes can have, plus the given environment variables."""
+        self.claude_login()
+        self.codex_login()
+        self.env(*names)
+
+
+@pytest.fixture
+def hermes(home: Path, monkeypatch: pytest.MonkeyPatch) -> HermesHome:
+    """A Hermes home (~/.hermes) that exists and is empty."""
+    d = home / ".hermes"
+    d.mkdir()
+    return HermesHome(home, d, monkeypatch)

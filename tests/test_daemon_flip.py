@@ -1,0 +1,307 @@
+"""bhogad end to end: real daemon process, real files, real socket, a loopback provider server; Hermes flips."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+
+from tests.fakeserver import FakeServer, Reply
+from tests.fixtures_daemon import (
+    DaemonProc,
+    hermes_config,
+    hermes_route,
+    request,
+    wait_until,
+    write_hermes,
+    write_rollout,
+)
+
+pytestmark = pytest.mark.slow
+
+OPENAI_KEY = "sk-proj-FAKE-SECRET-openai-0123456789"
+ANTHROPIC_KEY = "sk-ant-api03-FAKE-SECRET-anthropic-0123456789"
+CLAUDE_TOKEN = "sk-ant-oat01-FAKE-SECRET-claude-access-0123456789"
+CLAUDE_REFRESH = "sk-ant-ort01-FAKE-SECRET-claude-refresh-0123456789"
+SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, CLAUDE_TOKEN, CLAUDE_REFRESH, "FAKE-HERMES-ACCESS", "FAKE-HERMES-REFRESH")
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[list[DaemonProc]]:
+    """Start daemons with `start[0]`-style bookkeeping; every one is killed at the end."""
+    procs: list[DaemonProc] = []
+    yield procs
+    for p in procs:
+        p.kill()
+
+
+def launch(procs: list[DaemonProc], tmp_path: Path, *args: str) -> DaemonProc:
+    d = DaemonProc(tmp_path / f"bhogad-{len(procs)}.log", *args)
+    procs.append(d)
+    d.wait_ready()
+    return d
+
+
+def provider_becomes(home: Path, want: str, d: DaemonProc | None = None) -> None:
+    what = f"Hermes provider {want!r}" + (f"\n--- log ---\n{d.log()}" if d else "")
+    wait_until(lambda: hermes_route(home)[0] == want, what=what)
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+def test_rollout_file_flips_hermes_and_keeps_the_rest(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new Codex rollout saying 97 % used moves Hermes to openai-api; comments and other keys stay."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    write_rollout(home, 20, name="a")
+    d = launch(start, tmp_path)
+    wait_until(lambda: "still the best" in d.log() or "keeping" in d.log(), what="first pass")
+    assert hermes_route(home) == ("openai-codex", "gpt-5.5")
+    write_rollout(home, 97, name="b")
+    provider_becomes(home, "openai-api", d)
+    text = hermes_config(home).read_text()
+    assert "# my hermes config" in text and "max_turns: 60  # keep" in text
+    assert "flip gpt-5.5: openai-codex → openai_api" in d.log()
+    assert d.stop() == 0
+    state = "".join(p.read_text(errors="replace") for p in (home / ".cache").rglob("*") if p.is_file())
+    assert_no_secrets(d.log(), state, text)
+
+
+def test_socket_429_turn_flips_hermes(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 turn reported over the socket throttles openai-codex, and Hermes moves to openai-api."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    d = launch(start, tmp_path)
+    assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 80})["ok"]
+    wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what="steady")
+    turn = {"op": "turn", "pid": "openai-codex", "model": "gpt-5.5", "status_code": 429}
+    assert request({**turn, "headers": {"retry-after": "600", "authorization": "Bearer " + OPENAI_KEY}})["ok"]
+    provider_becomes(home, "openai-api", d)
+    st = request({"op": "status"})
+    assert st["hermes"]["provider"] == "openai-api"
+    assert st["routes"][0]["model"] == "gpt-5.5"
+    assert st["routes"][0]["recommendation"]["provider_id"] == "openai_api"
+    assert d.stop() == 0
+    assert_no_secrets(d.log())
+
+
+def test_codex_home_created_after_start_is_picked_up(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no ~/.codex at start Hermes is moved to openai-api; a ~/.codex made later brings openai-codex back."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    assert not (home / ".codex").exists()
+    d = launch(start, tmp_path)
+    provider_becomes(home, "openai-api", d)
+    write_rollout(home, 10, name="late")  # mkdir -p ~/.codex/sessions/Y/M/D, then the file
+    provider_becomes(home, "openai-codex", d)
+    assert d.stop() == 0
+
+
+def _claude_credentials(home: Path, token: str) -> None:
+    expires = int((datetime.now(UTC) + timedelta(hours=6)).timestamp() * 1000)
+    creds = {
+        "claudeAiOauth": {
+            "accessToken": token,
+            "refreshToken": CLAUDE_REFRESH,
+            "expiresAt": expires,
+            "scopes": ["user:inference", "user:profile"],
+            "subscriptionType": "max",
+        }
+    }
+    d = home / ".claude"
+    d.mkdir(exist_ok=True)
+    tmp = d / ".credentials.json.tmp"
+    tmp.write_text(json.dumps(creds))
+    os.replace(tmp, d / ".credentials.json")
+
+
+def _usage(used: float) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "five_hour": {"utilization": used, "resets_at": (now + timedelta(hours=2)).isoformat()},
+        "seven_day": {"utilization": 10.0, "resets_at": (now + timedelta(days=3)).isoformat()},
+    }
+
+
+def test_server_answer_and_replaced_credentials_flip_hermes(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claude's usage server starts answering 97 % used; replacing the credentials file makes bhogad ask again."""
+    with FakeServer() as srv:
+        srv.route("/api/oauth/usage", Reply(200, _usage(20.0)))
+        monkeypatch.delenv("BHOGA_OFFLINE")
+        monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+        _claude_credentials(home, CLAUDE_TOKEN)
+        write_hermes(home, "anthropic", "claude-sonnet-4-6", codex_login=False)
+        d = launch(start, tmp_path)
+        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what="first usage call")
+        wait_until(lambda: "claude_code is still the best" in d.log(), what="steady on claude_code\n" + d.log())
+        assert hermes_route(home)[0] == "anthropic"
+        srv.route("/api/oauth/usage", Reply(200, _usage(97.0)))
+        _claude_credentials(home, CLAUDE_TOKEN)  # Claude Code (or Hermes) rewrote its login file
+        provider_becomes(home, "anthropic-api", d)
+        assert srv.count("/api/oauth/usage") == 2
+        sent = [r.headers.get("Authorization", r.headers.get("authorization", "")) for r in srv.requests]
+        assert all(CLAUDE_TOKEN in h for h in sent)
+        assert d.stop() == 0
+        assert_no_secrets(d.log(), hermes_config(home).read_text())
+
+
+def test_pyyaml_rewrite_is_reread_and_its_model_routed(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config rewritten by a PyYAML writer (the user switched model) is re-read; the next flip keeps that model."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    write_rollout(home, 20, name="a")
+    d = launch(start, tmp_path)
+    wait_until(lambda: "still the best" in d.log(), what="first pass")
+    data = {"agent": {"max_turns": 5}, "model": {"default": "gpt-5.4-mini", "provider": "openai-codex"}, "x": [1, 2]}
+    hermes_config(home).write_text(yaml.safe_dump(data, default_flow_style=True))
+    wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4-mini", what="re-read")
+    write_rollout(home, 97, name="b")
+    provider_becomes(home, "openai-api", d)
+    after = yaml.safe_load(hermes_config(home).read_text())
+    assert after["model"]["default"] == "gpt-5.4-mini"
+    assert after["agent"] == {"max_turns": 5} and after["x"] == [1, 2]
+    assert d.stop() == 0
+
+
+def test_pause_stops_writes_and_resume_applies(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While paused a needed flip is only logged; resuming writes it."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    write_rollout(home, 20, name="a")
+    d = launch(start, tmp_path)
+    wait_until(lambda: "still the best" in d.log(), what="first pass")
+    before = hermes_config(home).read_bytes()
+    assert request({"op": "pause"})["paused"] is True
+    write_rollout(home, 97, name="b")
+    wait_until(lambda: "paused; would switch" in d.log(), what="paused pass")
+    assert hermes_config(home).read_bytes() == before
+    assert request({"op": "resume"})["paused"] is False
+    provider_becomes(home, "openai-api", d)
+    assert d.stop() == 0
+
+
+def test_provider_bhoga_does_not_route_is_left_alone(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Hermes config on a provider bhoga doesn't manage (a local model) is never rewritten."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "lmstudio", "gpt-5.5")
+    before = hermes_config(home).read_bytes()
+    write_rollout(home, 97, name="a")
+    d = launch(start, tmp_path)
+    wait_until(lambda: "which bhoga does not route; leaving it" in d.log(), what="leave-alone line")
+    time.sleep(1.0)
+    assert hermes_config(home).read_bytes() == before
+    assert d.stop() == 0
+
+
+def _once(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bhogad", "--once", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_once_writes_and_reports(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bhogad --once` does one pass, prints what it did and exits 0."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    write_rollout(home, 97)
+    proc = _once()
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout and "openai_api" in proc.stdout
+    assert hermes_route(home)[0] == "openai-api"
+    assert_no_secrets(proc.stdout, proc.stderr)
+
+
+def test_once_exits_1_when_hermes_config_cannot_be_written(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Hermes config that cannot be replaced safely (a hard link) makes `--once` exit 1 with one line."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    cfg = write_hermes(home, "openai-codex", "gpt-5.5")
+    os.link(cfg, home / "config-hardlink.yaml")
+    write_rollout(home, 97)
+    before = cfg.read_bytes()
+    proc = _once()
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("bhogad: ") and "Traceback" not in proc.stderr
+    assert cfg.read_bytes() == before
+
+
+def test_symlinked_hermes_dir_is_watched_and_kept(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ~/.hermes a stow-style symlink, hand edits to the real file are seen and flips keep the link."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    real = tmp_path / "dotfiles" / "hermes"
+    real.parent.mkdir()
+    (home / ".hermes").rename(real)
+    (home / ".hermes").symlink_to(real)
+    write_rollout(home, 20, name="a")
+    d = launch(start, tmp_path)
+    wait_until(lambda: "still the best" in d.log(), what="first pass")
+    text = (real / "config.yaml").read_text().replace("gpt-5.5", "gpt-5.4")
+    (real / "config.yaml").write_text(text)  # an editor writing the real file in place
+    wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4", what="hand edit seen")
+    write_rollout(home, 97, name="b")
+    provider_becomes(home, "openai-api", d)
+    assert (home / ".hermes").is_symlink()
+    assert yaml.safe_load((real / "config.yaml").read_text())["model"]["default"] == "gpt-5.4"
+    assert d.stop() == 0
+
+
+def test_sigterm_does_not_wait_for_a_hung_discovery(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A usage endpoint that never answers does not hold SIGTERM up: exit 0 before the server would reply."""
+    with FakeServer() as srv:
+        srv.route("/api/oauth/usage", Reply(200, _usage(20.0), delay=60.0))
+        monkeypatch.delenv("BHOGA_OFFLINE")
+        monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
+        _claude_credentials(home, CLAUDE_TOKEN)
+        d = launch(start, tmp_path)
+        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what="usage call in flight")
+        assert d.stop(timeout=30) == 0
+        # Had shutdown waited for the request, its 5 s client timeout would have been logged before exit.
+        log = d.log()
+        assert "stopped" in log and "Claude usage endpoint" not in log
+        assert not (Path(os.environ["XDG_RUNTIME_DIR"]) / "bhoga" / "bhogad.sock").exists()
+
+
+def test_hermes_login_appearing_is_noticed(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Hermes' own Codex login openai-codex is skipped; `hermes auth` writing auth.json brings it back."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5", codex_login=False)
+    write_rollout(home, 10, name="a")
+    d = launch(start, tmp_path)
+    provider_becomes(home, "openai-api", d)
+    login = home / "login.json"
+    write_hermes(home / "elsewhere", "x", "y")  # a complete auth.json, written aside ...
+    (home / "elsewhere" / ".hermes" / "auth.json").rename(login)
+    os.replace(login, home / ".hermes" / "auth.json")  # ... and moved in, as Hermes' atomic writer does
+    provider_becomes(home, "openai-codex", d)
+    assert d.stop() == 0
