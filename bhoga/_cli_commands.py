@@ -41,7 +41,7 @@ def _daemon(request: dict[str, object]) -> dict[str, Any] | None:
 def _local_router(*, discover: bool) -> Iterator[Router]:
     from bhoga._router import Router  # noqa: PLC0415
 
-    router = Router(eager=False)
+    router = Router(eager=False, daemon=False)
     try:
         if discover:
             router.discover()

@@ -80,7 +80,7 @@ class DaemonClient:
         model: str,
         input_tokens: int,
         output_tokens: int,
-        headers: Mapping[str, str] | None,
+        headers: object,
         status_code: int,
     ) -> None:
         """Queue one turn event; `headers` is read later on the sender thread, so don't mutate it afterwards."""

@@ -33,6 +33,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from bhoga._client import DaemonClient
+
 log = logging.getLogger(__name__)
 
 _Turn = tuple[object, object, object, object, object, object]
@@ -59,6 +61,8 @@ class Router:
         reserve: headroom (0-1) below which a subscription is kept for the human and ranked after metered APIs.
         policy: "headroom" (most quota left) or "drain-soonest" (the subscription that resets first).
         max_queue: turns kept waiting for the worker; when full the oldest is dropped and counted.
+        daemon: share one view with bhogad: turns and quotas are also sent to it and `best_for` asks it.
+            None (default) uses the daemon when its socket answers at start; False never does (bhogad itself).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Router:
         *,
         state_path: Path | str | None = None,
         eager: bool = True,
+        daemon: bool | None = None,
         reserve: float = 0.10,
         policy: str = "headroom",
         max_queue: int = 10_000,
@@ -74,8 +79,8 @@ class Router:
             raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
         if not 0 <= reserve < 1:
             raise ValueError(f"reserve must be a fraction from 0 to 1, got {reserve!r}")
-        self.reserve = reserve
-        self.policy = policy
+        self._reserve = reserve
+        self._policy = policy
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
         self._lock = threading.Lock()
         self._quotas: dict[str, ProviderQuota] = {}
@@ -96,15 +101,62 @@ class Router:
             log.warning("%s; starting with no saved quota", e)
         self._worker = threading.Thread(target=self._work, name="bhoga-turns", daemon=True)
         self._worker.start()
+        self._daemon: DaemonClient | None = None
+        self._daemon_best: dict[str, tuple[float, RouterRecommendation | None]] = {}
+        if daemon is not False:
+            from bhoga._client import DaemonClient  # noqa: PLC0415 - sockets only when a daemon may be there
+
+            self._daemon = DaemonClient.if_running()
         self._discovery: threading.Thread | None = None
         if eager:
             self._discovery = threading.Thread(target=self.discover, name="bhoga-discovery", daemon=True)
             self._discovery.start()
 
+    @property
+    def reserve(self) -> float:
+        """Headroom (0-1) kept for the human; changing it invalidates cached rankings."""
+        return self._reserve
+
+    @reserve.setter
+    def reserve(self, value: float) -> None:
+        self._reserve = value
+        self._gen += 1
+
+    @property
+    def policy(self) -> str:
+        """ "headroom" or "drain-soonest"; changing it invalidates cached rankings."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, value: str) -> None:
+        self._policy = value
+        self._gen += 1
+
     # -- reading ---------------------------------------------------------------------------------------
 
     def best_for(self, model: str) -> RouterRecommendation | None:
         """The provider to use for `model` now, or None when no provider can serve it."""
+        if self._daemon is not None:
+            return self._best_from_daemon(model)
+        return self._best_local(model)
+
+    def _best_from_daemon(self, model: str) -> RouterRecommendation | None:
+        # The daemon's answer is the shared view; it is asked at most once a second per model so a harness that
+        # calls best_for before every request does not pay a socket round trip each time.
+        hit = self._daemon_best.get(model)
+        now = time.monotonic()
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        assert self._daemon is not None
+        from bhoga._client import UNREACHABLE  # noqa: PLC0415
+
+        answer = self._daemon.best(model, timeout=0.25)
+        if answer is UNREACHABLE:
+            return self._best_local(model)
+        self._daemon_best[model] = (now + 1.0, answer)
+        return answer
+
+    def _best_local(self, model: str) -> RouterRecommendation | None:
         hit = self._cache.get(model)
         if hit is not None and hit[0] == self._gen and time.time() < hit[1]:
             return hit[2]
@@ -184,6 +236,9 @@ class Router:
         if weekly is not None:
             windows.append(QuotaWindow(names[1], 100.0 - weekly, None, 0, scope, now, "set_quota"))
         self.observe(Observation(pid, now, tuple(windows), credential=True, source="set_quota"))
+        if self._daemon is not None:
+            self._daemon.send_set_quota(pid, pct, weekly, model)
+            self._daemon_best.clear()
         self._save()
 
     def record_turn(
@@ -201,6 +256,8 @@ class Router:
         self._turns.append((pid, model, input_tokens, output_tokens, headers, status_code))
         if not self._wake.is_set():
             self._wake.set()
+        if self._daemon is not None:
+            self._daemon.send_turn(pid, model, input_tokens, output_tokens, headers, status_code)
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call `callback()` (from any thread) whenever the quota state has changed."""
@@ -233,6 +290,8 @@ class Router:
         self._wake.set()
         self._worker.join(timeout=5)
         self.flush()
+        if self._daemon is not None:
+            self._daemon.close()
 
     def __enter__(self) -> Router:
         return self
@@ -289,12 +348,14 @@ class Router:
         return calibrate(pid, headers, status_code=code)
 
     def _drain(self) -> None:
-        batch: list[Observation] = []
+        turns: list[_Turn] = []
         while True:
             try:
-                turn = self._turns.popleft()
+                turns.append(self._turns.popleft())
             except IndexError:
                 break
+        batch: list[Observation] = []
+        for turn in _newest_per_kind(turns):
             try:
                 if (obs := self._turn_observation(turn)) is not None:
                     batch.append(obs)
@@ -314,6 +375,23 @@ class Router:
                     self._save()
             except Exception:
                 log.exception("turn worker error (continuing)")
+
+
+def _newest_per_kind(turns: list[_Turn]) -> list[_Turn]:
+    """The turns worth parsing, in order: per (provider, status, header names) only the newest one.
+
+    An older turn of the same kind would produce the same windows and throttle, only older, and per fact the
+    newest observation wins; skipping it keeps the worker ahead of a flood of turns.
+    """
+    last: dict[object, int] = {}
+    for i, (pid, _m, _i, _o, headers, status) in enumerate(turns):
+        try:
+            names = tuple(headers) if isinstance(headers, dict) else id(headers)
+            last[(pid, status, names)] = i
+        except TypeError:  # unhashable junk: parse it alone (and let it be logged)
+            last[i] = i
+    keep = set(last.values())
+    return [t for i, t in enumerate(turns) if i in keep]
 
 
 def _with(q: ProviderQuota, **changes: Any) -> ProviderQuota:

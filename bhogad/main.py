@@ -66,7 +66,7 @@ def run_once(config: DaemonConfig) -> int:
 
     from .flip import Flipper, Outcome  # noqa: PLC0415
 
-    router = Router(eager=False, reserve=config.reserve, policy=config.policy)
+    router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy)
     try:
         router.discover(force=False)
         for key, q in sorted(router.quotas().items()):
