@@ -181,3 +181,25 @@ def test_close_is_idempotent(router: Router) -> None:
     """close() twice is harmless."""
     router.close()
     router.close()
+
+
+def test_routers_share_the_daemons_view(tmp_path: Path) -> None:
+    """With bhogad running, a set_quota from one Router is what another Router's best_for sees; without it,
+    each Router falls back to its own view."""
+    from tests.fixtures_daemon import DaemonProc
+
+    daemon = DaemonProc(tmp_path / "bhogad.log")
+    try:
+        daemon.wait_ready()
+        with Router(state_path=tmp_path / "a.json", eager=False) as a:
+            a.set_quota("claude_code", 42)
+            assert a._daemon is not None and a._daemon.flush()
+        with Router(state_path=tmp_path / "b.json", eager=False) as b:
+            rec = b.best_for("claude-opus-4")
+            assert rec is not None and (rec.provider_id, rec.quota_pct) == ("claude_code", 0.42)
+        with Router(state_path=tmp_path / "c.json", eager=False, daemon=False) as c:
+            assert c.best_for("claude-opus-4") is None
+    finally:
+        assert daemon.stop() == 0
+    with Router(state_path=tmp_path / "d.json", eager=False) as d:
+        assert d._daemon is None and d.best_for("claude-opus-4") is None
