@@ -55,7 +55,13 @@ def _claude_login(home: Path, token: str) -> None:
     creds = home / ".claude" / ".credentials.json"
     creds.parent.mkdir(parents=True, exist_ok=True)
     expires = int((time.time() + 6 * 3600) * 1000)
-    oauth = {"accessToken": token, "expiresAt": expires, "scopes": ["user:inference"], "subscriptionType": "max"}
+    oauth = {
+        "accessToken": token,
+        "refreshToken": "sk-ant-ort01-FAKE-chaos-refresh",
+        "expiresAt": expires,
+        "scopes": ["user:inference", "user:profile"],
+        "subscriptionType": "max",
+    }
     creds.write_text(json.dumps({"claudeAiOauth": oauth}))
 
 
@@ -138,6 +144,10 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
     assert _temp_files(cfg) == leftovers
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: bhoga.hermes._atomic never removes temp files of a killed writer (found by the kill -9 test)",
+)
 def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
     home: Path, tmp_path: Path, procs: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
