@@ -67,7 +67,9 @@ def _claude_login(home: Path, token: str) -> None:
 
 def _temp_files(cfg: Path) -> list[str]:
     """Temp files of bhoga's atomic writer (`.<name>.XXXX.tmp`) beside the config."""
-    return sorted(p.name for p in cfg.parent.iterdir() if p.name.startswith(f".{cfg.name}.") and p.name.endswith(".tmp"))
+    return sorted(
+        p.name for p in cfg.parent.iterdir() if p.name.startswith(f".{cfg.name}.") and p.name.endswith(".tmp")
+    )
 
 
 def _check_config(cfg: Path) -> str:
@@ -101,7 +103,7 @@ def _flipper(stop: threading.Event, seed: int) -> None:
 def test_kill_9_during_flips_never_damages_hermes_config_or_state(
     home: Path, tmp_path: Path, procs: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """kill -9 at random moments while flipping: config parses, is one of the two routes, keeps comments; state is JSON."""
+    """kill -9 while flipping: the config parses, is one of the two routes, keeps its comments; state is JSON."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
     cfg = hermes_config(home)
     cfg.parent.mkdir(parents=True, exist_ok=True)
