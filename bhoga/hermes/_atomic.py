@@ -109,7 +109,16 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _remove_orphans(real: Path) -> None:
+    # Callers hold the lock, and every bhoga writer holds it while its temp file exists: a temp file seen now
+    # was left by a writer killed between mkstemp and rename.
+    for orphan in real.parent.glob(f".{real.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            orphan.unlink()
+
+
 def _write_temp(real: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> str:
+    _remove_orphans(real)
     try:
         fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
     except OSError as e:
