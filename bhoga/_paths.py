@@ -58,9 +58,15 @@ def socket_path() -> Path:
     """`BHOGA_SOCKET`, else `user_runtime_dir("bhoga")/bhogad.sock`."""
     if (p := _env_path("BHOGA_SOCKET")) is not None:
         return p
+    import warnings  # noqa: PLC0415
+
     import platformdirs  # noqa: PLC0415
 
-    return Path(platformdirs.user_runtime_dir("bhoga", appauthor=False)) / "bhogad.sock"
+    # Without XDG_RUNTIME_DIR (cron, ssh without a login session) platformdirs warns and falls back to a private
+    # directory under /tmp; the fallback is fine for us, the warning would only clutter every command's output.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir("bhoga", appauthor=False)) / "bhogad.sock"
 
 
 def hermes_home() -> Path:
