@@ -110,6 +110,16 @@ def _status(args: argparse.Namespace) -> int:
         daemon=(answer.get("daemon") or {}) if from_daemon else None,
     )
     sys.stdout.write(text)
+    from bhoga.errors import BhogaError  # noqa: PLC0415
+    from bhoga.hermes import claude_code_caveat  # noqa: PLC0415
+
+    try:
+        caveat = claude_code_caveat()
+    except BhogaError:
+        caveat = None
+    if caveat:
+        # Hermes bills ANTHROPIC_API_KEY over the Claude Code login; the user must know what "claude_code" means.
+        sys.stdout.write(f"note: {caveat}\n")
     return 0
 
 

@@ -255,3 +255,16 @@ def test_doctor_flags_an_expired_claude_login_without_printing_it(home: Path) ->
     assert line.startswith("!!") and "expired" in line
     assert "fix: run `claude`" in r.stdout
     assert token not in r.stdout + r.stderr and token[:20] not in r.stdout + r.stderr
+
+
+def test_status_warns_when_hermes_would_bill_the_api_key_for_claude_code(home: Path) -> None:
+    """With a Claude Code login and ANTHROPIC_API_KEY both visible, status says Hermes bills the key."""
+    (home / ".claude").mkdir()
+    (home / ".claude" / ".credentials.json").write_text(
+        json.dumps({"claudeAiOauth": {"accessToken": "sk-ant-oat01-FAKE-caveat", "expiresAt": 99999999999999}})
+    )
+    warned = bhoga("status", env={**os.environ, "ANTHROPIC_API_KEY": "sk-ant-api03-FAKE-caveat"})
+    assert warned.returncode == 0 and "CLAUDE_CODE_OAUTH_TOKEN" in warned.stdout
+    assert "FAKE-caveat" not in warned.stdout + warned.stderr
+    quiet = bhoga("status")
+    assert "CLAUDE_CODE_OAUTH_TOKEN" not in quiet.stdout
