@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,6 +78,91 @@ def _rollout(home: Path, used: float, n: int) -> None:
     tmp = day / f".tmp-{n}"
     tmp.write_text(json.dumps(line) + "\n")
     os.replace(tmp, day / f"rollout-{now.strftime('%Y-%m-%dT%H-%M-%S')}-{n:04d}.jsonl")
+
+
+def _rollout_line(used: float) -> bytes:
+    now = datetime.now(UTC)
+    rl = {
+        "limit_id": "codex",
+        "primary": {
+            "used_percent": used,
+            "window_minutes": 300,
+            "resets_at": int((now + timedelta(hours=3)).timestamp()),
+        },
+        "secondary": {
+            "used_percent": 5,
+            "window_minutes": 10080,
+            "resets_at": int((now + timedelta(days=3)).timestamp()),
+        },
+    }
+    line = {"timestamp": now.isoformat().replace("+00:00", "Z"), "type": "event_msg",
+            "payload": {"type": "token_count", "info": None, "rate_limits": rl}}  # fmt: skip
+    return json.dumps(line).encode() + b"\n"
+
+
+class _BusyWriter(threading.Thread):
+    """A Codex session in full flow: appends a token_count line to one rollout every 100 ms, never pausing.
+
+    `switch(used)` makes the following lines carry `used`; it returns the time the first such line was written.
+    """
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(daemon=True)
+        now = datetime.now(UTC)
+        day = home / ".codex" / "sessions" / now.strftime("%Y/%m/%d")
+        day.mkdir(parents=True, exist_ok=True)
+        self.path = day / f"rollout-{now.strftime('%Y-%m-%dT%H-%M-%S')}-busy.jsonl"
+        self.used = 20.0
+        self.stop = threading.Event()
+        self.written = threading.Condition()
+        self.generation = 0
+        self.first_write = 1.0  # the first line, before any switch, counts as written
+
+    def switch(self, used: float) -> float:
+        with self.written:
+            self.used, self.first_write = used, 0.0
+            self.generation += 1
+            self.written.wait_for(lambda: self.first_write > 0)
+            return self.first_write
+
+    def run(self) -> None:
+        with self.path.open("ab") as f:
+            while not self.stop.is_set():
+                with self.written:
+                    used, gen = self.used, self.generation
+                f.write(_rollout_line(used))
+                f.flush()
+                t = time.perf_counter()
+                with self.written:
+                    if gen == self.generation and not self.first_write:
+                        self.first_write = t
+                        self.written.notify_all()
+                self.stop.wait(0.1)
+
+
+def _busy_writer_times(home: Path, config: Path, n: int) -> list[float]:
+    """Seconds from the first rollout line saying a new number to the Hermes rewrite, under a never-quiet writer."""
+    rng = random.Random(15)
+    writer = _BusyWriter(home)
+    writer.start()
+    times = []
+    try:
+        time.sleep(0.5)
+        for i in range(n):
+            used, want = (97, "openai-api") if i % 2 == 0 else (20, "openai-codex")
+            t = writer.switch(used)
+            _wait_provider(config, want)
+            times.append(time.perf_counter() - t)
+            time.sleep(rng.uniform(0.2, 1.2))  # a random phase against the debounce timer
+    finally:
+        writer.stop.set()
+        writer.join()
+    return times
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def _provider(config: Path) -> str:
@@ -151,6 +239,12 @@ def run() -> list[Row]:
         med = statistics.median(file_times)
         rows.append(Row("daemon", "rollout file written → Hermes config rewritten (incl. 0.3 s debounce)",
                         med * 1000, "ms", "≤ 1000 ms", med <= 1.0, f"n={len(file_times)}"))  # fmt: skip
+
+        busy = _busy_writer_times(home, config, 20)
+        med, p95 = statistics.median(busy), _p95(busy)
+        note = f"n={len(busy)}, median {med * 1000:.0f} ms, max {max(busy) * 1000:.0f} ms; real bhogad"
+        rows.append(Row("daemon", "rollout appended every 100 ms (never quiet) → Hermes config rewritten, p95",
+                        p95 * 1000, "ms", "≤ 1000 ms p95", p95 <= 1.0, note))  # fmt: skip
 
         sock_times = []
         for _ in range(7):

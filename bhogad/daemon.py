@@ -46,6 +46,8 @@ __all__ = ["Daemon"]
 log = logging.getLogger(__name__)
 
 _TICK = 30.0
+_MAX_WAIT = 0.5
+"""Seconds a file change may wait for quiet: a Codex session appending all the time is still seen twice a second."""
 _STOP_BUDGET = 1.5
 """Seconds shutdown may wait for a Hermes write in progress (the service manager allows 2 s in total)."""
 _FORCED = frozenset({targets.CLAUDE})
@@ -244,7 +246,7 @@ class Daemon:
             loop.add_signal_handler(sig, fn)
         self.router.subscribe(self._on_quota_change)
         self.discovery = DiscoveryRunner(loop, self.router, self._discovery_done)
-        self.watcher = Watcher(loop, self._watch_specs, self.on_files, quiet=self._quiet, max_wait=2.0)
+        self.watcher = Watcher(loop, self._watch_specs, self.on_files, quiet=self._quiet, max_wait=_MAX_WAIT)
         self.watcher.start()
         self.periodic = Periodic(
             self.config.interval, lambda: self.request_discovery(force=True, why="schedule"), name="discovery"

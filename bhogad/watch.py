@@ -71,7 +71,7 @@ class Debouncer:
         callback: Callable[[frozenset[str]], None],
         *,
         quiet: float = 0.3,
-        max_wait: float = 2.0,
+        max_wait: float = 0.5,
     ) -> None:
         self._loop = loop
         self._callback = callback
@@ -143,7 +143,7 @@ class Watcher:
         on_change: Callable[[frozenset[str]], None],
         *,
         quiet: float = 0.3,
-        max_wait: float = 2.0,
+        max_wait: float = 0.5,
     ) -> None:
         self._loop = loop
         self._specs = specs
