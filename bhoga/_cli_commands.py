@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bhoga import _paths
@@ -24,11 +25,23 @@ __all__ = ["run"]
 _TIMEOUT = 2.0
 
 
+def live_socket() -> Path:
+    """The socket a running bhogad answers on: the configured one, else another place a daemon may use."""
+    from bhoga._client import daemon_running  # noqa: PLC0415
+
+    first, *others = _paths.socket_candidates()
+    if others and not daemon_running(first, timeout=0.5):
+        for path in others:
+            if path.exists() and daemon_running(path, timeout=0.5):
+                return path
+    return first
+
+
 def _daemon(request: dict[str, object]) -> dict[str, Any] | None:
     """The daemon's answer, None when no daemon answers; a refused request is a `BhogaError`."""
     from bhoga._client import UNREACHABLE, ask  # noqa: PLC0415
 
-    answer = ask(_paths.socket_path(), {"v": 1, **request}, timeout=_TIMEOUT)
+    answer = ask(live_socket(), {"v": 1, **request}, timeout=_TIMEOUT)
     if answer is UNREACHABLE:
         return None
     assert isinstance(answer, dict)
@@ -99,18 +112,10 @@ def _status(args: argparse.Namespace) -> int:
         _print_json(answer)
         return 0
     from bhoga._cli_render import render_status  # noqa: PLC0415
-    from bhoga._protocol import quota_from_json  # noqa: PLC0415
+    from bhoga._term import style_for  # noqa: PLC0415
 
-    quotas = [quota_from_json(q) for q in answer.get("quotas") or ()]
-    text = render_status(
-        quotas,
-        answer.get("routes") or (),
-        answer.get("hermes"),
-        paused=bool(answer.get("paused")),
-        daemon=(answer.get("daemon") or {}) if from_daemon else None,
-    )
-    sys.stdout.write(text)
-    from bhoga.errors import BhogaError  # noqa: PLC0415
+    style = style_for(sys.stdout, color=False if args.no_color else None)
+    sys.stdout.write(render_status(answer, from_daemon=from_daemon, style=style, all_windows=args.all))
     from bhoga.hermes import claude_code_caveat  # noqa: PLC0415
 
     try:
@@ -121,6 +126,12 @@ def _status(args: argparse.Namespace) -> int:
         # Hermes bills ANTHROPIC_API_KEY over the Claude Code login; the user must know what "claude_code" means.
         sys.stdout.write(f"note: {caveat}\n")
     return 0
+
+
+def _unknown_model(model: str) -> bool:
+    from bhoga._providers import model_family  # noqa: PLC0415
+
+    return model_family(model) == "other"
 
 
 def _best(args: argparse.Namespace) -> int:
@@ -137,20 +148,33 @@ def _best(args: argparse.Namespace) -> int:
             ranked = list(router.ranked(args.model))
         rec = ranked[0] if ranked else None
         source = "local"
-    if args.json:
-        _print_json(
-            {
-                "ok": rec is not None,
-                "model": args.model,
-                "recommendation": recommendation_to_json(rec),
-                "ranked": [recommendation_to_json(r) for r in ranked],
-                "source": source,
-            }
+    unknown = _unknown_model(args.model)
+    if unknown and rec is not None and not args.json:
+        print(
+            f"note: {args.model[:60]!r} is not a model bhoga knows (not Claude, GPT/Codex or Gemini); "
+            "only github-copilot might serve it, if Copilot offers it",
+            file=sys.stderr,
         )
+    unknown = unknown and rec is None
+    if args.json:
+        out: dict[str, object] = {
+            "ok": rec is not None,
+            "model": args.model,
+            "recommendation": recommendation_to_json(rec),
+            "ranked": [recommendation_to_json(r) for r in ranked],
+            "source": source,
+        }
+        if rec is None:
+            out["error"] = (
+                f"unknown model {args.model!r}: not a Claude, GPT/Codex or Gemini model name"
+                if unknown
+                else f"no provider can serve {args.model} now; run `bhoga doctor` to see what is missing"
+            )
+        _print_json(out)
     else:
         from bhoga._cli_render import render_best  # noqa: PLC0415
 
-        sys.stdout.write(render_best(args.model, rec, ranked))
+        sys.stdout.write(render_best(args.model, rec, ranked, unknown=unknown))
     return 0 if rec is not None else 1
 
 
@@ -180,10 +204,15 @@ def _apply(args: argparse.Namespace) -> int:
     )
 
     path = hermes_config_path()
+    if args.model is None:
+        route = read_hermes_route(path)
+        if route is None or not route.model:
+            raise BhogaError(f"no MODEL given and {path} has no model.default; name the model: bhoga apply MODEL")
+        args.model = route.model.rsplit("/", 1)[-1]
     # The daemon saves its view to the shared state file, so a local Router sees it; discover only without one.
     from bhoga._client import daemon_running  # noqa: PLC0415
 
-    with _local_router(discover=not daemon_running(_paths.socket_path())) as router:
+    with _local_router(discover=not daemon_running(live_socket())) as router:
         usable = router.ranked(args.model, exclude=tuple(hermes_exclusions()))
         if not usable:
             raise BhogaError(f"no provider Hermes can use for {args.model}; run `bhoga doctor`")
@@ -195,6 +224,8 @@ def _apply(args: argparse.Namespace) -> int:
             print("note: bhoga is paused; writing anyway because you asked (bhogad still will not)", file=sys.stderr)
         changed = apply_to_hermes(router, args.model, write_auxiliary=args.aux)
     best = usable[0]
+    if args.aux:
+        print(_aux_note(path), file=sys.stderr)
     if changed:
         route = read_hermes_route(path)
         written = f"{route.provider} / {route.model}" if route else best.hermes_model
@@ -202,6 +233,26 @@ def _apply(args: argparse.Namespace) -> int:
     else:
         print(f"{path} already routes {args.model} to {best.provider_id}; no change")
     return 0
+
+
+def _aux_note(path: Path) -> str:
+    """What `--aux` did: the tasks it routed, or why there was nothing to route (never silence)."""
+    import os  # noqa: PLC0415
+
+    from bhoga.hermes import _atomic  # noqa: PLC0415
+    from bhoga.hermes._apply import _parse  # noqa: PLC0415
+    from bhoga.hermes._yamldoc import to_data  # noqa: PLC0415
+
+    current = _atomic.read_file(Path(os.path.realpath(path)))
+    data = to_data(_parse(current[0], current[1].sha256, path).root) if current is not None else None
+    aux = data.get("auxiliary") if isinstance(data, dict) else None
+    tasks = [t for t, v in aux.items() if t != "compression" and isinstance(v, dict)] if isinstance(aux, dict) else []
+    if not tasks:
+        return (
+            f"note: --aux: {path} lists no auxiliary tasks besides compression (auxiliary: section), so only "
+            "compression follows the main route, as without --aux"
+        )
+    return f"--aux: auxiliary tasks routed with the main model where they have no own endpoint: {', '.join(tasks)}"
 
 
 def _turn(args: argparse.Namespace) -> int:

@@ -100,7 +100,9 @@ def _daemon() -> list[Check]:
 
     unit = service_file()
     installed = unit.is_file()
-    sock = _paths.socket_path()
+    from bhoga._cli_commands import live_socket  # noqa: PLC0415
+
+    sock = live_socket()
     running = daemon_running(sock)
     if sys.platform == "darwin":
         start = f"launchctl bootstrap gui/{os.getuid()} {unit}"
@@ -115,9 +117,9 @@ def _daemon() -> list[Check]:
         ),
         Check(
             "service installed",
-            installed,
-            str(unit) if installed else f"{unit} not found",
-            "" if installed else "bhogad install",
+            True if installed else None if running else False,
+            str(unit) if installed else f"{unit} not found" + ("; bhogad runs without it" if running else ""),
+            "" if installed or running else "bhogad install",
         ),
     ]
 

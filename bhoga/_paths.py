@@ -7,6 +7,8 @@ see changes to HOME, XDG_* and the BHOGA_* variables.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from pathlib import Path
 
 __all__ = [
@@ -21,7 +23,9 @@ __all__ = [
     "home",
     "offline",
     "paused_marker_path",
+    "socket_candidates",
     "socket_path",
+    "socket_pointer_path",
     "state_path",
 ]
 
@@ -54,10 +58,28 @@ def daemon_config_path() -> Path:
     return Path(platformdirs.user_config_dir("bhoga", appauthor=False)) / "bhogad.toml"
 
 
+def _login_runtime_dir() -> Path | None:
+    """`/run/user/<uid>` when it is this user's own directory (what systemd-logind makes XDG_RUNTIME_DIR)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    candidate = Path(f"/run/user/{os.getuid()}")
+    try:
+        st = candidate.stat()
+    except OSError:
+        return None
+    return candidate if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() else None
+
+
 def socket_path() -> Path:
-    """`BHOGA_SOCKET`, else `user_runtime_dir("bhoga")/bhogad.sock`."""
+    """`BHOGA_SOCKET`, else `user_runtime_dir("bhoga")/bhogad.sock`.
+
+    Without XDG_RUNTIME_DIR (su, cron, ssh without a login session) the user's `/run/user/<uid>` is used when it
+    exists, whatever the platformdirs version, so a shell like that finds the daemon systemd started.
+    """
     if (p := _env_path("BHOGA_SOCKET")) is not None:
         return p
+    if not os.environ.get("XDG_RUNTIME_DIR", "").strip() and (run := _login_runtime_dir()) is not None:
+        return run / "bhoga" / "bhogad.sock"
     import warnings  # noqa: PLC0415
 
     import platformdirs  # noqa: PLC0415
@@ -67,6 +89,46 @@ def socket_path() -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Path(platformdirs.user_runtime_dir("bhoga", appauthor=False)) / "bhogad.sock"
+
+
+def socket_candidates() -> list[Path]:
+    """Where a running bhogad's socket may be, the configured place first.
+
+    A daemon started from a login session keeps its socket under that session's XDG_RUNTIME_DIR; a shell without
+    one (su, cron) would otherwise look in a private directory under /tmp and wrongly conclude nothing runs.
+    """
+    found = [socket_path()]
+    if _env_path("BHOGA_SOCKET") is None:
+        import tempfile  # noqa: PLC0415
+
+        recorded = _read_pointer(socket_pointer_path())
+        for base in (_login_runtime_dir(), Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"):
+            if base is not None:
+                recorded.append(base / "bhoga" / "bhogad.sock")
+        found.extend(p for p in dict.fromkeys(recorded) if p not in found)
+    return found
+
+
+def socket_pointer_path() -> Path:
+    """A small file beside the state file in which bhogad records the socket it listens on."""
+    return state_path().parent / "bhogad.socket"
+
+
+def _read_pointer(path: Path) -> list[Path]:
+    """The socket path recorded in `path`; nothing for a missing, odd (FIFO, device) or oversized file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        text = os.read(fd, 4097).decode("utf-8", "replace").strip()
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    return [Path(text)] if 0 < len(text) <= 4096 and text.startswith("/") and "\n" not in text else []
 
 
 def hermes_home() -> Path:

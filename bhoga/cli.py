@@ -18,13 +18,29 @@ from bhoga.errors import BhogaError
 __all__ = ["build_parser", "main"]
 
 
+def _shown(text: str, *, quote: bool = True, limit: int = 60) -> str:
+    """`text` for an error message, cut short: a 100 KB argument is not echoed back whole."""
+    if len(text) > limit:
+        return (repr(text[:limit]) if quote else text[:limit]) + f"... ({len(text)} characters)"
+    return repr(text) if quote else text
+
+
 def _pct(text: str) -> float:
+    """Percent remaining, 0-100. "0.5%" is half a percent; a bare 0.5 is refused as ambiguous, because
+    `quota_pct` elsewhere is a 0-1 fraction and "0.5" most likely means half."""
+    raw = text.strip()
+    explicit = raw.endswith("%")
     try:
-        value = float(text)
+        value = float(raw.removesuffix("%"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number") from None
     if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{text} is not a percentage from 0 to 100")
+        raise argparse.ArgumentTypeError(f"{_shown(text, quote=False)} is not a percentage from 0 to 100")
+    if 0 < value < 1 and not explicit:
+        raise argparse.ArgumentTypeError(
+            f"{text} is ambiguous: PCT is percent (0-100), so write {value * 100:g} for {value:g} of the quota, "
+            f"or {text}% if you mean {text} percent"
+        )
     return value
 
 
@@ -32,9 +48,9 @@ def _count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a whole number") from None
     if not 0 <= value <= 1_000_000_000:
-        raise argparse.ArgumentTypeError(f"{text} is out of range (0 to 1,000,000,000)")
+        raise argparse.ArgumentTypeError(f"{_shown(text, quote=False)} is out of range (0 to 1,000,000,000)")
     return value
 
 
@@ -42,32 +58,39 @@ def _status_code(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an HTTP status code") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not an HTTP status code") from None
     if not 100 <= value <= 599:
-        raise argparse.ArgumentTypeError(f"{text} is not an HTTP status code (100-599)")
+        raise argparse.ArgumentTypeError(f"{_shown(text, quote=False)} is not an HTTP status code (100-599)")
     return value
 
 
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not NAME=VALUE")
     return name.strip(), value.strip()
 
 
 def _model(text: str) -> str:
-    if not text.strip() or len(text) > 256 or not text.isprintable():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a model name")
+    if not text.strip() or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a model name")
+    if len(text) > 256:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a model name (longer than 256 characters)")
     return text.strip()
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests to check the documented options exist)."""
+    from bhoga import __version__  # noqa: PLC0415
+
     p = argparse.ArgumentParser(prog="bhoga", description="Keep AI harnesses on the provider with the most quota left.")
+    p.add_argument("--version", action="version", version=f"bhoga {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("status", help="every provider's windows, headroom, reset times and the current choice")
+    s = sub.add_parser("status", help="every provider's quota left, reset times, pace and the current choice")
     s.add_argument("--json", action="store_true", help="print the status as JSON")
+    s.add_argument("--all", action="store_true", help="every window of each provider, not only the binding one")
+    s.add_argument("--no-color", action="store_true", help="no colour even on a terminal (also: NO_COLOR=1)")
 
     b = sub.add_parser("best", help="the provider to use for a model, why, and the alternatives")
     b.add_argument("model", type=_model, metavar="MODEL")
@@ -75,14 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("set-quota", help="tell bhoga how much of a provider's quota is left")
     q.add_argument("pid", choices=list(PROVIDERS), metavar="PID", help=f"one of: {', '.join(PROVIDERS)}")
-    q.add_argument("pct", type=_pct, metavar="PCT", help="percent remaining, 0-100 (5-hour window, or budget)")
-    q.add_argument("--weekly", type=_pct, metavar="PCT", help="percent remaining in the weekly window")
+    q.add_argument(
+        "pct",
+        type=_pct,
+        metavar="PCT",
+        help="percent remaining, 0-100 (5h window or budget); 0.5%% is half a percent",
+    )
+    q.add_argument("--weekly", type=_pct, metavar="PCT", help="percent remaining in the weekly window, 0-100")
     q.add_argument("--model", type=_model, default="*", metavar="M", help="only for models matching M")
 
     a = sub.add_parser("apply", help="route Hermes to the best provider for a model now")
-    a.add_argument("model", type=_model, metavar="MODEL")
+    a.add_argument("model", type=_model, metavar="MODEL", nargs="?", help="default: Hermes' current model.default")
     a.add_argument("--dry-run", action="store_true", help="print the unified diff, change nothing")
-    a.add_argument("--aux", action="store_true", help="also route Hermes' auxiliary tasks")
+    a.add_argument(
+        "--aux", action="store_true", help="also route the auxiliary tasks listed in Hermes' config (auxiliary:)"
+    )
 
     t = sub.add_parser("turn", help="record one model call (for shell harnesses)")
     t.add_argument("--pid", required=True, choices=list(PROVIDERS), metavar="P", help=f"one of: {', '.join(PROVIDERS)}")

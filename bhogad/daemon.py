@@ -34,6 +34,7 @@ from . import sdnotify, targets
 from .config import DaemonConfig, load_config
 from .flip import Flipper, FlipResult, Outcome, is_paused
 from .handler import handle_request
+from .pointer import forget_socket, record_socket
 from .scheduler import Periodic, ResumeDetector
 from .tasks import DiscoveryRunner, in_thread
 from .watch import Watcher, WatchSpec
@@ -254,6 +255,7 @@ class Daemon:
         # The first pass waits for the first discovery: a pass on the saved state alone could flip on stale
         # numbers and flip back a moment later.
         self.request_discovery(force=False, why="start")
+        record_socket(server.path)
         sdnotify.notify(f"READY=1\nSTATUS=listening on {server.path}")
         log.info("bhogad %s started (pid %d), listening on %s", __version__, os.getpid(), server.path)
         try:
@@ -281,6 +283,7 @@ class Daemon:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._flip_task), _STOP_BUDGET)
         await server.close()
+        forget_socket(server.path)
         try:
             await asyncio.wait_for(in_thread(loop, self.router.close, "bhogad-close"), 1.0)
         except TimeoutError:

@@ -44,13 +44,26 @@ def setup_logging(verbose: bool) -> None:
         log.warning("BHOGA_LOG=%r is not one of %s; using info", env, ", ".join(_LEVELS))
 
 
+def _from_env() -> str:
+    return ", from BHOGA_CONFIG" if os.environ.get("BHOGA_CONFIG", "").strip() else ""
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bhogad",
         description="Keep Hermes on the provider with the most quota left (runs in the foreground).",
     )
+    from bhoga import __version__  # noqa: PLC0415
+    from bhoga._paths import daemon_config_path  # noqa: PLC0415
+
+    p.add_argument("--version", action="version", version=f"bhogad {__version__}")
     p.add_argument("--once", action="store_true", help="one discovery + routing + Hermes pass, then exit")
-    p.add_argument("--config", type=Path, metavar="PATH", help="bhogad.toml to use (default: BHOGA_CONFIG)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help=f"bhogad.toml to use (default: {daemon_config_path()}{_from_env()})",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (also BHOGA_LOG=debug)")
     sub = p.add_subparsers(dest="command", metavar="{install,uninstall}")
     inst = sub.add_parser("install", help="write and enable the user service (systemd or launchd)")

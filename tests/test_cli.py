@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bhoga import __version__ as bhoga_version
 from tests.fixtures_socket import LineClient
 
 BHOGA = Path(sys.executable).with_name("bhoga")
@@ -81,13 +82,13 @@ def test_set_quota_then_status_shows_bars_resets_and_choice(home: Path) -> None:
         "--header", f"Authorization=Bearer {SECRET}",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    status = bhoga("status")
+    status = bhoga("status", "--all")
     assert status.returncode == 0
     out = status.stdout
     assert "bhogad not running" in out
-    assert re.search(r"5h\s+\[####------\]\s+40% left\s+resets in 2h 1[23]m", out), out
-    assert re.search(r"7d\s+\[###-------\]\s+30% left", out), out
-    assert "claude_code" in out and "anthropic_api" in out
+    assert re.search(r"5h\s+████░░░░░░\s+40%\s+2h 1[23]m", out), out
+    assert re.search(r"claude_code\s+ok\s+7d\s+███░░░░░░░\s+30%", out), out
+    assert "anthropic_api" in out.split("not set up:")[1]
     assert SECRET not in _state(home) and SECRET not in out
 
 
@@ -160,8 +161,8 @@ def test_commands_go_to_the_daemon_when_it_runs(home: Path, server: Path) -> Non
     assert daemon_view["turns"] == 1 and daemon_view["paused"] is True
     assert not (home / ".cache" / "bhoga" / "paused").exists()  # the daemon, not the CLI, recorded the pause
     status = bhoga("status")
-    assert status.stdout.startswith("bhogad running")
-    assert re.search(r"5h\s+\[########--\]\s+75% left", status.stdout), status.stdout
+    assert status.stdout.startswith("bhogad ")
+    assert re.search(r"5h\s+████████░░\s+75%", status.stdout), status.stdout
     best = json.loads(bhoga("best", "claude-opus-4", "--json").stdout)
     assert best["source"] == "bhogad" and best["recommendation"]["provider_id"] == "claude_code"
     assert SECRET not in json.dumps(daemon_view) and SECRET not in _state(home)
@@ -229,7 +230,7 @@ def test_cli_against_the_real_bhogad(home: Path) -> None:
                   "--header", "anthropic-ratelimit-unified-5h-utilization=0.1")  # fmt: skip
         assert r.returncode == 0, r.stderr
         status = bhoga("status")
-        assert status.stdout.startswith(f"bhogad running (pid {daemon.pid}")
+        assert status.stdout.startswith(f"bhogad {bhoga_version} · pid {daemon.pid}")
         best = json.loads(bhoga("best", "claude-opus-4", "--json").stdout)
         assert best["source"] == "bhogad" and best["recommendation"]["provider_id"] == "claude_code"
         assert bhoga("pause").returncode == 0
