@@ -1,8 +1,9 @@
 """Quota discovery speed from local files (offline, warm page cache).
 
 - Codex: `discover("openai-codex")` with 10, 1,000 and 10,000 generated rollout files spread over days
-  (30 sessions a day), plus a worst case with 10,000 files in a single day directory. The walk looks at the
-  newest directories only, so the time must stay flat: median ≤ 20 ms at every size.
+  (30 sessions a day), and with 10,000 and 100,000 files all in today's day directory (median of repeated
+  discoveries, as the daemon runs them: ≤ 5 ms and ≤ 20 ms; the first one of a process, which lists the
+  directory, is shown beside it).
 - Claude: `discover("claude_code")` answered from a fresh `cachedUsageUtilization` in `.claude.json`
   (median ≤ 5 ms), with a small file and with a 1 MB one (project history makes real files big).
 """
@@ -61,27 +62,46 @@ def _rollout_lines(ts: datetime, used: float) -> bytes:
     return (json.dumps(meta) + "\n" + json.dumps(tc) + "\n").encode()
 
 
-def _make_codex(home: Path, n: int, *, per_day: int) -> None:
+def _make_codex(home: Path, n: int, *, per_day: int | None) -> None:
+    """`n` rollout files, `per_day` to a day directory going back in time, or all in today's when None.
+
+    The newest 50 carry a real session; older ones are empty (only their names are ever looked at).
+    """
     now = datetime.now(UTC)
+    today = home / ".codex" / "sessions" / now.strftime("%Y/%m/%d")
+    today.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        ts = now - timedelta(days=i // per_day, minutes=(i % per_day) + 1)
-        d = home / ".codex" / "sessions" / ts.strftime("%Y/%m/%d")
-        d.mkdir(parents=True, exist_ok=True)
-        path = d / f"rollout-{ts.strftime('%Y-%m-%dT%H-%M-%S')}-{i:05d}.jsonl"
+        if per_day is None:
+            ts, d = now - timedelta(seconds=i + 1), today
+        else:
+            ts = now - timedelta(days=i // per_day, minutes=(i % per_day) + 1)
+            d = home / ".codex" / "sessions" / ts.strftime("%Y/%m/%d")
+            d.mkdir(parents=True, exist_ok=True)
+        path = d / f"rollout-{ts.strftime('%Y-%m-%dT%H-%M-%S')}-{i:06d}.jsonl"
+        if i >= 50:
+            path.touch()
+            continue
         path.write_bytes(_rollout_lines(ts, 42.0 if i == 0 else 1.0))
         mt = ts.timestamp()
         os.utime(path, (mt, mt))
 
 
-def _bench_codex(n: int, per_day: int) -> float:
+def _bench_codex(n: int, per_day: int | None) -> tuple[float, float]:
+    """(seconds of the first discovery in a fresh process state, median seconds of the ones after it)."""
+    from bhoga.discovery import codex_files
+
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         _make_codex(home, n, per_day=per_day)
+        time.sleep(1.1)  # the directory listing is kept only once it is older than a clock tick's doubt
         with _isolated(home):
             gate = Gate(home / "discovery.json")
+            codex_files._listings.clear()
+            t0 = time.perf_counter()
             obs = discover("openai-codex", gate=gate)
+            first = time.perf_counter() - t0
             assert obs.source == "rollout" and any(w.pct_used == 42.0 for w in obs.windows), obs
-            return median_seconds(lambda: discover("openai-codex", gate=gate))
+            return first, median_seconds(lambda: discover("openai-codex", gate=gate))
 
 
 def _bench_claude(extra_bytes: int) -> float:
@@ -125,7 +145,7 @@ def _bench_claude(extra_bytes: int) -> float:
 def run() -> list[Row]:
     rows: list[Row] = []
     for n in (10, 1_000, 10_000):
-        ms = _bench_codex(n, per_day=30) * 1000
+        ms = _bench_codex(n, per_day=30)[1] * 1000
         rows.append(
             Row(
                 "discovery",
@@ -137,8 +157,19 @@ def run() -> list[Row]:
                 "30 per day dir",
             )
         )
-    ms = _bench_codex(10_000, per_day=10_000) * 1000
-    rows.append(Row("discovery", "Codex, 10,000 files in one day dir (worst case)", ms, "ms", "≤ 20 ms", ms <= 20))
+    for n, target in ((10_000, 5.0), (100_000, 20.0)):
+        first, again = _bench_codex(n, per_day=None)
+        rows.append(
+            Row(
+                "discovery",
+                f"Codex, {n:,} files in today's day dir, repeated discovery",
+                again * 1000,
+                "ms",
+                f"≤ {target:g} ms",
+                again * 1000 <= target,
+                f"first discovery of the process (directory listed) {first * 1000:.1f} ms",
+            )
+        )
     for size, label in ((0, "small .claude.json"), (1_000_000, "1 MB .claude.json")):
         ms = _bench_claude(size) * 1000
         rows.append(Row("discovery", f"Claude from cachedUsageUtilization, {label}", ms, "ms", "≤ 5 ms", ms <= 5))

@@ -48,7 +48,7 @@ def now() -> datetime:
 
 
 class Audit:
-    """Records the paths os.scandir and open touch while enabled (audit hooks cannot be removed)."""
+    """Records the paths os.scandir, os.listdir and open touch while enabled (audit hooks cannot be removed)."""
 
     on = False
     scanned: ClassVar[list[str]] = []
@@ -56,7 +56,7 @@ class Audit:
 
     @classmethod
     def hook(cls, event: str, args: tuple) -> None:  # type: ignore[type-arg]
-        if cls.on and event == "os.scandir":
+        if cls.on and event in ("os.scandir", "os.listdir"):
             cls.scanned.append(str(args[0]))
         elif cls.on and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
             cls.opened.append(os.fsdecode(args[0]))
@@ -120,6 +120,25 @@ def test_walk_is_newest_first_and_bounded(home: Path, audit: type[Audit]) -> Non
     listed = {Path(p).relative_to(home / ".codex" / "sessions").as_posix() for p in audit.scanned}
     assert listed <= {".", "2026", "2026/11", "2026/11/28", "2026/11/15"}, listed
     assert not any("2024" in p or "2025" in p for p in audit.opened)
+
+
+def test_a_session_started_after_the_kept_listing_is_found(home: Path, audit: type[Audit]) -> None:
+    """The newest names of a day directory are kept between discoveries until a new file changes the directory."""
+    t = now()
+    old = write_rollout(home, "2026/11/25", "a", [token_count_line(iso(t - timedelta(minutes=5)), RL)])
+    day = old.parent
+    past = t.timestamp() - 60
+    os.utime(old, (past, past))
+    os.utime(day, (past, past))  # a directory last changed a minute ago: its listing may be kept
+    sessions = home / ".codex" / "sessions"
+    assert newest_rollouts(sessions) == [old]
+    audit.scanned.clear()
+    assert newest_rollouts(sessions) == [old]
+    assert str(day) not in audit.scanned  # answered from the kept listing
+    new = write_rollout(home, "2026/11/25", "b", [token_count_line(iso(t), {**RL, "plan_type": "new"})])
+    assert newest_rollouts(sessions)[0] == new
+    assert str(day) in audit.scanned
+    assert ("plan", "new") in discover("openai-codex").extra
 
 
 def test_yesterdays_session_still_running_wins_by_mtime(home: Path) -> None:

@@ -5,12 +5,19 @@ A heavy Codex user has tens of thousands of rollout files, so the search walks `
 from the newest year, month and day down, looks at only the newest two non-empty day directories (a session
 started before midnight keeps writing into yesterday's directory) and stats only the newest few names in
 each. Reading starts with the last 64 KiB and grows backwards only while no main-family event was found.
+
+Listing a day directory of 100,000 sessions takes the kernel ~90 ms, so the newest names of a directory are
+kept per process until its modification time changes (a new session file changes it; appending to one does
+not). A listing taken within a second of the directory's last change is not kept: a file created in the same
+clock tick would leave the time unchanged.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +36,9 @@ DEFAULT_CODEX_MODELS = ("gpt-5.4", "gpt-5-codex")
 """Used only when neither `models_cache.json` nor `config.toml` names a model."""
 TAIL_START = 64 * 1024
 TAIL_MAX = 4 * 1024 * 1024
+_RACY_NS = 1_000_000_000
+_listings: dict[Path, tuple[tuple[int, int, int], list[str]]] = {}
+"""Day directory → ((st_dev, st_ino, st_mtime_ns), its newest rollout names, newest first)."""
 
 
 def _numbered(path: Path, width: int) -> list[Path]:
@@ -47,6 +57,29 @@ def _day_dirs(sessions: Path) -> Iterator[Path]:
             yield from _numbered(month, 2)
 
 
+def _newest_names(day: Path, count: int) -> list[str] | None:
+    """The `count` largest rollout file names in `day`, newest first; None when it cannot be listed."""
+    try:
+        st = os.stat(day)
+    except OSError:
+        return None
+    key = (st.st_dev, st.st_ino, st.st_mtime_ns)
+    hit = _listings.get(day)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    started = time.time_ns()
+    try:
+        names = os.listdir(day)
+    except OSError:
+        return None
+    newest = heapq.nlargest(count, (n for n in names if n.startswith("rollout-") and n.endswith(".jsonl")))
+    if started - st.st_mtime_ns > _RACY_NS:
+        if len(_listings) >= 16:
+            _listings.clear()
+        _listings[day] = (key, newest)
+    return newest
+
+
 def newest_rollouts(sessions: Path, *, days: int = 2, per_day: int = 16) -> list[Path]:
     """Rollout files of the newest `days` non-empty day directories, newest modification first.
 
@@ -55,14 +88,10 @@ def newest_rollouts(sessions: Path, *, days: int = 2, per_day: int = 16) -> list
     candidates: list[tuple[int, Path]] = []
     seen = 0
     for day in _day_dirs(sessions):
-        try:
-            with os.scandir(day) as it:
-                names = [e.name for e in it if e.name.startswith("rollout-") and e.name.endswith(".jsonl")]
-        except OSError:
-            continue
+        names = _newest_names(day, per_day)
         if not names:
             continue
-        for name in sorted(names, reverse=True)[:per_day]:
+        for name in names:
             try:
                 candidates.append((os.stat(day / name).st_mtime_ns, day / name))
             except OSError:
