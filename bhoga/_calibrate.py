@@ -251,11 +251,13 @@ def calibrate(pid: str, headers: object, *, status_code: int = 200, now: datetim
         at=now,
         windows=tuple(windows),
         throttled_until=throttled,
-        # A 429 is an authenticated answer too; only a 401 says the credential itself is bad.
-        credential=True if ok or status_code == 429 else (False if status_code == 401 else None),
+        # A 429 is an authenticated answer too. A 401/403 says the credential is rejected, not that it is gone:
+        # it stays rejected until its file or variable changes (DESIGN §8.1).
+        credential=True if ok or status_code == 429 else None,
         succeeded=ok and throttled is None,
         source="header",
-        note="401 Unauthorized: the credential was rejected" if status_code == 401 else "",
+        note=f"{status_code}: the credential was rejected" if status_code in (401, 403) else "",
+        verdict="verified" if ok or status_code == 429 else ("rejected" if status_code in (401, 403) else ""),
     )
 
 

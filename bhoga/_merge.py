@@ -11,7 +11,12 @@ from datetime import UTC, datetime
 
 from bhoga._model import Observation, ProviderQuota, QuotaWindow
 
-__all__ = ["combine", "from_observation"]
+__all__ = ["CREDENTIAL_STATES", "NEEDS_VERIFICATION", "combine", "credential_state", "from_observation"]
+
+CREDENTIAL_STATES = ("verified", "unverified", "rejected", "absent")
+NEEDS_VERIFICATION = frozenset({"github-copilot"})
+"""Providers whose credential may not be for them at all (a GitHub token may have no Copilot seat): present is
+not enough, the provider must have accepted it (or Hermes' auth store must hold a login for it)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -34,6 +39,11 @@ def from_observation(obs: Observation) -> ProviderQuota:
         extra=obs.extra,
         throttle_observed_at=obs.at if throttle_news else None,
         credential_observed_at=obs.at if obs.credential is not None else None,
+        credential_sources=obs.sources if obs.credential is not None else (),
+        credential_marker=obs.marker if obs.credential is not None else "",
+        verdict=obs.verdict,
+        verdict_marker=obs.marker if obs.verdict else "",
+        verdict_observed_at=obs.at if obs.verdict else None,
     )
 
 
@@ -54,6 +64,16 @@ def combine(old: ProviderQuota | None, new: ProviderQuota) -> ProviderQuota:
     cred_src = new if _t(new.credential_observed_at) >= _t(old.credential_observed_at) else old
     newer = new if _t(new.updated_at) >= _t(old.updated_at) else old
     older = old if newer is new else new
+    cred_other = old if cred_src is new else new
+    sources, marker = cred_src.credential_sources, cred_src.credential_marker
+    if cred_src.credential and not sources and cred_other.credential:
+        # A turn proves a credential works without saying where it lives: keep what discovery said.
+        sources, marker = cred_other.credential_sources, marker or cred_other.credential_marker
+    verdict_src = new if _t(new.verdict_observed_at) >= _t(old.verdict_observed_at) else old
+    verdict_marker = verdict_src.verdict_marker
+    if verdict_src.verdict and not verdict_marker:
+        # A turn's 401 is about whatever credential is in use now.
+        verdict_marker = marker
     return replace(
         old,
         windows=_windows(old.windows, new.windows),
@@ -65,4 +85,27 @@ def combine(old: ProviderQuota | None, new: ProviderQuota) -> ProviderQuota:
         # Notes are about credentials ("stale credentials", "401"), so they age with the credential fact.
         note=cred_src.note,
         extra=tuple({**dict(older.extra), **dict(newer.extra)}.items()),
+        credential_sources=sources,
+        credential_marker=marker,
+        verdict=verdict_src.verdict if verdict_src.verdict_observed_at else "",
+        verdict_marker=verdict_marker,
+        verdict_observed_at=verdict_src.verdict_observed_at,
     )
+
+
+def credential_state(q: ProviderQuota) -> str:
+    """One of `CREDENTIAL_STATES` for `q` (DESIGN §8.1).
+
+    A verdict counts only for the credential it was given about: a new key or token (another fingerprint)
+    starts over. A rejected credential stays rejected until its file or variable changes.
+    """
+    if not q.credential:
+        return "absent"
+    same = not q.verdict_marker or not q.credential_marker or q.verdict_marker == q.credential_marker
+    if q.verdict == "rejected" and same:
+        return "rejected"
+    if q.verdict == "verified" and same:
+        return "verified"
+    if q.provider_id in NEEDS_VERIFICATION and "hermes_auth" not in q.credential_sources:
+        return "unverified"
+    return "verified"

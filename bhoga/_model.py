@@ -92,6 +92,12 @@ class Observation:
     """One line for people, e.g. "stale credentials: token expired 2h ago"; never a secret."""
     extra: tuple[tuple[str, str], ...] = ()
     """Small facts worth showing (plan type, extra-usage state) as (key, value) pairs."""
+    sources: tuple[str, ...] = ()
+    """Where the credential was seen ("env", "hermes_env", "hermes_auth", "claude_login", ...); names only."""
+    verdict: str = ""
+    """What the provider said about the credential: "verified", "rejected", or "" (no news)."""
+    marker: str = ""
+    """A fingerprint of the credential this observation is about (never the secret), "" when unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,14 @@ class ProviderQuota:
     status: ProviderStatus = ProviderStatus.UNKNOWN
     throttle_observed_at: datetime | None = None
     credential_observed_at: datetime | None = None
+    credential_sources: tuple[str, ...] = ()
+    """Where the credential was last seen; names only (ages with `credential`)."""
+    credential_marker: str = ""
+    """Fingerprint of the credential last seen (ages with `credential`)."""
+    verdict: str = ""
+    """"verified" or "rejected" by the provider for the credential `verdict_marker`; "" when never checked."""
+    verdict_marker: str = ""
+    verdict_observed_at: datetime | None = None
 
     def window(self, name: str) -> QuotaWindow | None:
         """The account-wide window called `name`, if known."""

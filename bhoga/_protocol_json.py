@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bhoga._merge import NEEDS_VERIFICATION, credential_state
 from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga.errors import ProtocolError
 
@@ -84,7 +85,16 @@ def quota_to_json(q: ProviderQuota) -> dict[str, object]:
         "extra": dict(q.extra),
         "quota_pct": q.quota_pct,
         "status": str(q.status),
+        "credential_state": credential_state(q),
+        "credential_sources": list(q.credential_sources),
     }
+
+
+def _verdict_of(pid: object, state: object) -> str:
+    # The answer carries the derived state, not the fingerprints: rebuild a record that derives the same state.
+    if state == "rejected" or (state == "verified" and pid in NEEDS_VERIFICATION):
+        return str(state)
+    return ""
 
 
 def quota_from_json(obj: object) -> ProviderQuota:
@@ -114,6 +124,8 @@ def quota_from_json(obj: object) -> ProviderQuota:
             extra=tuple((str(k), str(v)) for k, v in (obj.get("extra") or {}).items()),
             quota_pct=float(obj.get("quota_pct", -1.0)),
             status=ProviderStatus(obj.get("status", "unknown")),
+            credential_sources=tuple(str(x) for x in obj.get("credential_sources") or ()),
+            verdict=_verdict_of(obj.get("provider_id"), obj.get("credential_state")),
         )
     except (AssertionError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProtocolError(f"malformed quota in response: {exc!s:.80}") from None

@@ -64,6 +64,9 @@ class Router:
         max_queue: turns kept waiting for the worker; when full the oldest is dropped and counted.
         daemon: share one view with bhogad: turns and quotas are also sent to it and `best_for` asks it.
             None (default) uses the daemon when its socket answers at start; False never does (bhogad itself).
+        owner: whether this Router's discovery may conclude that a credential is absent (DESIGN §8.1). bhogad
+            passes True; None (default) means "only while no bhogad answers", so a process that merely lacks a
+            key (a shell without OPENAI_API_KEY) never erases the daemon's knowledge that the key exists.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class Router:
         reserve: float = 0.10,
         policy: str = "headroom",
         max_queue: int = 10_000,
+        owner: bool | None = None,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
@@ -82,6 +86,7 @@ class Router:
             raise ValueError(f"reserve must be a fraction from 0 to 1, got {reserve!r}")
         self._reserve = reserve
         self._policy = policy
+        self._owner = owner
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
         self._lock = threading.Lock()
         self._quotas: dict[str, ProviderQuota] = {}
@@ -270,6 +275,8 @@ class Router:
             from bhoga.discovery import discover_all  # noqa: PLC0415 - discovery pulls in urllib; load late
 
             found = discover_all(force=force)
+            if not self._concludes_absence():
+                found = [_no_absence(o) for o in found]
         except Exception:
             log.exception("quota discovery failed")
             return
@@ -301,6 +308,13 @@ class Router:
         self.close()
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _concludes_absence(self) -> bool:
+        if self._owner is not None:
+            return self._owner
+        from bhoga._client import daemon_running  # noqa: PLC0415
+
+        return not daemon_running(_paths.socket_path())
 
     def _merge(self, observations: Collection[Observation]) -> None:
         with self._lock:
@@ -397,6 +411,13 @@ def _newest_per_kind(turns: list[_Turn]) -> list[_Turn]:
             last[i] = i
     keep = set(last.values())
     return [t for i, t in enumerate(turns) if i in keep]
+
+
+def _no_absence(obs: Observation) -> Observation:
+    """`obs` without its "no credential here" part: absence in this process is no news about the daemon's."""
+    if obs.credential is False:
+        return replace(obs, credential=None, sources=(), marker="", note="")
+    return obs
 
 
 def _with(q: ProviderQuota, **changes: Any) -> ProviderQuota:

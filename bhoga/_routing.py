@@ -12,7 +12,11 @@ Theory of operation (DESIGN §3):
 4. Within a tier: headroom, then priority. Policy "drain-soonest" orders the first tier by the reset of the
    binding window instead (use it or lose it).
 5. Anti-flap: the current provider is kept unless the best one is in a better tier or beats it by a margin,
-   or the current one is throttled, exhausted, below the reserve or no longer a candidate.
+   or the current one is throttled, exhausted, below the reserve or no longer a candidate. The margin speaks the
+   policy's language: headroom points under "headroom"; under "drain-soonest", between two subscriptions above
+   the reserve, a share of the current one's time left until its binding window resets.
+6. Credentials (DESIGN §8.1): a rejected credential (401/403 for the same key or token) is not a candidate; an
+   unverified one (a GitHub token Copilot never accepted) ranks after every usable verified candidate.
 
 A metered API's per-minute headers never become windows (see `_calibrate`), so unlike quantities are never
 compared; a `set_quota` on it is a budget figure and ranks as one.
@@ -24,6 +28,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy, to_hermes_model
 
@@ -89,22 +94,34 @@ def evaluate(q: ProviderQuota, model: str, now: datetime, reserve: float) -> _Ca
     metered = prov.kind is Kind.METERED
     if (metered and not q.credential) or (not q.credential and not q.windows and q.throttled_until is None):
         return None
+    cred = credential_state(q)
+    if cred == "rejected":
+        return None
+    # An unverified credential (a GitHub token Copilot never accepted) ranks after every usable verified one.
+    late = cred == "unverified"
     headroom, binding = _headroom(q.windows, model, now)
     reset = binding.resets_at if binding and binding.resets_at and binding.resets_at > now else None
     if q.throttled_until is not None and q.throttled_until > now:
-        return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, 4, q.throttled_until)
+        return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, _WALL, q.throttled_until)
     if binding is None:
-        return _Candidate(prov, -1.0, None, ProviderStatus.UNKNOWN, 2, None)
+        return _Candidate(prov, -1.0, None, ProviderStatus.UNKNOWN, _UNVERIFIED if late else 2, None)
     if headroom <= 0.0:
-        return _Candidate(prov, 0.0, binding, ProviderStatus.EXHAUSTED, 4, reset)
+        return _Candidate(prov, 0.0, binding, ProviderStatus.EXHAUSTED, _WALL, reset)
     if headroom < reserve:
-        return _Candidate(prov, headroom, binding, ProviderStatus.LOW, 3, reset)
-    return _Candidate(prov, headroom, binding, ProviderStatus.OK, 1 if metered else 0, reset)
+        return _Candidate(prov, headroom, binding, ProviderStatus.LOW, _UNVERIFIED if late else 3, reset)
+    tier = _UNVERIFIED if late else (1 if metered else 0)
+    return _Candidate(prov, headroom, binding, ProviderStatus.OK, tier, reset)
+
+
+_UNVERIFIED = 4
+"""Tier of a usable candidate whose credential the provider never accepted."""
+_WALL = 5
+"""Tier of throttled and exhausted candidates: never chosen while anything else is usable."""
 
 
 def _sort_key(c: _Candidate, policy: str) -> tuple[object, ...]:
-    if c.tier == 4:
-        return (4, c.until.timestamp() if c.until else float("inf"), c.provider.priority)
+    if c.tier == _WALL:
+        return (_WALL, c.until.timestamp() if c.until else float("inf"), c.provider.priority)
     if c.tier == 2:
         return (2, c.provider.kind is not Kind.SUBSCRIPTION, c.provider.priority, 0.0)
     if c.tier == 0 and policy == "drain-soonest":
@@ -127,7 +144,7 @@ def _pct(x: float) -> str:
     return f"{round(x * 100)}%"
 
 
-def _state(c: _Candidate, now: datetime, reserve: float) -> str:
+def _state_text(c: _Candidate, now: datetime, reserve: float) -> str:
     pid = c.provider.id
     label = window_label(c.binding) if c.binding else ""
     if c.status is ProviderStatus.THROTTLED:
@@ -143,6 +160,11 @@ def _state(c: _Candidate, now: datetime, reserve: float) -> str:
         return f"{pid} quota unknown"
     resets = f", resets in {human_duration((c.until - now).total_seconds())}" if c.until else ""
     return f"{pid} {_pct(c.headroom)} left in {label} window{resets}"
+
+
+def _state(c: _Candidate, now: datetime, reserve: float) -> str:
+    text = _state_text(c, now, reserve)
+    return f"{text} (credential not yet accepted by the provider)" if c.tier == _UNVERIFIED else text
 
 
 def _reason(ranked: list[_Candidate], now: datetime, reserve: float) -> str:
@@ -223,6 +245,8 @@ def should_switch(
         if _sort_key(best, policy) < _sort_key(current, policy):
             return True, f"{_state(best, now, reserve)} ranks ahead of {_state(current, now, reserve)} {to}"
         return False, f"keeping {current_pid}: {_state(current, now, reserve)}"
+    if policy == "drain-soonest" and best.tier == current.tier == 0:
+        return _drain_switch(best, current, now, margin, reserve)
     if best.headroom - current.headroom >= margin:
         return True, (
             f"{best.provider.id} {_pct(best.headroom)} beats {current_pid} {_pct(current.headroom)}"
@@ -231,6 +255,29 @@ def should_switch(
     return False, (
         f"keeping {current_pid}: {best.provider.id} {_pct(best.headroom)} is within "
         f"{_pct(margin)} of {_pct(current.headroom)}"
+    )
+
+
+def _drain_switch(
+    best: _Candidate, current: _Candidate, now: datetime, margin: float, reserve: float
+) -> tuple[bool, str]:
+    """Anti-flap in drain-soonest's own measure, the time left until the binding window resets: move when the
+    best one resets sooner by more than `margin` of the current one's time left."""
+    to = f"→ {best.provider.id}"
+    if best.until is None:
+        return False, f"keeping {current.provider.id}: {_state(current, now, reserve)}"
+    best_left = (best.until - now).total_seconds()
+    if current.until is None:
+        return True, f"{_state(best, now, reserve)}; {current.provider.id} reset unknown (drain-soonest) {to}"
+    current_left = (current.until - now).total_seconds()
+    if current_left - best_left > margin * current_left:
+        return True, (
+            f"{best.provider.id} resets in {human_duration(best_left)}, before {current.provider.id} in "
+            f"{human_duration(current_left)} (drain-soonest) {to}"
+        )
+    return False, (
+        f"keeping {current.provider.id}: {best.provider.id} resets in {human_duration(best_left)}, within "
+        f"{_pct(margin)} of {current.provider.id}'s {human_duration(current_left)} (drain-soonest)"
     )
 
 

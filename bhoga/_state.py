@@ -68,6 +68,11 @@ def quota_to_dict(q: ProviderQuota) -> dict[str, Any]:
         "updated_at": _iso(q.updated_at),
         "note": q.note,
         "extra": dict(q.extra),
+        "credential_sources": list(q.credential_sources),
+        "credential_marker": q.credential_marker,
+        "verdict": q.verdict,
+        "verdict_marker": q.verdict_marker,
+        "verdict_observed_at": _iso(q.verdict_observed_at),
     }
 
 
@@ -92,6 +97,8 @@ def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
             )
         )
     extra: dict[object, object] = d["extra"] if isinstance(d.get("extra"), dict) else {}
+    sources: list[object] = d["credential_sources"] if isinstance(d.get("credential_sources"), list) else []
+    verdict = d.get("verdict")
     return ProviderQuota(
         provider_id=pid,
         windows=tuple(windows),
@@ -102,7 +109,16 @@ def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
         updated_at=_dt(d.get("updated_at")),
         note=d["note"] if isinstance(d.get("note"), str) else "",
         extra=tuple((str(k), str(v)) for k, v in extra.items()),
+        credential_sources=tuple(str(x) for x in sources if isinstance(x, str))[:16],
+        credential_marker=_short(d.get("credential_marker")),
+        verdict=verdict if verdict in ("verified", "rejected") else "",
+        verdict_marker=_short(d.get("verdict_marker")),
+        verdict_observed_at=_dt(d.get("verdict_observed_at")),
     )
+
+
+def _short(v: object) -> str:
+    return v[:64] if isinstance(v, str) else ""
 
 
 class StateStore:

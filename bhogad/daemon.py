@@ -61,7 +61,7 @@ class Daemon:
     def __init__(self, config: DaemonConfig, *, config_path: Path | None = None, quiet: float = 0.3) -> None:
         self.config = config
         self.config_path = config_path
-        self.router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy)
+        self.router = Router(eager=False, daemon=False, owner=True, reserve=config.reserve, policy=config.policy)
         self.flipper = Flipper(self.router)
         self.started_at = datetime.now(UTC)
         self.last_pass: FlipResult | None = None

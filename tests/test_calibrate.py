@@ -163,10 +163,13 @@ def test_metered_provider_never_gets_subscription_windows() -> None:
     assert calibrate("anthropic_api", {"anthropic-ratelimit-unified-5h-utilization": "0.5"}, now=NOW).windows == ()
 
 
-def test_401_marks_the_credential_bad() -> None:
-    """A 401 says the credential was rejected; a 2xx says it works."""
-    assert calibrate("anthropic_api", {}, status_code=401, now=NOW).credential is False
-    assert calibrate("anthropic_api", {}, status_code=200, now=NOW).credential is True
+def test_401_marks_the_credential_rejected_not_absent() -> None:
+    """A 401/403 says the credential was rejected (it is still there); a 2xx says it works."""
+    for code in (401, 403):
+        obs = calibrate("anthropic_api", {}, status_code=code, now=NOW)
+        assert obs.credential is None and obs.verdict == "rejected"
+    ok = calibrate("anthropic_api", {}, status_code=200, now=NOW)
+    assert ok.credential is True and ok.verdict == "verified"
 
 
 def test_mark_throttled_precedence() -> None:

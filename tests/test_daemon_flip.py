@@ -104,12 +104,15 @@ def test_socket_429_turn_flips_hermes(
 def test_codex_home_created_after_start_is_picked_up(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no ~/.codex at start Hermes is moved to openai-api; a ~/.codex made later brings openai-codex back."""
+    """With no ~/.codex at start (plan below the reserve) Hermes is on openai-api; a ~/.codex made later, with a
+    rollout saying 90 % left, brings openai-codex back."""
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "openai-codex", "gpt-5.5")
     assert not (home / ".codex").exists()
     d = launch(start, tmp_path)
+    request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 5})
     provider_becomes(home, "openai-api", d)
+    time.sleep(0.05)  # the rollout's observation must be newer than the set_quota
     write_rollout(home, 10, name="late")  # mkdir -p ~/.codex/sessions/Y/M/D, then the file
     provider_becomes(home, "openai-codex", d)
     assert d.stop() == 0

@@ -155,6 +155,8 @@ def test_apply_to_hermes_with_a_real_router(hermes: HermesHome, home: Path) -> N
         router.set_quota("openai-codex", 95)
         router.set_quota("github-copilot", 60)
         router.set_quota("claude_code", 30)
+        router.record_turn("github-copilot", "gpt-5.5", status_code=200)  # Copilot accepted the token
+        router.flush()
         assert router.ranked("gpt-5.5")[0].provider_id == "openai-codex"
         diff = hermes_diff(router, "gpt-5.5")
         assert "+  provider: copilot" in diff

@@ -31,6 +31,8 @@ def sub(
         windows=tuple(QuotaWindow(n, u, NOW + resets if resets else None, 0, scope, NOW) for n, u in used),
         throttled_until=NOW + throttled if throttled else None,
         credential=credential,
+        # A Copilot window comes from copilot_internal/user, which accepted the token.
+        verdict="verified" if credential else "",
     )
 
 

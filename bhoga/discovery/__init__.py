@@ -9,7 +9,6 @@ fault outside bhoga (missing, garbage or huge files, HTTP errors, timeouts, brok
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,6 +18,7 @@ from bhoga._providers import PROVIDERS, provider
 
 from ._common import CredentialFact, log_failure, utcnow
 from ._gate import Gate
+from ._hermes_view import fingerprint, seen
 from .claude import claude_credential_fact, discover_claude
 from .codex import codex_credential_fact, discover_codex
 from .codex_files import get_codex_models
@@ -41,13 +41,28 @@ _SOURCES: dict[str, _Source] = {
 
 
 def _api_key_observation(pid: str, now: datetime) -> Observation:
-    """A metered API is a candidate when its key is set; nothing is called to find out more."""
-    names = [n for n in _API_KEYS[pid] if os.environ.get(n, "").strip()]
+    """A metered API is a candidate when Hermes can see its key (shell or `$HERMES_HOME/.env`); nothing is
+    called to find out more."""
+    found = seen(_API_KEYS[pid])
     extra: tuple[tuple[str, str], ...] = ()
-    if pid == "openai_api" and names == ["OPENROUTER_API_KEY"]:
+    if pid == "openai_api" and [f.name for f in found] == ["OPENROUTER_API_KEY"]:
         extra = (("route", "openrouter"),)
-    note = f"{names[0]} is set" if names else f"{' / '.join(_API_KEYS[pid])} not set"
-    return Observation(pid, now, credential=bool(names), source="env", note=note, extra=extra)
+    if not found:
+        note = f"{' / '.join(_API_KEYS[pid])} not set for Hermes (shell or $HERMES_HOME/.env)"
+        return Observation(pid, now, credential=False, source="env", note=note)
+    first = found[0]
+    where = " and ".join({"env": "the environment", "hermes_env": "$HERMES_HOME/.env"}[s] for s in first.sources)
+    sources = tuple(dict.fromkeys(s for f in found for s in f.sources))
+    return Observation(
+        pid,
+        now,
+        credential=True,
+        source="env",
+        note=f"{first.name} is set in {where}",
+        extra=extra,
+        sources=sources,
+        marker=fingerprint(first.value),
+    )
 
 
 def discover(pid: str, *, force: bool = False, gate: Gate | None = None, now: datetime | None = None) -> Observation:
@@ -99,8 +114,12 @@ def credential_report() -> list[CredentialFact]:
         except Exception as e:
             log_failure(log, "credential check failed", e)
     for pid, names in _API_KEYS.items():
-        present = [n for n in names if os.environ.get(n, "").strip()]
-        summary = f"{present[0]} is set" if present else f"{' / '.join(names)} not set"
-        fix = "" if present else f"export {names[0]}=…"
-        facts.append(CredentialFact(pid, bool(present), summary, fix))
+        found = seen(names)
+        summary = (
+            f"{found[0].name} is set for Hermes ({', '.join(found[0].sources)})"
+            if found
+            else f"{' / '.join(names)} not set for Hermes (shell or $HERMES_HOME/.env)"
+        )
+        fix = "" if found else f"add {names[0]}=… to $HERMES_HOME/.env"
+        facts.append(CredentialFact(pid, bool(found), summary, fix))
     return facts

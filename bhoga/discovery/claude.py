@@ -176,6 +176,8 @@ def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: 
         elif not creds.can_read_usage:
             notes.append("Claude Code token lacks the user:profile scope needed to read usage")
 
+    verdict = ""
+
     def obs(windows: tuple[QuotaWindow, ...], more: tuple[tuple[str, str], ...], source: str) -> Observation:
         return Observation(
             PID,
@@ -185,6 +187,9 @@ def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: 
             source=source,
             note="; ".join(n for n in notes if n),
             extra=extra + more,
+            sources=("claude_login",) if creds is not None else (),
+            verdict=verdict,
+            marker=creds.marker if creds is not None else "",
         )
 
     # No token but a usage cache (or a Keychain bhoga cannot read): the login may well exist, so "unknown".
@@ -200,7 +205,10 @@ def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: 
             got = _from_endpoint(gate, creds, now, force, notes)
             if isinstance(got, tuple):
                 gate.good(PID, now, *got)
+                verdict = "verified"
                 return obs(got[0], got[1], "oauth")
+            if got in ("rejected", "blocked"):
+                verdict = "rejected"
             try_cli = got in ("rejected", "blocked")
             # The HTTP call that was just refused started the interval; the CLI may follow it at once.
             cli_force = force or got == "rejected"

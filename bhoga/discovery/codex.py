@@ -19,6 +19,7 @@ from bhoga._paths import chatgpt_base_url, codex_home
 
 from ._common import CredentialFact, age_text, log_failure, read_bytes, retry_after_seconds
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
+from ._hermes_view import hermes_auth_logins
 from ._http import USER_AGENT, http_get
 from ._proc import jsonrpc_call, which
 from .codex_files import newest_rollouts, read_rollout_families
@@ -173,10 +174,25 @@ def discover_codex(gate: Gate, now: datetime, *, force: bool = False, network: b
     auth = read_auth()
     notes: list[str] = []
     credential = _credential(auth, notes)
+    # Hermes routes openai-codex with its own login; the Codex CLI's is where the quota is read.
+    sources = tuple(
+        s
+        for s, on in (("codex_login", credential is True), ("hermes_auth", "openai-codex" in hermes_auth_logins()))
+        if on
+    )
+    if sources and credential is not True:
+        credential = True
 
     def obs(found: Windows, source: str) -> Observation:
         return Observation(
-            PID, now, found[0], credential=credential, source=source, note="; ".join(notes), extra=found[1]
+            PID,
+            now,
+            found[0],
+            credential=credential,
+            source=source,
+            note="; ".join(notes),
+            extra=found[1],
+            sources=sources,
         )
 
     rollout = rollout_windows()

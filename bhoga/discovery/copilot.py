@@ -18,6 +18,7 @@ from bhoga._paths import github_api_url
 
 from ._common import CredentialFact, as_dict, as_float, log_failure, parse_iso, retry_after_seconds
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
+from ._hermes_view import fingerprint, hermes_auth_logins, hermes_env
 from ._http import http_get
 from ._proc import run_capture, which
 
@@ -42,11 +43,17 @@ _KEY = "copilot_user"
 class CopilotToken:
     """A usable token and where it came from; `repr` never shows the token."""
 
-    __slots__ = ("origin", "value")
+    __slots__ = ("origin", "source", "value")
 
-    def __init__(self, value: str, origin: str) -> None:
+    def __init__(self, value: str, origin: str, source: str = "env") -> None:
         self.value = value
         self.origin = origin
+        self.source = source
+        """Evidence source: "env", "hermes_env" or "gh_cli"."""
+
+    @property
+    def marker(self) -> str:
+        return fingerprint(self.value)
 
     def __repr__(self) -> str:
         return f"CopilotToken(origin={self.origin!r})"
@@ -55,8 +62,11 @@ class CopilotToken:
 def find_token(*, use_gh: bool = True) -> tuple[CopilotToken | None, list[str]]:
     """The first usable token in Hermes' order, plus notes about refused `ghp_` tokens."""
     notes: list[str] = []
+    # Hermes loads its .env over the shell's environment, so a token there is the one Hermes sends.
+    dotenv = hermes_env()
     for name in _ENV_ORDER:
-        value = os.environ.get(name, "").strip()
+        in_file = dotenv.get(name, "").strip()
+        value = in_file or os.environ.get(name, "").strip()
         if not value:
             continue
         if value.startswith("ghp_"):
@@ -65,7 +75,7 @@ def find_token(*, use_gh: bool = True) -> tuple[CopilotToken | None, list[str]]:
                 "use a gho_/github_pat_ token (e.g. `gh auth token`) in COPILOT_GITHUB_TOKEN"
             )
             continue
-        return CopilotToken(value, name), notes
+        return CopilotToken(value, name, "hermes_env" if in_file else "env"), notes
     if use_gh and (exe := which("gh")):
         res = run_capture([exe, "auth", "token"], timeout=5.0, max_bytes=4096)
         value = res[1].decode("utf-8", "replace").strip() if res and res[0] == 0 else ""
@@ -75,7 +85,7 @@ def find_token(*, use_gh: bool = True) -> tuple[CopilotToken | None, list[str]]:
                 "run `gh auth login` with the web flow"
             )
         elif value and " " not in value:
-            return CopilotToken(value, "gh auth token"), notes
+            return CopilotToken(value, "gh auth token", "gh_cli"), notes
     return None, notes
 
 
@@ -111,17 +121,32 @@ def parse_copilot_user(obj: object, now: datetime) -> tuple[QuotaWindow | None, 
 def discover_copilot(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
     """One observation of the Copilot premium-request allowance; never raises."""
     token, notes = find_token()
-    credential = token is not None
+    hermes_login = "copilot" in hermes_auth_logins()
+    credential = token is not None or hermes_login
+    sources = (*((token.source,) if token else ()), *(("hermes_auth",) if hermes_login else ()))
+    verdict = ""
 
     def obs(windows: tuple[QuotaWindow, ...], extra: tuple[tuple[str, str], ...], source: str) -> Observation:
-        return Observation(PID, now, windows, credential=credential, source=source, note="; ".join(notes), extra=extra)
+        return Observation(
+            PID,
+            now,
+            windows,
+            credential=credential,
+            source=source,
+            note="; ".join(notes),
+            extra=extra,
+            sources=sources,
+            verdict=verdict,
+            marker=token.marker if token else "",
+        )
 
     if token is None or not network:
         return obs(*_last_good(gate, now, notes), "last-good") if token else obs((), (), "none")
-    why = gate.claim(_KEY, now, force=force, interval=COPILOT_INTERVAL, marker=token.origin)
+    why = gate.claim(_KEY, now, force=force, interval=COPILOT_INTERVAL, marker=token.marker)
     if why is not None:
         log.debug("copilot_internal/user not called: %s", why)
         if why == AUTH_BLOCKED:
+            verdict = "rejected"
             notes.append(f"Copilot rejected the token from {token.origin}")
         return obs(*_last_good(gate, now, notes), "last-good")
     r = http_get(
@@ -142,13 +167,15 @@ def discover_copilot(gate: Gate, now: datetime, *, force: bool = False, network:
             notes.append(note)
         windows = (window,) if window else ()
         gate.good(PID, now, windows, extra)
+        verdict = "verified"
         return obs(windows, extra, "copilot")
     if r.status in (429, 503) or (r.status == 403 and r.header("retry-after")):
         wait = retry_after_seconds(r.header("retry-after"), now)
         gate.retry_after(_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
         log_failure(log, "Copilot copilot_internal/user", f"HTTP {r.status}; waiting {int(wait or DEFAULT_INTERVAL)}s")
     elif r.status in (401, 403, 404):
-        gate.auth_failed(_KEY, now, token.origin)
+        gate.auth_failed(_KEY, now, token.marker)
+        verdict = "rejected"
         log_failure(log, "Copilot copilot_internal/user", f"HTTP {r.status}: token from {token.origin} not accepted")
         notes.append(f"Copilot rejected the token from {token.origin} (no Copilot seat, or wrong token kind)")
     else:
