@@ -8,6 +8,7 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow
 from bhoga._providers import PROVIDERS, Kind
 from bhoga._routing import human_duration, next_change, rank, should_switch
@@ -241,10 +242,27 @@ def test_never_throttled_while_usable_exists(qs: list[ProviderQuota], model: str
 
 @given(quotas(), models)
 def test_subscription_above_reserve_always_beats_metered(qs: list[ProviderQuota], model: str) -> None:
-    """When some subscription is OK (above the reserve), the winner is a subscription."""
+    """When some subscription with a verified credential is OK (above the reserve), the winner is a subscription."""
     r = rank(qs, model, NOW)
-    if any(x.status is ProviderStatus.OK and PROVIDERS[x.provider_id].kind is Kind.SUBSCRIPTION for x in r):
+    state = {q.provider_id: credential_state(q) for q in qs}
+    if any(
+        x.status is ProviderStatus.OK
+        and PROVIDERS[x.provider_id].kind is Kind.SUBSCRIPTION
+        and state[x.provider_id] != "unverified"
+        for x in r
+    ):
         assert PROVIDERS[r[0].provider_id].kind is Kind.SUBSCRIPTION
+
+
+@given(quotas(), models)
+def test_unverified_never_wins_over_a_usable_verified(qs: list[ProviderQuota], model: str) -> None:
+    """An unverified credential (a GitHub token Copilot never accepted) is never chosen while a verified
+    candidate is usable (DESIGN §8.1)."""
+    r = rank(qs, model, NOW)
+    state = {q.provider_id: credential_state(q) for q in qs}
+    bad = (ProviderStatus.THROTTLED, ProviderStatus.EXHAUSTED)
+    if any(x.status not in bad and state[x.provider_id] != "unverified" for x in r):
+        assert state[r[0].provider_id] != "unverified"
 
 
 @given(quotas(), models, st.randoms(use_true_random=False))
