@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bhoga import _paths
+from bhoga._history import HistoryStore, Point, Recorder, history_path
 from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, provider
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from bhoga._client import DaemonClient
+    from bhoga._pace import Pace
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ class Router:
         self._policy = policy
         self._owner = owner
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
+        self._history = HistoryStore(history_path(self._store.path))
+        self._recorder = Recorder()
         self._lock = threading.Lock()
         self._quotas: dict[str, ProviderQuota] = {}
         self._gen = 0
@@ -105,6 +109,7 @@ class Router:
             self._quotas = self._store.load()
         except BhogaError as e:
             log.warning("%s; starting with no saved quota", e)
+        self._recorder.seen(self._quotas.values())
         self._worker = threading.Thread(target=self._work, name="bhoga-turns", daemon=True)
         self._worker.start()
         self._daemon: DaemonClient | None = None
@@ -179,6 +184,20 @@ class Router:
         with self._lock:
             quotas = tuple(self._quotas.values())
         return rank(quotas, model, datetime.now(UTC), reserve=self.reserve, policy=self.policy, exclude=exclude)
+
+    def history(self) -> dict[tuple[str, str], list[Point]]:
+        """The recorded history of every window, `{(pid, window_key): [Point, ...]}` (empty when unreadable)."""
+        try:
+            return self._history.load()
+        except BhogaError as e:
+            log.warning("%s", e)
+            return {}
+
+    def paces(self) -> dict[tuple[str, str], Pace]:
+        """The pace of every known window, `{(pid, window_key): Pace}` (see `bhoga._pace`)."""
+        from bhoga._pace import paces  # noqa: PLC0415
+
+        return paces(self.snapshot(), self.history(), datetime.now(UTC))
 
     def snapshot(self) -> tuple[ProviderQuota, ...]:
         """The raw per-provider records, for the anti-flap check and for display."""
@@ -340,6 +359,13 @@ class Router:
         except BhogaError as e:
             log.warning("%s", e)
             return
+        # History rides on the (coalesced) state save: a turn's caller never pays for it. Only what this process
+        # learned is recorded; what another process saved is marked seen, since that process records it.
+        try:
+            self._history.append(self._recorder.new_points(mine.values()))
+        except BhogaError as e:
+            log.warning("%s", e)
+        self._recorder.seen(merged.values())
         self._last_save = time.monotonic()
         with self._lock:
             # Keep what other processes wrote; anything merged in meanwhile stays newest-wins.
