@@ -99,12 +99,13 @@ def test_linear_use_gives_its_rate_back(rate: float, n: int, step: float, start:
         return
     assert abs(p.pct_per_hour - rate) <= 1e-3 * rate + 1e-3
     last = pts[-1]
-    out = last.at + timedelta(hours=(100 - last.pct_used) / p.pct_per_hour)
+    out = last.at + timedelta(hours=(100 - last.pct_used) / rate)
     resets = NOW + timedelta(hours=resets_h)
-    if out < resets - timedelta(seconds=1):
+    slack = timedelta(seconds=1e-3 * (out - last.at).total_seconds() + 2)
+    if out < resets - slack:
         assert p.runs_out_at is not None
-        assert abs((p.runs_out_at - out).total_seconds()) < 2
-    elif out > resets + timedelta(seconds=1):
+        assert abs((p.runs_out_at - out).total_seconds()) <= 1e-3 * (out - last.at).total_seconds() + 2
+    elif out > resets + slack:
         assert p.runs_out_at is None
 
 
