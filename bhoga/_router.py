@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 _Turn = tuple[object, object, object, object, object, object]
 _SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving
 _BATCH_WINDOW = 0.005
+_PACE_TTL = timedelta(seconds=60)
 
 
 def _check_pct(name: str, value: object) -> float:
@@ -62,7 +63,8 @@ class Router:
         state_path: the state file; default `BHOGA_STATE` or the user cache directory.
         eager: run quota discovery in the background right away.
         reserve: headroom (0-1) below which a subscription is kept for the human and ranked after metered APIs.
-        policy: "headroom" (most quota left) or "drain-soonest" (the subscription that resets first).
+        policy: "headroom" (most quota left), "drain-soonest" (the subscription that resets first) or "pace"
+            (forecasts from the window history: see `bhoga._routing`).
         max_queue: turns kept waiting for the worker; when full the oldest is dropped and counted.
         daemon: share one view with bhogad: turns and quotas are also sent to it and `best_for` asks it.
             None (default) uses the daemon when its socket answers at start; False never does (bhogad itself).
@@ -92,6 +94,7 @@ class Router:
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
         self._history = HistoryStore(history_path(self._store.path))
         self._recorder = Recorder()
+        self._history_cache: tuple[float, dict[tuple[str, str], list[Point]]] | None = None
         self._lock = threading.Lock()
         self._quotas: dict[str, ProviderQuota] = {}
         self._gen = 0
@@ -135,7 +138,7 @@ class Router:
 
     @property
     def policy(self) -> str:
-        """ "headroom" or "drain-soonest"; changing it invalidates cached rankings."""
+        """ "headroom", "drain-soonest" or "pace"; changing it invalidates cached rankings."""
         return self._policy
 
     @policy.setter
@@ -174,8 +177,12 @@ class Router:
         with self._lock:
             gen, quotas = self._gen, tuple(self._quotas.values())
         now = datetime.now(UTC)
-        ranked = rank(quotas, model, now, reserve=self.reserve, policy=self.policy)
+        paces = self._paces_for_policy(quotas, now)
+        ranked = rank(quotas, model, now, reserve=self.reserve, policy=self.policy, paces=paces)
         change = next_change(quotas, now)
+        if paces is not None:
+            # A pace moves with time as well as with observations: look again within a minute.
+            change = min(change, now + _PACE_TTL) if change else now + _PACE_TTL
         self._cache[model] = (gen, change.timestamp() if change else math.inf, ranked[0] if ranked else None)
         return ranked[0] if ranked else None
 
@@ -183,7 +190,19 @@ class Router:
         """Every candidate for `model`, best first, leaving out the providers in `exclude`."""
         with self._lock:
             quotas = tuple(self._quotas.values())
-        return rank(quotas, model, datetime.now(UTC), reserve=self.reserve, policy=self.policy, exclude=exclude)
+        now = datetime.now(UTC)
+        paces = self._paces_for_policy(quotas, now)
+        return rank(quotas, model, now, reserve=self.reserve, policy=self.policy, exclude=exclude, paces=paces)
+
+    def _paces_for_policy(self, quotas: tuple[ProviderQuota, ...], now: datetime) -> dict[tuple[str, str], Pace] | None:
+        """The paces policy "pace" needs (None for the other policies); history is re-read at most once a minute."""
+        if self.policy != "pace":
+            return None
+        from bhoga._pace import paces  # noqa: PLC0415
+
+        if self._history_cache is None or time.monotonic() - self._history_cache[0] > _PACE_TTL.total_seconds():
+            self._history_cache = (time.monotonic(), self.history())
+        return paces(quotas, self._history_cache[1], now)
 
     def history(self) -> dict[tuple[str, str], list[Point]]:
         """The recorded history of every window, `{(pid, window_key): [Point, ...]}` (empty when unreadable)."""

@@ -10,7 +10,12 @@ Theory of operation (DESIGN §3):
    providers whose quota is unknown (subscriptions first, then by priority); anything below the reserve;
    and last, throttled or exhausted providers, which are thus never chosen while another is usable.
 4. Within a tier: headroom, then priority. Policy "drain-soonest" orders the first tier by the reset of the
-   binding window instead (use it or lose it).
+   binding window instead (use it or lose it). Policy "pace" (DESIGN §8.7) takes each window's forecast
+   (`bhoga._pace`): a subscription whose binding window is forecast to run out before its reset counts for
+   less (it is ranked after those that are not), one forecast to reset with quota unused counts for more: its
+   reserve is waived, since at this pace it is not needed before the reset. Without a forecast the reserve
+   shrinks with the time left in the window (10 % of a 5 h window 30 min before its reset is 1 %). Among
+   equals, the binding window that resets first wins.
 5. Anti-flap: the current provider is kept unless the best one is in a better tier or beats it by a margin,
    or the current one is throttled, exhausted, below the reserve or no longer a candidate. The margin speaks the
    policy's language: headroom points under "headroom"; under "drain-soonest", between two subscriptions above
@@ -24,13 +29,20 @@ compared; a `set_quota` on it is a budget figure and ranks as one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy, to_hermes_model
+
+# Annotations only: `bhoga._pace` is needed only by callers that compute paces.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from bhoga._pace import Pace
+
+    Paces = Mapping[tuple[str, str], Pace]
 
 __all__ = [
     "POLICIES",
@@ -42,7 +54,7 @@ __all__ = [
     "window_label",
 ]
 
-POLICIES = ("headroom", "drain-soonest")
+POLICIES = ("headroom", "drain-soonest", "pace")
 _LABELS = {"burst": "5h", "weekly": "7d", "monthly": "monthly", "budget": "budget"}
 
 
@@ -72,6 +84,8 @@ class _Candidate:
     tier: int
     until: datetime | None
     """When a throttle ends or the binding window resets."""
+    runs_out: datetime | None = None
+    """Policy "pace" only: when the binding window runs out at its pace, if that is before its reset."""
 
 
 def _headroom(windows: Iterable[QuotaWindow], model: str, now: datetime) -> tuple[float, QuotaWindow | None]:
@@ -86,8 +100,33 @@ def _headroom(windows: Iterable[QuotaWindow], model: str, now: datetime) -> tupl
     return best
 
 
-def evaluate(q: ProviderQuota, model: str, now: datetime, reserve: float) -> _Candidate | None:
-    """How provider quota `q` stands for `model` at `now`; None when it is not a candidate."""
+def _pace_reserve(
+    prov: Provider, binding: QuotaWindow | None, pace: Pace | None, now: datetime, reserve: float
+) -> float:
+    """The reserve policy "pace" keeps on a subscription's binding window."""
+    if prov.kind is not Kind.SUBSCRIPTION or binding is None or binding.resets_at is None or binding.resets_at <= now:
+        return reserve
+    if pace is not None and pace.pct_per_hour is not None:
+        return reserve if pace.runs_out_at is not None else 0.0
+    if binding.window_min > 0:
+        left = (binding.resets_at - now).total_seconds() / (binding.window_min * 60)
+        return reserve * min(1.0, max(0.0, left))
+    return reserve
+
+
+def evaluate(
+    q: ProviderQuota,
+    model: str,
+    now: datetime,
+    reserve: float,
+    *,
+    policy: str = "headroom",
+    paces: Paces | None = None,
+) -> _Candidate | None:
+    """How provider quota `q` stands for `model` at `now`; None when it is not a candidate.
+
+    `paces` (`{(pid, window_key): Pace}`, see `bhoga._pace.paces`) is used by policy "pace" only.
+    """
     prov = PROVIDERS.get(q.provider_id)
     if prov is None:
         return None
@@ -101,6 +140,11 @@ def evaluate(q: ProviderQuota, model: str, now: datetime, reserve: float) -> _Ca
     late = cred == "unverified"
     headroom, binding = _headroom(q.windows, model, now)
     reset = binding.resets_at if binding and binding.resets_at and binding.resets_at > now else None
+    runs_out = None
+    if policy == "pace" and binding is not None:
+        pace = paces.get((q.provider_id, binding.key)) if paces else None
+        reserve = _pace_reserve(prov, binding, pace, now, reserve)
+        runs_out = pace.runs_out_at if pace is not None and reset is not None else None
     if q.throttled_until is not None and q.throttled_until > now:
         return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, _WALL, q.throttled_until)
     if binding is None:
@@ -110,7 +154,7 @@ def evaluate(q: ProviderQuota, model: str, now: datetime, reserve: float) -> _Ca
     if headroom < reserve:
         return _Candidate(prov, headroom, binding, ProviderStatus.LOW, _UNVERIFIED if late else 3, reset)
     tier = _UNVERIFIED if late else (1 if metered else 0)
-    return _Candidate(prov, headroom, binding, ProviderStatus.OK, tier, reset)
+    return _Candidate(prov, headroom, binding, ProviderStatus.OK, tier, reset, runs_out)
 
 
 _UNVERIFIED = 4
@@ -126,16 +170,36 @@ def _sort_key(c: _Candidate, policy: str) -> tuple[object, ...]:
         return (2, c.provider.kind is not Kind.SUBSCRIPTION, c.provider.priority, 0.0)
     if c.tier == 0 and policy == "drain-soonest":
         return (0, 0 if c.until else 1, c.until.timestamp() if c.until else 0.0, -c.headroom, c.provider.priority)
+    if c.tier == 0 and policy == "pace":
+        # Forecast to run out before its reset: it will be used up anyway, so it counts for less.
+        return (
+            0,
+            c.runs_out is not None,
+            c.until.timestamp() if c.until else float("inf"),
+            -c.headroom,
+            c.provider.priority,
+        )
     return (c.tier, -c.headroom, c.provider.priority)
 
 
 def _ranked(
-    quotas: Iterable[ProviderQuota], model: str, now: datetime, reserve: float, policy: str, exclude: Collection[str]
+    quotas: Iterable[ProviderQuota],
+    model: str,
+    now: datetime,
+    reserve: float,
+    policy: str,
+    exclude: Collection[str],
+    paces: Paces | None = None,
 ) -> list[_Candidate]:
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
     allowed = set(hierarchy(model)) - set(exclude)
-    cands = [c for q in quotas if q.provider_id in allowed if (c := evaluate(q, model, now, reserve)) is not None]
+    cands = [
+        c
+        for q in quotas
+        if q.provider_id in allowed
+        if (c := evaluate(q, model, now, reserve, policy=policy, paces=paces)) is not None
+    ]
     cands.sort(key=lambda c: _sort_key(c, policy))
     return cands
 
@@ -159,6 +223,8 @@ def _state_text(c: _Candidate, now: datetime, reserve: float) -> str:
     if c.status is ProviderStatus.UNKNOWN:
         return f"{pid} quota unknown"
     resets = f", resets in {human_duration((c.until - now).total_seconds())}" if c.until else ""
+    if c.runs_out is not None:
+        resets = f", runs out in {human_duration((c.runs_out - now).total_seconds())} at this pace{resets}"
     return f"{pid} {_pct(c.headroom)} left in {label} window{resets}"
 
 
@@ -204,9 +270,13 @@ def rank(
     reserve: float = 0.10,
     policy: str = "headroom",
     exclude: Collection[str] = (),
+    paces: Paces | None = None,
 ) -> tuple[RouterRecommendation, ...]:
-    """Every candidate for `model`, best first; the first one's reason explains the choice."""
-    ranked = _ranked(quotas, model, now, reserve, policy, exclude)
+    """Every candidate for `model`, best first; the first one's reason explains the choice.
+
+    `paces` (`{(pid, window_key): Pace}`) feeds policy "pace"; the other policies ignore it.
+    """
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces)
     if not ranked:
         return ()
     first = _recommend(ranked[0], model, _reason(ranked, now, reserve))
@@ -223,9 +293,10 @@ def should_switch(
     reserve: float = 0.10,
     policy: str = "headroom",
     exclude: Collection[str] = (),
+    paces: Paces | None = None,
 ) -> tuple[bool, str]:
     """Whether to move from `current_pid` to the best provider, and a one-line reason either way."""
-    ranked = _ranked(quotas, model, now, reserve, policy, exclude)
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces)
     if not ranked:
         return False, f"no candidate for {model}"
     best = ranked[0]
@@ -240,6 +311,8 @@ def should_switch(
         return True, f"{_state(current, now, reserve)} {to}"
     if best.tier < current.tier:
         return True, f"{_state(best, now, reserve)} beats {_state(current, now, reserve)} {to}"
+    if policy == "pace" and current.runs_out is not None and best.runs_out is None and best.tier == current.tier:
+        return True, f"{_state(current, now, reserve)}; {_state(best, now, reserve)} {to}"
     if best.headroom < 0 or current.headroom < 0:
         # No margin can be measured; the ranking (subscription first, then priority) decides, and it is stable.
         if _sort_key(best, policy) < _sort_key(current, policy):

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bhoga._paths import daemon_config_path
+from bhoga._routing import POLICIES as _ROUTING_POLICIES
 from bhoga.errors import ConfigError
 
 __all__ = ["MIN_INTERVAL", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
 
-POLICIES = ("headroom", "drain-soonest")
+POLICIES = _ROUTING_POLICIES
 MIN_INTERVAL = 60.0
 """Seconds; the Claude usage endpoint answers 429 when polled faster than about once a minute."""
 
@@ -32,7 +33,7 @@ class DaemonConfig:
             model written to Hermes, the others are ranked for `status` only (Hermes has one main model).
         reserve: fraction 0-1 of a subscription window kept back before it is ranked below metered APIs.
         margin: fraction 0-1 by which a new best must beat the current provider before Hermes is rewritten.
-        policy: "headroom" or "drain-soonest".
+        policy: "headroom", "drain-soonest" or "pace".
         interval: seconds between scheduled discoveries (plus up to 10 % jitter), at least `MIN_INTERVAL`.
         write_auxiliary / write_fallbacks: passed to the Hermes writer.
         paused: no Hermes writes at all (the `paused` marker file does the same at run time).

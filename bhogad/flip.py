@@ -146,6 +146,7 @@ class Flipper:
             reserve=config.reserve,
             policy=config.policy,
             exclude=exclusions,
+            paces=self.router.paces() if config.policy == "pace" else None,
         )
         if not switch:
             return result(Outcome.KEPT, reason)
