@@ -16,7 +16,7 @@ OPUS = "claude-opus-4"
 
 def sub(pid: str, name: str, used: float, resets: timedelta, window_min: int = 300) -> ProviderQuota:
     w = QuotaWindow(name, used, NOW + resets, window_min, "*", NOW, "test")
-    return ProviderQuota(pid, windows=(w,), credential=True)
+    return ProviderQuota(pid, windows=(w,), credential=True, verdict="verified")
 
 
 def api(pid: str) -> ProviderQuota:
