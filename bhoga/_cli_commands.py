@@ -140,8 +140,8 @@ def _best(args: argparse.Namespace) -> int:
     answer = _daemon({"op": "best", "model": args.model})
     if answer is not None:
         rec = recommendation_from_json(answer.get("recommendation"))
-        alternatives = [recommendation_from_json(r) for r in answer.get("ranked") or ()]
-        ranked = [r for r in ([rec, *alternatives] if rec else alternatives) if r is not None]
+        # `ranked` holds every candidate, best first, the winner included (docs/PROTOCOL.md).
+        ranked = [r for r in map(recommendation_from_json, answer.get("ranked") or ()) if r is not None]
         source = "bhogad"
     else:
         with _local_router(discover=True) as router:

@@ -96,6 +96,7 @@ class Router:
         self._recorder = Recorder()
         self._history_cache: tuple[float, dict[tuple[str, str], list[Point]]] | None = None
         self._lock = threading.Lock()
+        self._drain_lock = threading.Lock()
         self._quotas: dict[str, ProviderQuota] = {}
         self._gen = 0
         self._cache: dict[str, tuple[int, float, RouterRecommendation | None]] = {}
@@ -323,9 +324,18 @@ class Router:
             self._notify()
             self._save()
 
+    def sync(self) -> None:
+        """Process every turn queued so far, in this thread, before returning (no file is written).
+
+        A turn being processed by the worker at this moment is waited for, so an answer computed after `sync`
+        reflects every turn recorded before it.
+        """
+        with self._drain_lock:
+            self._drain()
+
     def flush(self) -> None:
         """Process every queued turn and write the state file now."""
-        self._drain()
+        self.sync()
         self._save()
 
     def close(self) -> None:
@@ -434,7 +444,8 @@ class Router:
                 time.sleep(_BATCH_WINDOW)
             self._wake.clear()
             try:
-                self._drain()
+                with self._drain_lock:
+                    self._drain()
                 if self._dirty and time.monotonic() - self._last_save >= _SAVE_EVERY:
                     self._save()
             except Exception:

@@ -206,7 +206,8 @@ class Daemon:
             log.info("resumed after about %.0f s asleep; re-reading quotas", gap)
             if self.watcher is not None:
                 self.watcher.rearm()
-            self.request_discovery(force=True, why="resume")
+            # Not forced: the endpoints' minimum intervals hold after a resume too (only a new login skips them).
+            self.request_discovery(force=False, why="resume")
             self.request_flip()
         self.periodic.run_pending()
         delay = min(_TICK, self.periodic.idle_seconds())
@@ -250,7 +251,7 @@ class Daemon:
         self.watcher = Watcher(loop, self._watch_specs, self.on_files, quiet=self._quiet, max_wait=_MAX_WAIT)
         self.watcher.start()
         self.periodic = Periodic(
-            self.config.interval, lambda: self.request_discovery(force=True, why="schedule"), name="discovery"
+            self.config.interval, lambda: self.request_discovery(force=False, why="schedule"), name="discovery"
         )
         # The first pass waits for the first discovery: a pass on the saved state alone could flip on stale
         # numbers and flip back a moment later.

@@ -99,13 +99,17 @@ def handle_request(daemon: Daemon, request: object) -> dict[str, object]:
                 raise ProtocolError(str(exc)) from None
             return {"ok": True}
         case BestRequest():
+            # Every turn sent before this request on this connection is in the queue: count it first.
+            router.sync()
             ranked = router.ranked(request.model)
             return {
                 "ok": True,
                 "recommendation": recommendation_to_json(ranked[0] if ranked else None),
-                "ranked": [recommendation_to_json(r) for r in ranked[1:]],
+                # Every candidate, best first: the winner is ranked[0] (the same as `bhoga best --json`).
+                "ranked": [recommendation_to_json(r) for r in ranked],
             }
         case StatusRequest():
+            router.sync()
             return status(daemon)
         case PauseRequest():
             daemon.set_paused(True)

@@ -126,13 +126,16 @@ def test_http_connection_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert http_get("file:///etc/passwd", {}).error == "unsupported URL scheme"
 
 
-def test_gate_interval_force_and_jitter(tmp_path: Path) -> None:
-    """One claim per interval (plus up to 10 % jitter); force skips only the local interval."""
+def test_gate_interval_and_force_only_for_a_new_login(tmp_path: Path) -> None:
+    """One claim per interval; force skips the interval only for a new login (another credential marker),
+    never for the same one, and never a server's retry-after."""
     gate = Gate(tmp_path / "g.json", interval=300)
     assert gate.claim("k", NOW) is None
     assert gate.claim("k", NOW + timedelta(seconds=299)) is not None
-    assert gate.claim("k", NOW + timedelta(seconds=331)) is None
-    assert gate.claim("k", NOW + timedelta(seconds=332), force=True) is None
+    assert gate.claim("k", NOW + timedelta(seconds=299), force=True) is not None
+    assert gate.claim("k", NOW + timedelta(seconds=300)) is None
+    assert gate.claim("k", NOW + timedelta(seconds=301), force=True, marker="login-2") is None
+    assert gate.claim("k", NOW + timedelta(seconds=302), force=True, marker="login-2") is not None
     gate.retry_after("k", NOW, 7200)
     assert gate.claim("k", NOW + timedelta(hours=1), force=True) is not None
     assert Gate(tmp_path / "g.json").claim("k", NOW + timedelta(hours=2, seconds=1)) is None

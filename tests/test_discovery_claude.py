@@ -76,6 +76,9 @@ def test_at_most_one_call_per_interval_and_last_good(home: Path, online: FakeSer
     assert online.count(USAGE) == 1
     assert second.source == "last-good" and "last good answer is" in second.note
     assert {w.key for w in second.windows} == {"burst", "weekly", "weekly@sonnet"}
+    # Forcing with the same login does not skip the interval (DESIGN §8.3); a new login (refreshed token) does.
+    assert discover("claude_code", force=True).source == "last-good" and online.count(USAGE) == 1
+    write_claude_credentials(home, expires_in=7200.0)
     forced = discover("claude_code", force=True)
     assert forced.source == "oauth" and online.count(USAGE) == 2
 
@@ -273,6 +276,7 @@ def test_no_secret_anywhere(
         # Clear the 429 back-off by hand so the next fault can be served in the same test.
         saved = json.loads(gate_path().read_text())
         saved["sources"]["claude_oauth"].pop("retry_until", None)
+        saved["sources"]["claude_oauth"].pop("next_at", None)
         gate_path().write_text(json.dumps(saved))
     out = capsys.readouterr()
     assert_no_secrets(logs.text, out.out, out.err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from discovery_helpers import (
 from fakeserver import FakeServer, Reply
 
 from bhoga.discovery import check_quota, credential_report, discover
+from bhoga.discovery._gate import gate_path
 from bhoga.discovery.copilot import find_token, parse_copilot_user
 
 pytest_plugins = ("fixtures_discovery",)
@@ -140,6 +142,11 @@ def test_faults(
     online.route(USER, reply)
     assert check_quota("github-copilot") is None
     assert len([r for r in logs.records if r.levelname == "WARNING"]) == 1
+    # Let the 15-minute interval pass (by hand, in the shared gate file): only the blocks remain.
+    gate = gate_path()
+    saved = json.loads(gate.read_text())
+    saved["sources"]["copilot_user"].pop("next_at", None)
+    gate.write_text(json.dumps(saved))
     discover("github-copilot", force=True)
     assert online.count() == (1 if blocked else 2)
     assert_no_secrets(logs.text)

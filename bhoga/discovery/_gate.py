@@ -1,5 +1,5 @@
-"""Call hygiene shared by every process on the machine: at most one call per source per interval (with
-jitter), a server's `retry-after` honoured even across restarts, a back-off after an auth failure, and the
+"""Call hygiene shared by every process on the machine: at most one call per source per interval, a server's
+`retry-after` honoured even across restarts, a back-off after an auth failure, and the
 last good answer with its age.
 
 Everything lives in one small JSON file beside the state file (`discovery.json`), updated under an
@@ -128,9 +128,10 @@ class Gate:
     ) -> str | None:
         """Reserve the right to call source `key` now. None when granted, else why not (one line).
 
-        `force` skips the local "too soon" rule but never a server's retry-after or an auth back-off for the
-        same credential `marker`. A granted claim starts the next interval at once, so a second process
-        asking a moment later is refused even while the first call is still in flight.
+        `force` skips the local "too soon" rule only for a new login (a `marker` other than the last call's),
+        never a server's retry-after or an auth back-off for the same credential (DESIGN §8.3: the per-endpoint
+        minimum intervals hold whatever the daemon's `interval` says). A granted claim starts the next interval
+        at once, so a second process asking a moment later is refused even while the first call is in flight.
         """
         try:
             with self._locked() as data:
@@ -143,13 +144,15 @@ class Gate:
                 if ts < auth_until and e.get("auth_marker") == marker:
                     return AUTH_BLOCKED
                 next_at = as_float(e.get("next_at")) or 0.0
-                if ts < next_at and not force:
+                new_login = force and bool(marker) and e.get("last_marker") != marker
+                if ts < next_at and not new_login:
                     return f"last call {int(ts - (as_float(e.get('last_call')) or ts))}s ago (≤1 per interval)"
-                import random  # noqa: PLC0415
-
                 gap = self.interval if interval is None else interval
                 e["last_call"] = ts
-                e["next_at"] = ts + gap + random.uniform(0.0, 0.1 * gap)  # noqa: S311 - jitter, not crypto
+                e["last_marker"] = marker
+                # No jitter here: the daemon's schedule is jittered already, and a jittered gate would refuse a
+                # scheduled run that came a few seconds "early", doubling the real interval.
+                e["next_at"] = ts + gap
                 return None
         except OSError as exc:
             # An unwritable cache dir must not allow hammering the endpoint: refuse, say why.
