@@ -1,24 +1,33 @@
 """The daemon's Unix socket server: protocol v1 over NDJSON, many clients, one asyncio loop.
 
-Each connection is an `asyncio.Protocol` that splits whatever arrives into lines in bulk and answers a whole
-batch with one write, which is what keeps a pipelining client above 100k events/s. Memory per connection is
-bounded: an unfinished line may grow to `MAX_LINE`, answers wait in a write buffer whose high-water mark
-pauses reading (backpressure), and the number of connections is capped. A line left unfinished, or answers
-left unread, for longer than `deadline` seconds closes that connection, so a slow or half-open client never
-holds anything another client needs.
+Each connection is an `asyncio.Protocol` that splits whatever arrives into lines in bulk and answers them in
+chunks, which is what keeps a pipelining client above 100k events/s. Nothing a client does can take more than
+its share (DESIGN §8.5):
+
+* memory: an unfinished line may grow to `MAX_LINE`; once more than `UNSENT_MAX` bytes of answers wait unsent,
+  the connection is neither read nor answered until its client reads (backpressure);
+* time: a connection answers for at most `_SLICE` seconds before the loop serves the others;
+* descriptors: the number of connections is capped below the process's descriptor limit, and at the cap a new
+  connection closes the longest-idle one, so the `bhoga` CLI always gets through; idle connections (no
+  complete request for `idle` seconds) are closed, and refused ones (another uid) are closed at once;
+* deadlines: a line left unfinished, or answers left unread, for longer than `deadline` seconds closes that
+  connection, so a slow or half-open client never holds anything another client needs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import logging
+import math
 import os
 import socket
 import stat
 import struct
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
@@ -26,7 +35,7 @@ from typing import Final
 from bhoga._protocol import MAX_LINE, Request, encode, error_line, parse_request
 from bhoga.errors import BhogaError, ProtocolError
 
-__all__ = ["Handler", "Server", "SocketInUse", "peer_uid"]
+__all__ = ["UNSENT_MAX", "Handler", "Server", "SocketInUse", "connection_limit", "peer_uid"]
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +43,15 @@ Handler = Callable[[Request], dict[str, object]]
 
 _OK: Final = {"ok": True}
 _OK_LINE: Final = b'{"ok":true}\n'
-_WRITE_HIGH: Final = 256 * 1024
+UNSENT_MAX: Final = 1024 * 1024
+"""Bytes of unsent answers beyond which a connection is not read until its client reads."""
+_CHUNK: Final = 64 * 1024  # answers are handed to the transport in chunks of about this size
+_SLICE: Final = 0.001  # seconds one connection may answer before the next one gets its turn
+_ROUND: Final = 0.002  # seconds of queued (bulk) answering per turn of the loop, whatever the number of clients
+_LIGHT: Final = 4096  # a read this small (a CLI, a ping) is answered at once instead of queueing behind bulk
 _MAX_CONNECTIONS: Final = 512
-_BACKLOG: Final = 512
+_BACKLOG: Final = 128  # the listen queue, and how many connections asyncio accepts in one loop turn
+_SPARE_FDS: Final = 64  # descriptors kept for everything else the daemon opens (state, watches, logs)
 _LINGER: Final = 1.0  # seconds a finished connection may keep sending before it is cut off
 
 
@@ -57,14 +72,56 @@ def peer_uid(sock: socket.socket) -> int | None:
         return None
 
 
+def connection_limit() -> int:
+    """How many connections to keep: 512, or fewer when the descriptor limit leaves less room.
+
+    A whole accept batch (`_BACKLOG`) may be opened before the first of them is looked at, so that and a
+    reserve for the daemon's own files must fit beside the connections; asyncio would otherwise stop
+    accepting for a second on EMFILE.
+    """
+    try:
+        import resource  # noqa: PLC0415 - Unix only
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return _MAX_CONNECTIONS
+    if soft == resource.RLIM_INFINITY:
+        return _MAX_CONNECTIONS
+    return max(8, min(_MAX_CONNECTIONS, int(soft) - _BACKLOG - _SPARE_FDS))
+
+
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_buf", "_finishing", "_server", "_transport", "partial_since", "stalled_since")
+    __slots__ = (
+        "_backlog",
+        "_blocked",
+        "_buf",
+        "_finishing",
+        "_pending",
+        "_pos",
+        "_server",
+        "_transport",
+        "active_at",
+        "partial_since",
+        "queued",
+        "stalled_since",
+    )
 
     def __init__(self, server: Server) -> None:
         self._server = server
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
+        """An unfinished line, waiting for the rest of it."""
+        self._pending = b""
+        self._pos = 0
+        """Received data whose complete lines from `_pos` on are not answered yet (the backlog)."""
+        self._backlog = False
+        self._blocked = False
+        """More than `UNSENT_MAX` bytes of answers wait unsent: nothing is read or answered until they go."""
         self._finishing = False
+        self.queued = False
+        """Waiting in the server's queue for a turn to answer its backlog."""
+        self.active_at = server.loop_time()
+        """Loop time of the last complete request (or of the connect): what idleness and eviction go by."""
         self.partial_since: float | None = None
         """Loop time when an unfinished line started waiting for the rest of it."""
         self.stalled_since: float | None = None
@@ -79,66 +136,144 @@ class _Connection(asyncio.Protocol):
         if uid != srv.uid:
             srv.refused += 1
             log.warning("refused a connection from uid %s (only uid %d may connect)", uid, srv.uid)
-            self.finish(error_line(f"permission denied: only uid {srv.uid} may connect"))
+            self._refuse(sock, error_line(f"permission denied: only uid {srv.uid} may connect"))
             return
-        if len(srv.connections) >= _MAX_CONNECTIONS:
-            srv.refused += 1
-            self.finish(error_line("too many connections; try again later"))
-            return
-        transport.set_write_buffer_limits(high=_WRITE_HIGH)
+        if len(srv.connections) >= srv.max_connections:
+            srv.make_room()
+        transport.set_write_buffer_limits(high=UNSENT_MAX)
         srv.connections.add(self)
+
+    def _refuse(self, sock: socket.socket | None, last: bytes) -> None:
+        """Answer once and close now: a refused peer holds no descriptor past this turn of the loop."""
+        assert self._transport is not None
+        self._finishing = True
+        # What the peer already sent is read first: closing over unread input resets the connection, and the
+        # peer might then not see why.
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                for _ in range(16):
+                    if not os.read(sock.fileno(), 65536):
+                        break
+        self._transport.write(last)
+        self._transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
         self._buf.clear()
+        self._pending = b""
+        self._backlog = False
 
     def pause_writing(self) -> None:
-        # The client is not reading its answers: stop reading its requests until it does.
+        # More than UNSENT_MAX bytes of answers are not read: stop reading and answering until they are.
+        self._blocked = True
+        if self.stalled_since is None:
+            self.stalled_since = self._server.loop_time()
         if self._transport is not None and not self._transport.is_closing():
             self._transport.pause_reading()
-            self.stalled_since = self._server.loop_time()
 
     def resume_writing(self) -> None:
+        self._blocked = False
         self.stalled_since = None
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()
+        if self._backlog:
+            self._server.queue(self)
+        else:
+            self._resume_reading()
+
+    def _resume_reading(self) -> None:
+        t = self._transport
+        if t is not None and not (self._blocked or self._backlog or self._finishing or t.is_closing()):
+            t.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport
         if transport is None or self._finishing or transport.is_closing():
             return  # after the last answer, input is read and dropped until the client hangs up
         buf = self._buf
-        if buf:
+        if buf or b"\n" not in data:
             # Appending to a bytearray keeps a client that dribbles one byte at a time linear, not quadratic.
             buf += data
             if b"\n" not in data:
-                self._hold(None)
+                self._hold()
                 return
             data = bytes(buf)
             buf.clear()
-        end = data.rfind(b"\n")
-        if end < 0:
-            self._hold(data)
-            return
-        tail = data[end + 1 :]
-        lines = data[:end].split(b"\n")
+        self._pending = data
+        self._pos = 0
+        if len(data) <= _LIGHT:
+            self._serve(time.monotonic() + _SLICE)  # a request or two (a CLI, a ping): answered at once
+        else:
+            self._backlog = True  # bulk waits for its turn in the queue
+            transport.pause_reading()
+            self._server.queue(self)
+
+    def take_turn(self, until: float) -> None:
+        """Answer backlog until `until` (monotonic) unless the client stopped reading or we are closing."""
+        self.queued = False
+        t = self._transport
+        if self._backlog and not self._blocked and not self._finishing and t is not None and not t.is_closing():
+            self._serve(until)
+
+    def _serve(self, until: float) -> None:
+        """Answer complete lines of `_pending` from `_pos` on: at least one, then until `until`.
+
+        Answers go out in chunks; when the client stops reading them (`pause_writing`) or the time is up, the
+        rest waits as backlog with reading paused, so memory stays bounded and every other connection gets
+        its turn.
+        """
+        transport = self._transport
+        assert transport is not None
         srv = self._server
         handle = srv.handle_line
+        data = self._pending
+        pos = self._pos
+        end = data.rfind(b"\n")
+        clock = time.monotonic
         out: list[bytes] = []
-        for line in lines:
+        size = 0
+        while pos <= end:
+            nl = data.find(b"\n", pos)
+            line = data[pos:nl]
+            pos = nl + 1
             if len(line) > MAX_LINE:
                 out.append(error_line(f"line longer than {MAX_LINE} bytes; closing"))
                 srv.errors += 1
                 self.finish(b"".join(out))
                 return
-            out.append(handle(line))
-        transport.write(b"".join(out))
-        self._hold(tail)
+            answer = handle(line)
+            out.append(answer)
+            size += len(answer)
+            if size >= _CHUNK:
+                transport.write(b"".join(out))
+                out.clear()
+                size = 0
+                if self._blocked:
+                    break
+            if clock() >= until:
+                break
+        if out:
+            transport.write(b"".join(out))
+        self.active_at = srv.loop_time()
+        if self._finishing or transport.is_closing():
+            return
+        if pos > end:  # every complete line is answered
+            self._pending = b""
+            self._pos = 0
+            self._backlog = False
+            self._buf[:] = data[end + 1 :]
+            self._hold()
+            self._resume_reading()
+            return
+        self._pending = data
+        self._pos = pos
+        if not self._backlog:
+            self._backlog = True
+            self.partial_since = None
+            transport.pause_reading()
+        if not self._blocked:
+            srv.queue(self)  # resume_writing queues it once the client has read
 
-    def _hold(self, rest: bytes | None) -> None:
-        """Keep an unfinished line (`rest`, or what `_buf` already holds when None) for the next read."""
-        if rest is not None:
-            self._buf[:] = rest
+    def _hold(self) -> None:
+        """Keep the unfinished line in `_buf` for the next read, unless it is already too long."""
         if len(self._buf) > MAX_LINE:
             self._server.errors += 1
             self.finish(error_line(f"line longer than {MAX_LINE} bytes; closing"))
@@ -148,16 +283,30 @@ class _Connection(asyncio.Protocol):
         elif self.partial_since is None:
             self.partial_since = self._server.loop_time()
 
+    def eof_received(self) -> bool:
+        # The client is done sending; a last line it did not end with a newline is still a request.
+        t = self._transport
+        if self._buf and not (self._finishing or self._backlog) and t is not None and not t.is_closing():
+            self._pending = bytes(self._buf) + b"\n"
+            self._pos = 0
+            self._buf.clear()
+            self._serve(time.monotonic() + _SLICE)
+        return False  # close once our answers are written
+
     def finish(self, last: bytes) -> None:
         """Write a last answer, then a clean end of stream, and hang up at the latest after `_LINGER` s.
 
         Input keeps being read (and dropped) meanwhile: closing a Unix socket with unread input makes the kernel
-        reset the connection, and the client would see ECONNRESET instead of the answer that explains why.
+        reset the connection, and the client would see ECONNRESET instead of the answer that explains why. A
+        finishing connection is the first to go when room is needed.
         """
         transport = self._transport
         self._finishing = True
+        self._backlog = False
+        self._pending = b""
         self._buf.clear()
         self.partial_since = self.stalled_since = None
+        self.active_at = -math.inf
         if transport is None or transport.is_closing():
             return
         transport.write(last)
@@ -173,8 +322,19 @@ class _Connection(asyncio.Protocol):
             self._transport.write(last)
             self._transport.close()
 
-    def eof_received(self) -> bool:
-        return False  # the client is done sending: close once our answers are written
+    def drop(self, why: str) -> None:
+        """Close now without a word (idle, or evicted to make room): no answer of its client is pending."""
+        log.debug("closing a connection: %s", why)
+        self._finishing = True
+        self._backlog = False
+        self._pending = b""
+        self._buf.clear()
+        self._server.connections.discard(self)
+        if self._transport is not None:
+            if self._transport.get_write_buffer_size():
+                self._transport.abort()
+            else:
+                self._transport.close()
 
     def expire(self, why: str) -> None:
         """Drop a connection that holds an unfinished line or unread answers past the deadline."""
@@ -186,6 +346,7 @@ class _Connection(asyncio.Protocol):
             else:
                 self._transport.abort()  # it does not read: anything more we write would only queue
         self._buf.clear()
+        self._pending = b""
 
 
 class Server:
@@ -197,23 +358,41 @@ class Server:
         path: the socket path; its directory is created 0700 and the socket is born 0600.
         listen_fd: an already listening socket handed over by systemd or launchd; `path` is then only shown.
         deadline: seconds a connection may keep a line unfinished or its answers unread.
+        idle: seconds a connection may go without a complete request before it is closed.
+        max_connections: connections kept at once (default: `connection_limit()`); at the limit a new one
+            closes the longest-idle one.
     """
 
-    def __init__(self, handler: Handler, *, path: Path, listen_fd: int | None = None, deadline: float = 10.0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        path: Path,
+        listen_fd: int | None = None,
+        deadline: float = 10.0,
+        idle: float = 60.0,
+        max_connections: int | None = None,
+    ) -> None:
         self.handler = handler
         self.path = Path(path)
         self.listen_fd = listen_fd
         self.deadline = deadline
+        self.idle = idle
+        self.max_connections = max_connections if max_connections is not None else connection_limit()
         self.uid = os.getuid()
         self.connections: set[_Connection] = set()
         self.requests = 0
         self.errors = 0
         self.refused = 0
         self.expired = 0
+        self.closed_idle = 0
+        self.evicted = 0
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._bound: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket file we created
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._busy: collections.deque[_Connection] = collections.deque()
+        self._running = False
 
     def loop_time(self) -> float:
         assert self._loop is not None
@@ -222,6 +401,40 @@ class Server:
     def later(self, delay: float, callback: Callable[[], object]) -> None:
         assert self._loop is not None
         self._loop.call_later(delay, callback)
+
+    def queue(self, conn: _Connection) -> None:
+        """Give `conn` a turn to answer its backlog, after those already waiting."""
+        if not conn.queued:
+            conn.queued = True
+            self._busy.append(conn)
+            if not self._running:
+                self._running = True
+                assert self._loop is not None
+                self._loop.call_soon(self._run_queue)
+
+    def _run_queue(self) -> None:
+        # At most _ROUND seconds of bulk per turn of the loop, _SLICE each in turn: whatever the number of
+        # flooding clients, a new connection or a ping waits a few milliseconds, not one slice per flooder.
+        self._running = False
+        clock = time.monotonic
+        round_end = clock() + _ROUND
+        busy = self._busy
+        while busy:
+            busy.popleft().take_turn(min(clock() + _SLICE, round_end))
+            if clock() >= round_end:
+                break
+        if busy and not self._running:
+            self._running = True
+            assert self._loop is not None
+            self._loop.call_soon(self._run_queue)
+
+    def make_room(self) -> None:
+        """Close the longest-idle connection (a finishing one first) so a new one fits under the limit."""
+        if self.connections:
+            victim = min(self.connections, key=_idle_key)
+            self.evicted += 1
+            log.info("%d connections: closing the longest-idle one to make room", len(self.connections))
+            victim.drop("closed to make room for a new connection")
 
     def handle_line(self, line: bytes) -> bytes:
         """Answer one request line; never raises."""
@@ -285,15 +498,20 @@ class Server:
 
     def _schedule_sweep(self) -> None:
         assert self._loop is not None
-        self._sweeper = self._loop.call_later(min(1.0, self.deadline / 4), self._sweep)
+        self._sweeper = self._loop.call_later(min(1.0, self.deadline / 4, self.idle / 4), self._sweep)
 
     def _sweep(self) -> None:
-        limit = self.loop_time() - self.deadline
+        now = self.loop_time()
+        limit = now - self.deadline
+        idle_limit = now - self.idle
         for conn in list(self.connections):
             if conn.partial_since is not None and conn.partial_since < limit:
                 conn.expire(f"line not finished within {self.deadline:g}s; closing")
             elif conn.stalled_since is not None and conn.stalled_since < limit:
                 conn.expire(f"answers not read within {self.deadline:g}s; closing")
+            elif conn.active_at < idle_limit and conn.partial_since is None and conn.stalled_since is None:
+                self.closed_idle += 1
+                conn.drop(f"no request for {self.idle:g}s")
         self._schedule_sweep()
 
     async def close(self) -> None:
@@ -313,6 +531,10 @@ class Server:
                 if (st.st_dev, st.st_ino) == self._bound:  # never unlink a successor's socket
                     self.path.unlink()
             self._bound = None
+
+
+def _idle_key(conn: _Connection) -> float:
+    return conn.active_at
 
 
 def _clear_stale(path: Path) -> None:

@@ -68,11 +68,19 @@ def router_handler(router: Router) -> Handler:
 
 
 @contextlib.contextmanager
-def server_thread(path: Path, *, deadline: float = 10.0, router: Router | None = None) -> Iterator[Server]:
-    """Run a Server with a Router-backed handler on its own event loop thread for the `with` block."""
+def server_thread(
+    path: Path,
+    *,
+    deadline: float = 10.0,
+    router: Router | None = None,
+    handler: Handler | None = None,
+    **options: Any,
+) -> Iterator[Server]:
+    """Run a Server (Router-backed handler unless `handler`; more `Server` options in `options`) on its own
+    event loop thread for the `with` block."""
     own = router is None
     r = router if router is not None else Router(eager=False)
-    srv = Server(router_handler(r), path=path, deadline=deadline)
+    srv = Server(handler or router_handler(r), path=path, deadline=deadline, **options)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     failure: list[BaseException] = []

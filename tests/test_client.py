@@ -12,6 +12,7 @@ import pytest
 
 from bhoga._client import UNREACHABLE, DaemonClient, daemon_running
 from bhoga._router import Router
+from tests.fixtures_daemon import wait_until
 from tests.fixtures_socket import LineClient, server_thread
 
 SECRET = "sk-ant-oat01-PLANTED-CLIENT-SECRET"
@@ -164,7 +165,9 @@ def test_send_from_many_threads_loses_nothing(sock_path: Path) -> None:
             t.join()
         assert client.flush(20)
         assert client.sent == 16_000 and client.dropped == 0
-        assert LineClient(sock_path).ask({"v": 1, "op": "status"})["turns"] == 16_000
+        # written is not yet answered: the server may still be working through the last batch
+        asker = LineClient(sock_path)
+        wait_until(lambda: asker.ask({"v": 1, "op": "status"})["turns"] == 16_000, what="16,000 turns counted")
         client.close()
 
 

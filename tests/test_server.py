@@ -221,10 +221,14 @@ def _as_nobody(path: Path) -> str:
             except PermissionError:
                 os.write(w, b"EACCES")
             else:
-                s.sendall(b'{"v":1,"op":"ping"}\n')  # a client that talks first still reads the refusal
+                # A client that talks first still reads the refusal, even when the server has already hung up
+                # (its write then fails with EPIPE, and a read after the answer may see a reset).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    s.sendall(b'{"v":1,"op":"ping"}\n')
                 data = b""
-                while chunk := s.recv(4096):
-                    data += chunk
+                with contextlib.suppress(ConnectionResetError):
+                    while chunk := s.recv(4096):
+                        data += chunk
                 os.write(w, data)
         except BaseException as exc:
             os.write(w, f"child failed: {exc!r}".encode())
