@@ -50,7 +50,8 @@ _SLICE: Final = 0.001  # seconds one connection may answer before the next one g
 _ROUND: Final = 0.002  # seconds of queued (bulk) answering per turn of the loop, whatever the number of clients
 _LIGHT: Final = 4096  # a read this small (a CLI, a ping) is answered at once instead of queueing behind bulk
 _MAX_CONNECTIONS: Final = 512
-_BACKLOG: Final = 128  # the listen queue, and how many connections asyncio accepts in one loop turn
+_ACCEPT_BATCH: Final = 128  # connections asyncio accepts in one turn of the loop (its `backlog` argument)
+_LISTEN_QUEUE: Final = 512  # connections the kernel holds for us meanwhile; a full queue fails connect()
 _SPARE_FDS: Final = 64  # descriptors kept for everything else the daemon opens (state, watches, logs)
 _LINGER: Final = 1.0  # seconds a finished connection may keep sending before it is cut off
 
@@ -75,9 +76,9 @@ def peer_uid(sock: socket.socket) -> int | None:
 def connection_limit() -> int:
     """How many connections to keep: 512, or fewer when the descriptor limit leaves less room.
 
-    A whole accept batch (`_BACKLOG`) may be opened before the first of them is looked at, so that and a
-    reserve for the daemon's own files must fit beside the connections; asyncio would otherwise stop
-    accepting for a second on EMFILE.
+    Accepted connections are only looked at a loop turn or two after asyncio opened them, a batch of
+    `_ACCEPT_BATCH` a turn; two batches and a reserve for the daemon's own files must fit beside the
+    connections, or asyncio stops accepting for a whole second on EMFILE.
     """
     try:
         import resource  # noqa: PLC0415 - Unix only
@@ -87,7 +88,7 @@ def connection_limit() -> int:
         return _MAX_CONNECTIONS
     if soft == resource.RLIM_INFINITY:
         return _MAX_CONNECTIONS
-    return max(8, min(_MAX_CONNECTIONS, int(soft) - _BACKLOG - _SPARE_FDS))
+    return max(8, min(_MAX_CONNECTIONS, int(soft) - 2 * _ACCEPT_BATCH - _SPARE_FDS))
 
 
 class _Connection(asyncio.Protocol):
@@ -471,7 +472,10 @@ class Server:
         else:
             sock = self._bind()
         sock.setblocking(False)
-        self._server = await self._loop.create_unix_server(lambda: _Connection(self), sock=sock, backlog=_BACKLOG)
+        self._server = await self._loop.create_unix_server(lambda: _Connection(self), sock=sock, backlog=_ACCEPT_BATCH)
+        # asyncio uses `backlog` both for listen() and for its accept batch; a short batch keeps descriptors
+        # under the limit, a long queue keeps a connect storm from failing clients' connect() with EAGAIN.
+        sock.listen(_LISTEN_QUEUE)
         self._schedule_sweep()
         log.info("listening on %s", self.path)
 
@@ -493,7 +497,7 @@ class Server:
         self.path.chmod(0o600)
         st = self.path.stat()
         self._bound = (st.st_dev, st.st_ino)
-        sock.listen(_BACKLOG)
+        sock.listen(_LISTEN_QUEUE)
         return sock
 
     def _schedule_sweep(self) -> None:
