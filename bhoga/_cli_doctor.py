@@ -65,7 +65,12 @@ def _credentials() -> tuple[list[Check], set[str]]:
 
 
 def _hermes(found: set[str]) -> list[Check]:
-    from bhoga.hermes import claude_code_caveat, hermes_config_path, hermes_exclusions  # noqa: PLC0415
+    from bhoga.hermes import (  # noqa: PLC0415
+        claude_code_caveat,
+        config_problem,
+        hermes_config_path,
+        hermes_exclusions,
+    )
 
     checks: list[Check] = []
     path = hermes_config_path()
@@ -74,6 +79,9 @@ def _hermes(found: set[str]) -> list[Check]:
         checks.append(
             Check("Hermes config writable", writable, str(path), "" if writable else f"chmod u+w {path} {path.parent}")
         )
+        # The writer's own refusal (a duplicate key in `model:`, YAML no reader agrees on), word for word.
+        if (problem := config_problem(path)) is not None:
+            checks.append(Check("Hermes config editable by bhoga", False, problem))
     else:
         checks.append(Check("Hermes config", False, f"{path} does not exist", "hermes setup"))
     excluded = hermes_exclusions()

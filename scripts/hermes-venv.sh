@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# Create (once) a separate virtualenv holding the real Hermes client, hermes-agent==0.19.0, so tests can ask
+# Create (once) a separate virtualenv holding the real Hermes client, hermes-agent==VERSION, so tests can ask
 # Hermes' own resolver what a config written by bhoga resolves to. Never installs into bhoga's venv.
 #
-# Usage: scripts/hermes-venv.sh [VENV_DIR]
-#   VENV_DIR defaults to $BHOGA_HERMES_VENV, else ${XDG_CACHE_HOME:-$HOME/.cache}/bhoga/hermes-venv-0.19.0.
+# Usage: scripts/hermes-venv.sh [--version VERSION] [VENV_DIR]
+#   VERSION defaults to $BHOGA_HERMES_VERSION, else 0.19.0 (the newest hermes-agent on PyPI).
+#   VENV_DIR defaults to $BHOGA_HERMES_VENV (only for the default version), else
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/bhoga/hermes-venv-VERSION: one cached venv per version.
 # Prints the venv's python on success.
 # Exit codes: 0 ready; 3 the package registry cannot be reached (callers skip); 1 anything else.
 set -euo pipefail
 
-version="0.19.0"
-venv="${1:-${BHOGA_HERMES_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bhoga/hermes-venv-$version}}"
+default_version="0.19.0"
+version="${BHOGA_HERMES_VERSION:-$default_version}"
+if [[ "${1:-}" == "--version" ]]; then
+    version="$2"
+    shift 2
+fi
+if [[ ! "$version" =~ ^[0-9]+(\.[0-9]+)*$ ]]; then
+    echo "hermes-venv: $version is not a release number" >&2
+    exit 1
+fi
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/bhoga/hermes-venv-$version"
+if [[ "$version" == "$default_version" ]]; then
+    venv="${1:-${BHOGA_HERMES_VENV:-$cache}}"
+else
+    venv="${1:-$cache}"
+fi
 py="${PYTHON:-python3}"
 marker="$venv/.bhoga-ready-$version"
 

@@ -7,71 +7,19 @@ Skipped, with the reason, only when the package registry cannot be reached.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bhoga.errors import HermesConfigError
 from bhoga.hermes import apply_recommendation, claude_code_caveat, hermes_exclusions
-from tests.fixtures_hermes import CORPUS, FAKE, HermesHome, hermes, rec
+from tests.fixtures_hermes import CORPUS, HermesHome, hermes, rec
+from tests.fixtures_resolver import hermes_python, resolve
 
-__all__ = ["hermes"]
+__all__ = ["hermes", "hermes_python"]
 
 # Installing hermes-agent on first use can take minutes on a slow link.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-ROOT = Path(__file__).resolve().parent.parent
-PROBE = Path(__file__).parent / "hermes_resolver" / "probe.py"
-# Captured at import, before the autouse fixture swaps HOME for a temporary one: the venv cache is real.
-_REAL_ENV = {k: os.environ[k] for k in ("HOME", "XDG_CACHE_HOME", "BHOGA_HERMES_VENV", "PATH") if k in os.environ}
-_UPDATE_CHECK = '{"ts": 9999999999, "behind": 0, "rev": null, "ver": "0.19.0"}'
-
-
-@pytest.fixture(scope="session")
-def hermes_python() -> str:
-    """The python of the cached hermes-agent venv (created on first use)."""
-    proc = subprocess.run(
-        [str(ROOT / "scripts" / "hermes-venv.sh")],
-        env=_REAL_ENV,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if proc.returncode == 3:
-        pytest.skip("hermes-agent==0.19.0 cannot be installed: the package registry cannot be reached")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout.strip().splitlines()[-1]
-
-
-def _offline_prefix() -> list[str]:
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True, check=False).returncode == 0:
-        return [unshare, "-rn"]
-    return []
-
-
-def resolve(python: str, hermes: HermesHome) -> dict[str, Any]:
-    """What Hermes resolves the current config to (keys redacted by the probe)."""
-    (hermes.dir / ".update_check").write_text(_UPDATE_CHECK)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(hermes.home), "HERMES_HOME": str(hermes.dir), "LANG": "C.UTF-8"}
-    env.update({k: os.environ[k] for k in FAKE if k in os.environ})
-    prefix = _offline_prefix()
-    if not prefix:  # no network namespace: point every proxy at a closed port instead
-        env.update(dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), "http://127.0.0.1:9"))
-    proc = subprocess.run(
-        [*prefix, python, str(PROBE)], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for secret in FAKE.values():
-        assert secret not in proc.stdout
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
 
 
 def _rt(result: dict[str, Any]) -> tuple[Any, ...]:

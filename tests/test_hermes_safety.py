@@ -38,7 +38,7 @@ def _refused(hermes: HermesHome, content: bytes, *needles: str) -> None:
     ("content", "needle"),
     [
         (b"model:\n  default: x\n  provider: [unclosed\n", "invalid YAML at line"),
-        (b"model:\n  default: a\n  default: b\n", "duplicate key 'default' at line 3"),
+        (b"model:\n  default: a\n  default: b\n", "duplicate key model.default at lines 2 and 3"),
         (b"model:\n\tdefault: a\n", "tab in indentation at line 2"),
         (b"- a\n- b\n", "top level is not a mapping"),
         (b"model: {}\n---\nmodel: {}\n", "more than one YAML document"),

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from bhoga._model import RouterRecommendation
 from bhoga.errors import HermesConfigError
-from bhoga.hermes._apply import HermesRoute, Ranker, Target, diff_change, read_hermes_route, write_change
+from bhoga.hermes._apply import (
+    HermesRoute,
+    Ranker,
+    Target,
+    config_problem,
+    diff_change,
+    read_hermes_route,
+    write_change,
+)
 from bhoga.hermes._home import hermes_config_path, read_facts
 from bhoga.hermes._routes import caveat, exclusions
 
@@ -22,6 +30,7 @@ __all__ = [
     "apply_recommendation",
     "apply_to_hermes",
     "claude_code_caveat",
+    "config_problem",
     "hermes_config_path",
     "hermes_diff",
     "hermes_exclusions",

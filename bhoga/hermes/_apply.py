@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bhoga._model import RouterRecommendation
 from bhoga.errors import HermesConfigError
 from bhoga.hermes import _atomic
+from bhoga.hermes._dupes import ROUTE_KEYS, blocking_duplicate
 from bhoga.hermes._home import HermesFacts, hermes_config_path, read_facts
 from bhoga.hermes._render import has_content
 from bhoga.hermes._routes import Route, build_spec, route_for
@@ -29,7 +30,7 @@ from bhoga.hermes._splice import DELETE, Spec, splice
 from bhoga.hermes._verify import verified
 from bhoga.hermes._yamldoc import Doc, Mapping, Scalar, parse_doc, to_data
 
-__all__ = ["HermesRoute", "Ranker", "Target", "plan_change", "read_hermes_route", "write_change"]
+__all__ = ["HermesRoute", "Ranker", "Target", "config_problem", "plan_change", "read_hermes_route", "write_change"]
 
 log = logging.getLogger(__name__)
 _RETRIES = 5
@@ -141,6 +142,8 @@ def plan_change(
     if isinstance(data.get("model"), str):
         data = {**data, "model": {"default": data["model"]}}
     spec = build_spec(route, data, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks)
+    if (refusal := blocking_duplicate(doc, spec)) is not None:
+        raise refusal
     text, edits = splice(doc, spec)
     if text == doc.text:
         with _cache_lock:
@@ -234,3 +237,18 @@ def read_hermes_route(path: Path | str | None = None) -> HermesRoute | None:
         return v if isinstance(v, str) else None
 
     return HermesRoute(s("provider"), s("default") or s("model") or s("name"), s("base_url"), s("api_mode"))
+
+
+def config_problem(path: Path | str | None = None) -> str | None:
+    """Why bhoga would refuse to route in this config whatever the provider (the writer's own one-line error),
+    None when it can edit it or the file does not exist. For `bhoga doctor`."""
+    target_path = Path(path).expanduser() if path is not None else hermes_config_path()
+    try:
+        current = _atomic.read_file(Path(os.path.realpath(target_path)))
+        if current is None:
+            return None
+        doc = _parse(current[0], current[1].sha256, target_path)
+        refusal = blocking_duplicate(doc, ROUTE_KEYS)
+    except HermesConfigError as e:
+        return str(e)
+    return None if refusal is None else str(refusal)

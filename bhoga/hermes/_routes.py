@@ -29,8 +29,15 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 ANTHROPIC_API_ENTRY = "anthropic-api"
 """A `providers:` entry name; a built-in id (`anthropic`) would never be treated as a custom endpoint."""
-# A model section's keys that only make sense for the endpoint they were written for.
-_ENDPOINT_KEYS = ("base_url", "api_mode", "api_key", "api", "key_env", "api_key_env")
+# A model section's keys that only make sense for the endpoint they were written for. `api_base` is Hermes'
+# alias of `base_url` (0.19 `_normalize_root_model_keys` fills an empty `base_url` from it).
+_ENDPOINT_KEYS = ("base_url", "api_base", "api_mode", "api_key", "api", "key_env", "api_key_env")
+# Root-level keys Hermes moves into an empty `model.base_url` on load: left behind, they send the route's key
+# to the old endpoint (a route that deletes `model.base_url` leaves it empty).
+_ROOT_ENDPOINT_KEYS = ("base_url", "api_base")
+# Keys of bhoga's own `providers.anthropic-api` entry Hermes prefers over `base_url`/`key_env` (`api`, `url`),
+# or falls back to (`api_key`, `key_cmd`), or that switch it off (`enabled`), or name its transport.
+_ENTRY_STALE_KEYS = ("api", "url", "api_key", "key_cmd", "transport", "enabled")
 _TASK_CREDENTIAL_KEYS = ("api_key", "key_env", "api_key_env")
 
 
@@ -128,6 +135,30 @@ def _task_spec(route: Route, task: Mapping[str, Any] | None) -> Spec | None:
     return spec
 
 
+def _entry_spec(entry: tuple[tuple[str, str], ...]) -> Spec:
+    spec: Spec = dict.fromkeys(_ENTRY_STALE_KEYS, DELETE)
+    spec.update(entry)
+    return spec
+
+
+def _check_entry_names(data: Mapping[str, Any], entries: Mapping[str, Any]) -> None:
+    """Refuse when another `providers:` entry carries bhoga's entry name as its `name`: Hermes matches entries
+    by key or display name in file order, so that entry's endpoint would get the route's key."""
+    providers = data.get("providers")
+    if not isinstance(providers, Mapping):
+        return
+    for key, entry in providers.items():
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if key in entries or not isinstance(name, str):
+            continue
+        norm = name.strip().lower().replace(" ", "-")
+        if norm in entries:
+            raise HermesConfigError(
+                f"providers.{key} is named {name!r}, so Hermes could send the {norm} route's key to its endpoint; "
+                "rename it (file left unchanged)"
+            )
+
+
 def _fallback_entry(route: Route) -> dict[str, str]:
     entry = {"provider": route.provider, "model": route.model}
     if route.base_url:
@@ -152,9 +183,12 @@ def build_spec(
     if route.api_mode:
         model["api_mode"] = route.api_mode
     spec: Spec = {"model": model}
+    for key in _ROOT_ENDPOINT_KEYS:
+        spec[key] = DELETE
     entries = {r.provider: r.entry for r in (route, *fallbacks) if r.entry}
     if entries:
-        spec["providers"] = {name: dict(entry) for name, entry in entries.items()}
+        _check_entry_names(data, entries)
+        spec["providers"] = {name: _entry_spec(entry) for name, entry in entries.items()}
     aux = data.get("auxiliary")
     aux = aux if isinstance(aux, Mapping) else {}
     tasks = ["compression"]

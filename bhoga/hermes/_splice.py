@@ -118,6 +118,7 @@ class _Splicer:
             raise self.refuse(path, "merges another mapping with <<")
         new: Spec = {}
         deleted = 0
+        doomed: list[tuple[Scalar, Node]] = []
         for key, want in spec.items():
             where = f"{path}.{key}" if path else key
             found = m.get(key)
@@ -129,7 +130,10 @@ class _Splicer:
             if isinstance(v, Alias) or v.anchor is not None:
                 raise self.refuse(where, "is an anchor or alias")
             if isinstance(want, _Delete):
-                self.delete(m, k, v, where)
+                if m.flow:
+                    doomed.append((k, v))
+                else:
+                    self.delete(m, k, v, where)
                 deleted += 1
             elif isinstance(want, str):
                 self.scalar(k, v, want, where)
@@ -142,8 +146,10 @@ class _Splicer:
                     self.replace_value(m, k, v, want, where)
             elif isinstance(v, Sequence | Scalar):
                 self.sequence(m, k, v, want, where)
+        if doomed:
+            self.delete_flow(m, doomed)
         if new:
-            self.insert(m, new, empty=deleted == len(m.items))
+            self.insert(m, new, doomed)
         elif deleted == len(m.items) and owner is not None and not m.flow:
             at = self.after_colon(owner)
             self.edits.append((at, at, " {}"))  # an emptied block mapping would read as null
@@ -223,16 +229,36 @@ class _Splicer:
         self.edits.append((first, end, ""))
         return kept
 
+    def delete_flow(self, m: Mapping, doomed: list[tuple[Scalar, Node]]) -> None:
+        """Remove entries of a flow mapping as runs: each run of adjacent removed entries is one edit, so two
+        removals never overlap (a run takes the separator after it, or before it when it ends the mapping)."""
+        gone = {id(k) for k, _ in doomed}
+        items = m.items
+        i = 0
+        while i < len(items):
+            if id(items[i][0]) not in gone:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(items) and id(items[j + 1][0]) in gone:
+                j += 1
+            first, (last_k, last_v) = items[i][0], items[j]
+            if j + 1 < len(items):
+                self.edits.append((first.start, items[j + 1][0].start, ""))
+            else:
+                end = self.content_end(last_v, last_k if isinstance(last_k, Scalar) else None)
+                tail = re.match(r"[ \t]*,", self.text[end:])
+                end += tail.end() if tail else 0
+                if i > 0:
+                    pk, pv = items[i - 1]
+                    start = self.content_end(pv, pk if isinstance(pk, Scalar) else None)
+                else:
+                    start = first.start
+                self.edits.append((start, end, ""))
+            i = j + 1
+
     def delete(self, m: Mapping, k: Scalar, v: Node, where: str) -> None:
         end = self.content_end(v, k)
-        if m.flow:
-            tail = re.match(r"\s*,\s*", self.text[end:])
-            if tail:
-                self.edits.append((k.start, end + tail.end(), ""))
-            else:
-                head = re.search(r",\s*$", self.text[: k.start])
-                self.edits.append((head.start() if head else k.start, end, ""))
-            return
         start = self.doc.line_start(k.start)
         if self.text[start : k.start].strip():
             raise self.refuse(where, "shares its line with another entry")
@@ -258,13 +284,18 @@ class _Splicer:
                 keep.append(pad + body + ending)
         self.edits.append((start, stop, "".join(keep)))
 
-    def insert(self, m: Mapping, new: Spec, *, empty: bool) -> None:
+    def insert(self, m: Mapping, new: Spec, doomed: list[tuple[Scalar, Node]]) -> None:
         if m.flow:
-            close = m.end - 1
-            before = self.text[m.start + 1 : close].rstrip()
-            sep = "" if empty or before.endswith(",") else ", "
+            gone = {id(k) for k, _ in doomed}
+            kept = [(k, v) for k, v in m.items if id(k) not in gone]
+            if kept:
+                # Right after the last entry that stays: before its comma or comment, never inside a removal.
+                lk, lv = kept[-1]
+                at, sep = self.content_end(lv, lk if isinstance(lk, Scalar) else None), ", "
+            else:  # where the first removed entry was, or just inside `}`
+                at, sep = (m.items[0][0].start if m.items else m.end - 1), ""
             body = ", ".join(f"{format_scalar(k)}: {self.r.render_flow(v)}" for k, v in new.items())
-            self.edits.append((close, close, sep + body))
+            self.edits.append((at, at, sep + body))
             return
         k, v = m.items[-1]
         at = self.doc.line_end(self.content_end(v, k if isinstance(k, Scalar) else None))

@@ -35,7 +35,8 @@ def shifted(node: Node, d: int) -> Node:
 
 def _full(doc: Doc, new_raw: bytes, expected: Any) -> Doc:
     after = parse_doc(new_raw, doc.path)
-    if to_data(after.root) != expected:
+    # A key the edit gave twice would hide from the data compared (the last one wins).
+    if to_data(after.root) != expected or len(after.duplicates) > len(doc.duplicates):
         raise HermesConfigError(
             f"{doc.path}: the edit could not be made without changing other keys; file left unchanged"
         )
@@ -45,6 +46,8 @@ def _full(doc: Doc, new_raw: bytes, expected: Any) -> Doc:
 def _by_entries(doc: Doc, new_text: str, new_raw: bytes, edits: list[Edit]) -> Doc | None:
     root = doc.root
     assert root is not None
+    if doc.duplicates:
+        return None  # the new tree must carry them too; a full parse finds them
     bounds = [doc.line_start(k.start) for k, _ in root.items] + [len(doc.text)]
     if any(s < bounds[0] for s, _, _ in edits):
         return None
@@ -68,7 +71,10 @@ def _by_entries(doc: Doc, new_text: str, new_raw: bytes, edits: list[Edit]) -> D
             j += 1
         start = moved(bounds[i])
         end = moved(bounds[j]) if j < n else len(new_text)
-        part = parse_doc(new_text[start:end].encode(), doc.path).root
+        parsed = parse_doc(new_text[start:end].encode(), doc.path)
+        part = parsed.root
+        if parsed.duplicates:
+            return None
         if part is not None:
             if part.flow:
                 return None

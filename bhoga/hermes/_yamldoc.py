@@ -15,10 +15,18 @@ from typing import Any
 
 from bhoga.errors import HermesConfigError
 
-__all__ = ["Alias", "Doc", "Mapping", "Node", "Scalar", "Sequence", "parse_doc", "to_data"]
+__all__ = ["Alias", "Doc", "Duplicate", "Mapping", "Node", "Scalar", "Sequence", "parse_doc", "to_data"]
 
 _FULL_LINE_COMMENT = re.compile(r"(?m)^[ \t]*#[^\r\n]*")
 _TAB_INDENT = re.compile(r"(?m)^ *\t")
+# Characters PyYAML (Hermes' reader) refuses, plus the line breaks YAML 1.1 knows beyond CR/LF: PyYAML ends a
+# line (and so a comment) at NEL, U+2028 and U+2029, where other readers do not, so the readers would disagree
+# on what the file says.
+_UNREADABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]")
+_BRACKETS = re.compile(r"[\[\]{}]")
+MAX_DEPTH = 256
+"""Nesting deeper than this is refused before it is parsed: PyYAML, which Hermes loads with, fails near 500
+levels, and a deep flow collection costs the pure-Python scanner quadratic time."""
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 BOM = "\ufeff"
 
@@ -75,6 +83,17 @@ class Alias:
 Node = Scalar | Mapping | Sequence | Alias
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A key given twice in one mapping: `path` leads to that mapping (keys, and indexes into lists)."""
+
+    path: tuple[str | int, ...]
+    key: str
+    first: Scalar
+    first_value: Node
+    last: Scalar
+
+
 @dataclass(slots=True)
 class Doc:
     """One config file: its decoded text and parse tree, plus what is needed to write it back identically."""
@@ -87,6 +106,8 @@ class Doc:
     newline: str
     root: Mapping | None
     line_starts: list[int] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    """Keys given twice in one mapping (PyYAML, like Hermes, keeps the last); refused only where bhoga edits."""
 
     def line_of(self, index: int) -> int:
         return bisect.bisect_right(self.line_starts, index) - 1
@@ -117,14 +138,32 @@ def parse_doc(raw: bytes, path: str) -> Doc:
     if bom:
         text = text[1:]
     newline = "\r\n" if "\r\n" in text else "\n"
+    if (m := _UNREADABLE.search(text)) is not None:
+        what = "line separator" if m.group() in "\x85\u2028\u2029" else "control character"
+        line = text.count("\n", 0, m.start()) + 1
+        raise _fail(path, f"{what} U+{ord(m.group()):04X} at line {line}, which YAML readers disagree on")
     if (m := _TAB_INDENT.search(text)) is not None:
         raise _fail(path, f"tab in indentation at line {text.count(chr(10), 0, m.start()) + 1}")
+    _check_flow_depth(text, path)
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    root = _build(text, starts, path)
-    return Doc(path, raw, text, bom, newline, root, starts)
+    dups: list[Duplicate] = []
+    root = _build(text, starts, path, dups)
+    return Doc(path, raw, text, bom, newline, root, starts, dups)
 
 
-def _build(text: str, starts: list[int], path: str) -> Mapping | None:
+def _check_flow_depth(text: str, path: str) -> None:
+    """Refuse deep flow nesting before the scanner sees it (an upper bound: brackets in strings count too)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            line = text.count("\n", 0, m.start()) + 1
+            raise _fail(path, f"nested deeper than {MAX_DEPTH} levels at line {line}")
+
+
+def _build(text: str, starts: list[int], path: str, dups: list[Duplicate]) -> Mapping | None:
     from ruamel.yaml import YAML  # noqa: PLC0415 - heavy import, only when a config is parsed
     from ruamel.yaml.error import MarkedYAMLError, YAMLError  # noqa: PLC0415
 
@@ -174,6 +213,10 @@ def _build(text: str, starts: list[int], path: str) -> Mapping | None:
                 add(node)
                 stack.append(node)
                 pending_key.append(None)
+                if len(stack) > MAX_DEPTH:
+                    raise _fail(
+                        path, f"nested deeper than {MAX_DEPTH} levels at line {text.count(chr(10), 0, node.start) + 1}"
+                    )
             elif name in ("MappingEndEvent", "SequenceEndEvent"):
                 done = stack.pop()
                 pending_key.pop()
@@ -188,23 +231,23 @@ def _build(text: str, starts: list[int], path: str) -> Mapping | None:
         return None
     if not isinstance(root, Mapping):
         raise _fail(path, "the top level is not a mapping")
-    _check_duplicates(root, text, path)
+    _find_duplicates(root, (), dups)
     return root
 
 
-def _check_duplicates(node: Node, text: str, path: str) -> None:
+def _find_duplicates(node: Node, at: tuple[str | int, ...], out: list[Duplicate]) -> None:
     if isinstance(node, Mapping):
-        seen: set[str] = set()
+        seen: dict[str, tuple[Scalar, Node]] = {}
         for k, v in node.items:
             if isinstance(k, Scalar):
                 if k.value in seen and k.value != "<<":
-                    line = text.count("\n", 0, k.start) + 1
-                    raise _fail(path, f"duplicate key {k.value!r} at line {line}")
-                seen.add(k.value)
-            _check_duplicates(v, text, path)
+                    first, first_value = seen[k.value]
+                    out.append(Duplicate(at, k.value, first, first_value, k))
+                seen[k.value] = (k, v)
+                _find_duplicates(v, (*at, k.value), out)
     elif isinstance(node, Sequence):
-        for item in node.items:
-            _check_duplicates(item, text, path)
+        for i, item in enumerate(node.items):
+            _find_duplicates(item, (*at, i), out)
 
 
 def to_data(node: Node | None) -> Any:
