@@ -28,8 +28,10 @@ __all__ = [
     "MAX_LINE",
     "OPS",
     "VERSION",
+    "ApplyRequest",
     "BestRequest",
     "PauseRequest",
+    "PinRequest",
     "PingRequest",
     "Request",
     "ResumeRequest",
@@ -104,8 +106,32 @@ class ResumeRequest:
     """Write the Hermes config again."""
 
 
+@dataclass(frozen=True, slots=True)
+class ApplyRequest:
+    """Route Hermes to the best provider for `model` now (the daemon is the one writer, DESIGN §8.2)."""
+
+    model: str
+    dry_run: bool = False
+    aux: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PinRequest:
+    """Pin Hermes' current route (`pinned`), or hand it back to bhogad."""
+
+    pinned: bool
+
+
 Request: TypeAlias = (
-    PingRequest | TurnRequest | SetQuotaRequest | BestRequest | StatusRequest | PauseRequest | ResumeRequest
+    PingRequest
+    | TurnRequest
+    | SetQuotaRequest
+    | BestRequest
+    | StatusRequest
+    | PauseRequest
+    | ResumeRequest
+    | ApplyRequest
+    | PinRequest
 )
 
 _PING = PingRequest()
@@ -200,6 +226,7 @@ _BASE = frozenset({"v", "op"})
 _TURN_KEYS = _BASE | {"pid", "model", "input_tokens", "output_tokens", "status_code", "headers"}
 _QUOTA_KEYS = _BASE | {"pid", "pct_remaining", "weekly_pct", "model"}
 _BEST_KEYS = _BASE | {"model"}
+_APPLY_KEYS = _BASE | {"model", "dry_run", "aux"}
 
 
 def _turn(obj: dict[str, Any]) -> Request:
@@ -228,6 +255,18 @@ def _best(obj: dict[str, Any]) -> Request:
     return BestRequest(_text(obj, "model"))
 
 
+def _flag(obj: Mapping[str, Any], key: str) -> bool:
+    value = obj.get(key, False)
+    if type(value) is not bool:
+        raise ProtocolError(f"field {key!r} must be true or false")
+    return value
+
+
+def _apply(obj: dict[str, Any]) -> Request:
+    _check_keys(obj, _APPLY_KEYS)
+    return ApplyRequest(_text(obj, "model"), _flag(obj, "dry_run"), _flag(obj, "aux"))
+
+
 def _bare(request: Request) -> Callable[[dict[str, Any]], Request]:
     def parse(obj: dict[str, Any]) -> Request:
         _check_keys(obj, _BASE)
@@ -244,6 +283,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "ping": _bare(_PING),
     "pause": _bare(_PAUSE),
     "resume": _bare(_RESUME),
+    "apply": _apply,
+    "pin": _bare(PinRequest(True)),
+    "unpin": _bare(PinRequest(False)),
 }
 OPS: Final = tuple(_PARSERS)
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from bhoga._paths import daemon_config_path
 from bhoga._routing import POLICIES as _ROUTING_POLICIES
+from bhoga._settings import fraction as _fraction
+from bhoga._settings import models as _models
+from bhoga._settings import policy_name
 from bhoga.errors import ConfigError
 
 __all__ = ["MIN_INTERVAL", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
@@ -51,28 +54,10 @@ class DaemonConfig:
     path: Path | None = field(default=None, compare=False)
 
 
-def _fraction(path: Path, key: str, value: object) -> float:
-    """0-1 as a fraction, or 1-100 as percent points ("10" and "0.1" both mean ten percent)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{path}: {key} must be a number (0-1 or 0-100), got {value!r}")
-    v = float(value)
-    if not 0.0 <= v <= 100.0:
-        raise ConfigError(f"{path}: {key} must be between 0 and 100, got {value!r}")
-    return v / 100.0 if v > 1.0 else v
-
-
 def _bool(path: Path, key: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{path}: {key} must be true or false, got {value!r}")
     return value
-
-
-def _models(path: Path, value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(m, str) and m.strip() for m in value):
-        raise ConfigError(f"{path}: models must be a list of model names, got {value!r}")
-    return tuple(dict.fromkeys(m.strip() for m in value))
 
 
 def _interval(path: Path, value: object) -> float:
@@ -90,8 +75,7 @@ def parse_config(data: dict[str, object], path: Path) -> DaemonConfig:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(_KNOWN)})")
     d = DaemonConfig()
     policy = data.get("policy", d.policy)
-    if policy not in POLICIES:
-        raise ConfigError(f"{path}: policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    policy = policy_name(path, policy)
     return DaemonConfig(
         models=_models(path, data["models"]) if "models" in data else d.models,
         reserve=_fraction(path, "reserve", data["reserve"]) if "reserve" in data else d.reserve,

@@ -97,6 +97,32 @@ class Daemon:
             log.info("resumed")
             self.request_flip()
 
+    def apply(self, model: str, *, dry_run: bool, aux: bool) -> dict[str, object]:
+        """The `apply` op: bhogad is the one writer while it runs (DESIGN §8.2)."""
+        from .flip import apply_model  # noqa: PLC0415
+
+        result = apply_model(self.flipper, self.config, model, dry_run=dry_run, aux=aux)
+        answer: dict[str, object] = {
+            "ok": True,
+            "changed": result.changed,
+            "provider": result.provider,
+            "reason": result.reason,
+            "path": str(result.path),
+        }
+        if dry_run:
+            answer["diff"] = result.diff
+        else:
+            answer["route"] = result.route
+            self.request_flip()  # refresh what `status` shows; the pass keeps what was applied
+        return answer
+
+    def set_pinned(self, pinned: bool) -> None:
+        """The `pin` / `unpin` ops."""
+        from .flip import set_pin  # noqa: PLC0415
+
+        set_pin(self.flipper, pinned)
+        self.request_flip()
+
     def paused(self) -> bool:
         """Whether writes are paused right now."""
         return is_paused(self.config)

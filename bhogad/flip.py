@@ -17,14 +17,18 @@ Never fighting the user:
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from bhoga import _pin
+from bhoga._model import ProviderStatus
 from bhoga._paths import paused_marker_path
 from bhoga._router import Router
-from bhoga._routing import should_switch
+from bhoga._routing import human_duration, should_switch
 from bhoga.errors import HermesConfigError
 
 from .config import DaemonConfig
@@ -67,6 +71,7 @@ class Outcome(StrEnum):
     WROTE = "wrote"
     KEPT = "kept"
     PAUSED = "paused"
+    PINNED = "pinned"
     SKIPPED = "skipped"
     ERROR = "error"
 
@@ -97,9 +102,18 @@ class Flipper:
         self.router = router
         self._written: tuple[str, str] | None = None
         """(Hermes model.default written, model that was routed)."""
+        self._applied: tuple[str, str] | None = None
+        """(Hermes model.default written by an `apply`, model applied): routed while the file still says so."""
+        self._lock = threading.Lock()
+        """One Hermes write at a time: a pass in its worker thread, or an `apply` from the socket."""
+        self._reported: str | None = None
+        """The last "stuck on a throttled provider" line logged, so it is logged once, not every pass."""
 
     def routed_model(self, config: DaemonConfig, file_model: str | None) -> str | None:
-        """The model to route: bhogad.toml's first, else what Hermes says (or what bhogad routed to get it)."""
+        """The model to route: the one `bhoga apply` asked for while Hermes still uses it, else bhogad.toml's
+        first, else what Hermes says (or what bhogad routed to get it)."""
+        if self._applied is not None and file_model == self._applied[0]:
+            return self._applied[1]
         if config.models:
             return config.models[0]
         if not file_model:
@@ -110,6 +124,60 @@ class Flipper:
 
     def run(self, config: DaemonConfig) -> FlipResult:
         """One pass; never raises for a Hermes problem (the result says what went wrong)."""
+        with self._lock:
+            return self._run(config)
+
+    def _pin_check(self, path: Path, file_provider: str | None) -> _pin.RouteRecord:
+        """The route record, after noticing a `model.provider` that bhoga did not write (which pins)."""
+        record = _pin.load().for_config(path)
+        if record.known_provider is None:
+            # First sight of this file: what it says is the starting point, not somebody's edit.
+            _pin.record_written(path, file_provider or "")
+            return record
+        if not record.pinned and (file_provider or "") != record.known_provider:
+            before = record.known_provider or "(none)"
+            record = _pin.set_pinned(path, file_provider, True)
+            log.info(
+                "Hermes model.provider changed from %s to %s outside bhoga: route pinned, bhogad will not change it "
+                "(run `bhoga unpin` to let bhogad route again)",
+                before,
+                file_provider or "(none)",
+            )
+        return record
+
+    def _report_stuck(
+        self, current: str | None, model: str, path: Path, *, pinned: bool, exclude: Collection[str] = ()
+    ) -> None:
+        """One log line when Hermes stays on a throttled or exhausted provider (nothing better, or pinned)."""
+        now = datetime.now(UTC)
+        ranked = self.router.ranked(model, exclude=exclude)
+        mine = next((r for r in ranked if r.provider_id == current), None)
+        if mine is None or mine.status not in (ProviderStatus.THROTTLED, ProviderStatus.EXHAUSTED):
+            self._reported = None
+            return
+        until = mine.resets_at.isoformat(timespec="seconds") if mine.resets_at else "unknown"
+        key = f"{current}|{mine.status}|{until}|{pinned}"
+        if key == self._reported:
+            return
+        self._reported = key
+        left = f" for {human_duration((mine.resets_at - now).total_seconds())}" if mine.resets_at else ""
+        if pinned:
+            better = next((r.provider_id for r in ranked if r.provider_id != current), None)
+            hint = f"; {better} could serve it (run `bhoga unpin`)" if better else ""
+            log.warning(
+                "pinned provider %s is %s%s for %s; not changing it (pinned)%s", current, mine.status, left, model, hint
+            )
+        else:
+            log.warning(
+                "%s is %s%s for %s and nothing better is usable; Hermes stays on it (%s)",
+                current,
+                mine.status,
+                left,
+                model,
+                path,
+            )
+
+    def _run(self, config: DaemonConfig) -> FlipResult:
         from bhoga import hermes  # noqa: PLC0415 - ruamel.yaml is heavy; the daemon loads it on first pass
 
         try:
@@ -124,6 +192,16 @@ class Flipper:
         def result(outcome: Outcome, message: str) -> FlipResult:
             return FlipResult(outcome, message, model, path, file_provider, file_model)
 
+        record = self._pin_check(path, file_provider) if route is not None else _pin.RouteRecord()
+        if record.pinned:
+            since = record.pinned_since.isoformat(timespec="seconds") if record.pinned_since else "?"
+            if model is not None:
+                self._report_stuck(hermes_provider_to_pid(file_provider)[0], model, path, pinned=True)
+            return result(
+                Outcome.PINNED,
+                f"route pinned to {file_provider or '(none)'} since {since}; bhogad changes nothing "
+                "until `bhoga unpin`",
+            )
         if model is None:
             if route is None:
                 return result(Outcome.SKIPPED, f"{path} does not exist (is Hermes set up?); nothing to route yet")
@@ -149,6 +227,7 @@ class Flipper:
             paces=self.router.paces() if config.policy == "pace" else None,
         )
         if not switch:
+            self._report_stuck(current, model, path, pinned=False, exclude=exclusions)
             return result(Outcome.KEPT, reason)
         if is_paused(config):
             return result(Outcome.PAUSED, f"paused; would switch: {reason}")
@@ -184,3 +263,63 @@ class Flipper:
             after.provider if after else None,
             after.model if after else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What an `apply` request did (DESIGN §8.2)."""
+
+    changed: bool
+    provider: str
+    """The bhoga provider id Hermes is routed to."""
+    reason: str
+    path: Path
+    diff: str = ""
+    """The unified diff (dry runs only)."""
+    route: str = ""
+    """`model.provider / model.default` after the write."""
+
+
+def apply_model(flipper: Flipper, config: DaemonConfig, model: str, *, dry_run: bool, aux: bool) -> ApplyResult:
+    """Route Hermes to the best provider for `model` now, as `bhoga apply` asks: the one writer's write.
+
+    The route is handed back to bhogad (an existing pin is lifted) and `model` is routed from now on while Hermes
+    uses it, so the daemon never reverts what was applied. Raises `HermesConfigError` with one line.
+    """
+    from bhoga import hermes  # noqa: PLC0415
+
+    with flipper._lock:
+        path = hermes.hermes_config_path()
+        exclusions = hermes.hermes_exclusions(path)
+        ranked = flipper.router.ranked(model, exclude=exclusions)
+        if not ranked:
+            raise HermesConfigError(f"no provider Hermes can use for {model}; run `bhoga doctor`")
+        rec = ranked[0]
+        fallbacks = ranked[1:] if config.write_fallbacks else ()
+        write_aux = aux or config.write_auxiliary
+        if dry_run:
+            diff = hermes.hermes_diff(rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks)
+            return ApplyResult(False, rec.provider_id, rec.reason, path, diff)
+        changed = hermes.apply_recommendation(rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks)
+        after = hermes.read_hermes_route(path)
+        provider = after.provider if after else None
+        if _pin.load().for_config(path).pinned:
+            log.info("apply %s: route unpinned (bhoga apply hands the route back to bhogad)", model)
+        _pin.set_pinned(path, provider, False)
+        written = (after.model if after and after.model else rec.hermes_model, model)
+        flipper._applied = flipper._written = written
+        if changed:
+            log.info("apply %s: %s → %s in %s (%s)", model, provider, rec.provider_id, path, rec.reason)
+        return ApplyResult(changed, rec.provider_id, rec.reason, path, "", f"{provider} / {written[0]}")
+
+
+def set_pin(flipper: Flipper, pinned: bool) -> _pin.RouteRecord:
+    """Pin Hermes' current route (`bhoga pin`) or hand it back to bhogad (`bhoga unpin`)."""
+    from bhoga import hermes  # noqa: PLC0415
+
+    with flipper._lock:
+        path = hermes.hermes_config_path()
+        route = hermes.read_hermes_route(path)
+        record = _pin.set_pinned(path, route.provider if route else None, pinned)
+    log.info("route %s%s", "pinned" if pinned else "unpinned", f" to {record.pinned_provider}" if pinned else "")
+    return record

@@ -7,13 +7,16 @@ after every change to it), so answering stays quick enough for the server's one-
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bhoga import __version__
+from bhoga import __version__, _pin
 from bhoga._protocol import (
+    ApplyRequest,
     BestRequest,
     PauseRequest,
     PingRequest,
+    PinRequest,
     ResumeRequest,
     SetQuotaRequest,
     StatusRequest,
@@ -36,6 +39,13 @@ def _routed_models(daemon: Daemon) -> list[str]:
     last = daemon.last_pass
     model = daemon.flipper.routed_model(cfg, last.hermes_model if last else None)
     return [model] if model else []
+
+
+def _pin_fields(path: Path | None) -> dict[str, object]:
+    record = _pin.load()
+    pinned = path is not None and record.config == str(path) and record.pinned
+    since = record.pinned_since.isoformat() if pinned and record.pinned_since else None
+    return {"pinned": pinned, "pinned_since": since}
 
 
 def status(daemon: Daemon) -> dict[str, object]:
@@ -61,6 +71,7 @@ def status(daemon: Daemon) -> dict[str, object]:
             "provider": last.provider if last else None,
             "model": last.hermes_model if last else None,
             "last_pass": {"outcome": str(last.outcome), "message": last.message} if last else None,
+            **_pin_fields(path),
         },
         "routes": routes,
         "paused": daemon.paused(),
@@ -117,4 +128,10 @@ def handle_request(daemon: Daemon, request: object) -> dict[str, object]:
         case ResumeRequest():
             daemon.set_paused(False)
             return {"ok": True, "paused": daemon.paused()}
+        case ApplyRequest():
+            router.sync()
+            return daemon.apply(request.model, dry_run=request.dry_run, aux=request.aux)
+        case PinRequest():
+            daemon.set_pinned(request.pinned)
+            return {"ok": True}
     raise ProtocolError(f"unsupported request {type(request).__name__}")

@@ -63,9 +63,22 @@ def apply_recommendation(
     cannot use.
     """
     target = Target.resolve(config_path)
-    return write_change(
+    changed = write_change(
         target, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=bool(fallbacks)
     )
+    _remember(target)
+    return changed
+
+
+def _remember(target: Target) -> None:
+    """Note the provider bhoga just wrote, so bhogad tells its own writes from a hand edit (pins, DESIGN §8.2)."""
+    from bhoga import _pin  # noqa: PLC0415
+
+    try:
+        route = read_hermes_route(target.path)
+    except HermesConfigError:
+        return
+    _pin.record_written(target.path, route.provider if route else None)
 
 
 def _choose(
@@ -93,9 +106,11 @@ def apply_to_hermes(
     best, backups = _choose(router, model, target, write_fallbacks)
     if best is None:
         return False
-    return write_change(
+    changed = write_change(
         target, best, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks
     )
+    _remember(target)
+    return changed
 
 
 def hermes_diff(
