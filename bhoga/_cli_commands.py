@@ -53,8 +53,11 @@ def _daemon(request: dict[str, object]) -> dict[str, Any] | None:
 @contextmanager
 def _local_router(*, discover: bool) -> Iterator[Router]:
     from bhoga._router import Router  # noqa: PLC0415
+    from bhoga._settings import load_policy  # noqa: PLC0415
 
-    router = Router(eager=False, daemon=False)
+    # The same rules as bhogad (DESIGN §8.3): bhogad.toml's reserve and policy.
+    rules = load_policy()
+    router = Router(eager=False, daemon=False, reserve=rules.reserve, policy=rules.policy)
     try:
         if discover:
             router.discover()
@@ -68,27 +71,37 @@ def _print_json(obj: object) -> None:
 
 
 def _local_status() -> dict[str, Any]:
+    from bhoga import _pin  # noqa: PLC0415
     from bhoga._protocol import quota_to_json, recommendation_to_json  # noqa: PLC0415
+    from bhoga._settings import load_policy  # noqa: PLC0415
     from bhoga.hermes import hermes_config_path, read_hermes_route  # noqa: PLC0415
 
     path = hermes_config_path()
+    problem: str | None = None
     try:
         route = read_hermes_route(path)
     except BhogaError as exc:
-        print(f"bhoga: {exc}", file=sys.stderr)
+        problem = str(exc)
         route = None
+    if route is None and problem is None:
+        problem = f"{path} does not exist; run `hermes setup`"
+    elif route is not None and not route.provider and problem is None:
+        problem = f"{path} has no model.provider; run `hermes model` or `bhoga apply MODEL`"
+    models = list(load_policy().models) or ([route.model.rsplit("/", 1)[-1]] if route and route.model else [])
     with _local_router(discover=True) as router:
         routes = []
-        if route is not None and route.model:
-            ranked = router.ranked(route.model)
+        for model in models:
+            ranked = router.ranked(model)
             routes.append(
                 {
-                    "model": route.model,
+                    "model": model,
                     "recommendation": recommendation_to_json(ranked[0] if ranked else None),
                     "ranked": [recommendation_to_json(r) for r in ranked],
                 }
             )
         quotas = [quota_to_json(q) for q in router.quotas().values()]
+    record = _pin.load()
+    pinned = record.config == str(path) and record.pinned
     return {
         "ok": True,
         "quotas": quotas,
@@ -96,6 +109,9 @@ def _local_status() -> dict[str, Any]:
             "path": str(path),
             "provider": route.provider if route else None,
             "model": route.model if route else None,
+            "pinned": pinned,
+            "pinned_since": record.pinned_since.isoformat() if pinned and record.pinned_since else None,
+            "problem": problem,
         },
         "routes": routes,
         "paused": _paths.paused_marker_path().exists(),
@@ -209,10 +225,13 @@ def _apply(args: argparse.Namespace) -> int:
         if route is None or not route.model:
             raise BhogaError(f"no MODEL given and {path} has no model.default; name the model: bhoga apply MODEL")
         args.model = route.model.rsplit("/", 1)[-1]
-    # The daemon saves its view to the shared state file, so a local Router sees it; discover only without one.
-    from bhoga._client import daemon_running  # noqa: PLC0415
+    # While bhogad runs it is the only writer (DESIGN §8.2): hand it the request and print its answer.
+    answer = _daemon({"op": "apply", "model": args.model, "dry_run": bool(args.dry_run), "aux": bool(args.aux)})
+    if answer is not None:
+        return _print_apply(args, path, answer)
+    from bhoga import _pin  # noqa: PLC0415
 
-    with _local_router(discover=not daemon_running(live_socket())) as router:
+    with _local_router(discover=True) as router:
         usable = router.ranked(args.model, exclude=tuple(hermes_exclusions()))
         if not usable:
             raise BhogaError(f"no provider Hermes can use for {args.model}; run `bhoga doctor`")
@@ -223,6 +242,10 @@ def _apply(args: argparse.Namespace) -> int:
         if _paths.paused_marker_path().exists():
             print("note: bhoga is paused; writing anyway because you asked (bhogad still will not)", file=sys.stderr)
         changed = apply_to_hermes(router, args.model, write_auxiliary=args.aux)
+        after = read_hermes_route(path)
+        if _pin.load().for_config(path).pinned:
+            print("note: the route was pinned; `bhoga apply` hands it back to bhoga (unpinned)", file=sys.stderr)
+        _pin.set_pinned(path, after.provider if after else None, False)
     best = usable[0]
     if args.aux:
         print(_aux_note(path), file=sys.stderr)
@@ -232,6 +255,42 @@ def _apply(args: argparse.Namespace) -> int:
         print(f"Hermes now uses {written} ({best.provider_id}) for {args.model}: {best.reason}  [{path}]")
     else:
         print(f"{path} already routes {args.model} to {best.provider_id}; no change")
+    return 0
+
+
+def _print_apply(args: argparse.Namespace, path: Path, answer: dict[str, Any]) -> int:
+    """Print bhogad's answer to `apply` the way the local path prints its own."""
+    pid = answer.get("provider")
+    if args.dry_run:
+        diff = str(answer.get("diff") or "")
+        sys.stdout.write(diff or f"{path} already routes {args.model} to {pid}; no change\n")
+        return 0
+    if args.aux:
+        print(_aux_note(path), file=sys.stderr)
+    if answer.get("changed"):
+        route = answer.get("route") or pid
+        print(f"Hermes now uses {route} ({pid}) for {args.model}: {answer.get('reason')}  [{path}] (written by bhogad)")
+    else:
+        print(f"{path} already routes {args.model} to {pid}; no change (bhogad)")
+    return 0
+
+
+def _pin_cmd(args: argparse.Namespace) -> int:
+    pinned = args.command == "pin"
+    from bhoga.hermes import hermes_config_path, read_hermes_route  # noqa: PLC0415
+
+    path = hermes_config_path()
+    route = read_hermes_route(path)
+    if route is None:
+        raise BhogaError(f"{path} does not exist; nothing to {args.command} (run `hermes setup` first)")
+    if _daemon({"op": args.command}) is None:
+        from bhoga import _pin  # noqa: PLC0415
+
+        _pin.set_pinned(path, route.provider, pinned)
+    if pinned:
+        print(f"pinned: bhogad will keep Hermes on {route.provider or '(no provider)'} until `bhoga unpin`")
+    else:
+        print("unpinned: bhogad routes Hermes again")
     return 0
 
 
@@ -311,6 +370,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "doctor": _doctor,
     "pause": _pause,
     "resume": _pause,
+    "pin": _pin_cmd,
+    "unpin": _pin_cmd,
 }
 
 

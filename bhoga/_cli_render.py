@@ -235,6 +235,10 @@ def _hermes_lines(answer: Mapping[str, Any], width: int, style: Style) -> list[s
                 "         " + style.paint(f"pinned{when}", "magenta") + ": bhoga will not change it until `bhoga unpin`"
             )
         last = hermes.get("last_pass")
+        problem = hermes.get("problem")
+        if problem and not (isinstance(last, Mapping) and last.get("outcome") == "error"):
+            # Never a bare "? / ?": say why the route is not known.
+            out.extend(" " * 9 + style.paint(part, "red") for part in _wrap(f"route unknown: {problem}", width, 9))
         if isinstance(last, Mapping) and last.get("outcome") == "error":
             text = f"last pass failed: {last.get('message')}"
             out.extend(" " * 9 + style.paint(part, "red") for part in _wrap(text, width, 9))

@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="what is found, what is missing, and the command that fixes each problem")
     sub.add_parser("pause", help="stop changing the Hermes config until `bhoga resume`")
     sub.add_parser("resume", help="let bhoga change the Hermes config again")
+    sub.add_parser("pin", help="keep Hermes on its current provider: bhogad changes nothing until `bhoga unpin`")
+    sub.add_parser("unpin", help="let bhogad route Hermes again after a pin or a hand edit")
     return p
 
 

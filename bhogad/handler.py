@@ -48,6 +48,18 @@ def _pin_fields(path: Path | None) -> dict[str, object]:
     return {"pinned": pinned, "pinned_since": since}
 
 
+def _problem(daemon: Daemon) -> str | None:
+    """Why Hermes' route is not known, in one line; None when it is."""
+    last = daemon.last_pass
+    if last is None:
+        return "bhogad has not read Hermes' config yet (its first discovery is still running)"
+    if last.provider:
+        return None
+    if last.outcome in ("error", "skipped"):
+        return last.message
+    return f"{last.path or 'Hermes config'} has no model.provider; run `hermes model` or `bhoga apply MODEL`"
+
+
 def status(daemon: Daemon) -> dict[str, object]:
     """The `status` response: protocol v1 fields plus the daemon's own."""
     router = daemon.router
@@ -72,6 +84,7 @@ def status(daemon: Daemon) -> dict[str, object]:
             "model": last.hermes_model if last else None,
             "last_pass": {"outcome": str(last.outcome), "message": last.message} if last else None,
             **_pin_fields(path),
+            "problem": _problem(daemon),
         },
         "routes": routes,
         "paused": daemon.paused(),

@@ -79,6 +79,9 @@ def run_once(config: DaemonConfig) -> int:
 
     from .flip import Flipper, Outcome  # noqa: PLC0415
 
+    if (code := _once_with_daemon()) is not None:
+        return code
+
     router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy)
     try:
         router.discover(force=False)
@@ -97,6 +100,32 @@ def run_once(config: DaemonConfig) -> int:
         print(f"bhogad: {result.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _once_with_daemon() -> int | None:
+    """While bhogad runs it is the only writer (DESIGN §8.2): print its view and its last pass instead of
+    writing; None when no daemon answers."""
+    from bhoga._client import UNREACHABLE, ask  # noqa: PLC0415
+    from bhoga._paths import socket_path  # noqa: PLC0415
+
+    answer = ask(socket_path(), {"v": 1, "op": "status"}, timeout=2.0)
+    if answer is UNREACHABLE or not isinstance(answer, dict) or answer.get("ok") is not True:
+        return None
+    for q in answer.get("quotas") or ():
+        pct = q.get("quota_pct", -1.0)
+        left = f"{pct:.0%} left" if isinstance(pct, int | float) and pct >= 0 else "quota unknown"
+        note = f" - {q['note']}" if q.get("note") else ""
+        print(f"quota {q.get('provider_id')}:{q.get('model')}: {left}, {q.get('status')}{note}")
+    hermes = answer.get("hermes") or {}
+    daemon = answer.get("daemon") or {}
+    last = hermes.get("last_pass") or {}
+    print(
+        f"hermes {hermes.get('path')}: bhogad (pid {daemon.get('pid')}) is running and is the only writer; "
+        f"its last pass: {last.get('outcome', 'none yet')}: {last.get('message', hermes.get('problem') or '')}"
+    )
+    if hermes.get("provider") or hermes.get("model"):
+        print(f"hermes now: provider={hermes.get('provider')} model={hermes.get('model')}")
+    return 1 if last.get("outcome") == "error" else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

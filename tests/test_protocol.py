@@ -13,9 +13,11 @@ from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecom
 from bhoga._protocol import (
     MAX_LINE,
     OPS,
+    ApplyRequest,
     BestRequest,
     PauseRequest,
     PingRequest,
+    PinRequest,
     ResumeRequest,
     SetQuotaRequest,
     StatusRequest,
@@ -260,7 +262,23 @@ def test_parse_request_only_ever_raises_protocol_error(line: bytes) -> None:
         assert "\n" not in str(exc)
         return
     assert isinstance(req, PingRequest | TurnRequest | SetQuotaRequest | BestRequest | StatusRequest | PauseRequest
-                      | ResumeRequest)  # fmt: skip
+                      | ResumeRequest | ApplyRequest | PinRequest)  # fmt: skip
     if isinstance(req, TurnRequest):
         assert req.pid in PROVIDERS and type(req.input_tokens) is int
         encode({"headers": req.headers, "model": req.model})  # whatever was accepted can be written back out
+
+
+def test_apply_pin_and_unpin_requests() -> None:
+    """apply takes a model and optional booleans dry_run/aux (bools only); pin and unpin take nothing."""
+    assert parse_request(b'{"v":1,"op":"apply","model":"claude-opus-4.6","dry_run":true}') == ApplyRequest(
+        "claude-opus-4.6", True, False
+    )
+    assert parse_request(b'{"v":1,"op":"pin"}') == PinRequest(True)
+    assert parse_request(b'{"v":1,"op":"unpin"}') == PinRequest(False)
+    for bad in (
+        b'{"v":1,"op":"apply"}',
+        b'{"v":1,"op":"apply","model":"m","dry_run":1}',
+        b'{"v":1,"op":"pin","model":"m"}',
+    ):
+        with pytest.raises(ProtocolError):
+            parse_request(bad)
