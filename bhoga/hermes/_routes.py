@@ -7,6 +7,7 @@ stale `base_url` sends an OpenAI key to OpenRouter, a stale `api_mode` picks the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,23 +113,66 @@ def route_for(pid: str, model: str, facts: HermesFacts) -> Route:
     return Route(pid, "copilot", to_hermes_model(pid, model))
 
 
-def _fits(route: Route, model: str) -> bool:
-    if route.provider == "openrouter":
-        return True  # an aggregator: every vendor's models
-    family = provider(route.pid).family
-    return family == "any" or model_family(model) == family
+# Hermes provider names (and aliases) whose model names are the vendors' public ids, so another of these
+# routes can serve the same model. A task model from any other catalog (LM Studio, NVIDIA NIM, opencode,
+# Ollama, a custom endpoint) is that catalog's own name and is never carried to a new provider.
+_ALIASES = {
+    "claude": "anthropic",
+    "claude-code": "anthropic",
+    "custom:anthropic-api": ANTHROPIC_API_ENTRY,
+    "codex": "openai-codex",
+    "github": "copilot",
+    "github-copilot": "copilot",
+    "github-models": "copilot",
+    "openai": "openai-api",
+}
+_PUBLIC_CATALOGS = frozenset({"anthropic", ANTHROPIC_API_ENTRY, "openai-codex", "openai-api", "copilot", "openrouter"})
+# The model families each route's provider serves (HERMES.md §5; Copilot's catalog has no open-weights models).
+_SERVES = {
+    "anthropic": {"anthropic"},
+    ANTHROPIC_API_ENTRY: {"anthropic"},
+    "openai-codex": {"openai"},
+    "openai-api": {"openai"},
+    "copilot": {"anthropic", "openai", "google"},
+    "openrouter": {"anthropic", "openai", "google"},
+}
+_VENDORS = {"anthropic", "openai", "google"}
+_OPEN_WEIGHTS = re.compile(r"(?i)gpt-oss|-oss\b")
 
 
-def _task_spec(route: Route, task: Mapping[str, Any] | None) -> Spec | None:
-    """Point one auxiliary task at the route; None for a task with its own credentials (the user's endpoint)."""
+def _hermes_name(provider_name: object) -> str:
+    name = str(provider_name or "").strip().lower()
+    return _ALIASES.get(name, name)
+
+
+def _serves(route: Route, model: str, source: str) -> bool:
+    """Whether `route` serves the task model `model`, named in the catalog of Hermes provider `source`."""
+    if source not in _PUBLIC_CATALOGS and source not in ("", "auto", "main"):
+        return False
+    name = model.strip()
+    if "/" in name and name.split("/", 1)[0].lower() not in _VENDORS:
+        return False  # another vendor's id (deepseek/, qwen/, nvidia/ ...): only its own catalogs know it
+    if _OPEN_WEIGHTS.search(name):
+        return False
+    return model_family(name) in _SERVES.get(route.provider, set())
+
+
+def _task_spec(route: Route, task: Mapping[str, Any] | None, main: str) -> Spec | None:
+    """Point one auxiliary task at the route; None for a task with its own credentials (the user's endpoint).
+
+    `main` is the Hermes provider the file routed to before (what a task on `auto`/`main` used)."""
     task = task if isinstance(task, Mapping) else {}
     if any(task.get(k) for k in _TASK_CREDENTIAL_KEYS):
         return None
     spec: Spec = {"provider": route.provider, "base_url": DELETE, "api_mode": DELETE}
     model = task.get("model")
     if isinstance(model, str) and model.strip() and model.strip().lower() != "auto":
-        # Keep the user's (cheap) task model when the new provider serves it; else the provider's default.
-        if _fits(route, model):
+        source = _hermes_name(task.get("provider"))
+        if source == route.provider:
+            return spec  # the task already names its model in this provider's catalog
+        source = main if source in ("", "auto", "main") else source
+        if _serves(route, model, source):
+            # Keep the user's (cheap) task model when the new provider serves it; else the provider's default.
             spec["model"] = to_hermes_model(route.pid, model, openrouter=route.provider == "openrouter")
         else:
             spec["model"] = DELETE
@@ -195,8 +239,10 @@ def build_spec(
     if write_auxiliary:
         tasks += [t for t, v in aux.items() if t != "compression" and isinstance(v, Mapping)]
     aux_spec: Spec = {}
+    old_model = data.get("model")
+    main = _hermes_name(old_model.get("provider") if isinstance(old_model, Mapping) else "")
     for task in tasks:
-        task_spec = _task_spec(route, aux.get(task))
+        task_spec = _task_spec(route, aux.get(task), main)
         if task_spec is not None:
             aux_spec[task] = task_spec
     if aux_spec:
