@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bhoga import _paths
+from bhoga.errors import BhogaError
 
 __all__ = ["Check", "run_checks", "service_file"]
 
@@ -42,6 +43,36 @@ _REFRESH = {
 }
 
 
+_REJECTED = {
+    "claude_code": "claude  # start Claude Code once so it refreshes its own login, or /login",
+    "openai-codex": "codex login  (and `hermes auth` for Hermes' own login)",
+    "github-copilot": "export COPILOT_GITHUB_TOKEN=$(gh auth token)  # a token with a Copilot seat",
+    "anthropic_api": "put a valid ANTHROPIC_API_KEY in $HERMES_HOME/.env",
+    "openai_api": "put a valid OPENAI_API_KEY (or OPENROUTER_API_KEY) in $HERMES_HOME/.env",
+}
+
+
+def _credential_states() -> dict[str, str]:
+    """Each provider's credential state as the daemon sees it (else as the state file says); never raises."""
+    from bhoga._client import ask  # noqa: PLC0415
+
+    answer = ask(_paths.socket_path(), {"v": 1, "op": "status"}, timeout=2.0)
+    if isinstance(answer, dict) and answer.get("ok") is True:
+        return {
+            str(q.get("provider_id")): str(q.get("credential_state"))
+            for q in answer.get("quotas") or ()
+            if isinstance(q, dict) and q.get("model") == "*"
+        }
+    from bhoga._merge import credential_state  # noqa: PLC0415
+    from bhoga._state import StateStore  # noqa: PLC0415
+
+    try:
+        saved = StateStore(_paths.state_path()).load()
+    except BhogaError:
+        return {}
+    return {pid: credential_state(q) for pid, q in saved.items()}
+
+
 def _credentials() -> tuple[list[Check], set[str]]:
     """One check per provider, and the providers with a usable credential.
 
@@ -52,7 +83,23 @@ def _credentials() -> tuple[list[Check], set[str]]:
 
     checks: list[Check] = []
     found: set[str] = set()
+    states = _credential_states()
     for f in credential_report():
+        state = states.get(f.provider_id)
+        if f.found and state == "rejected":
+            # The file looks fine, but the server said 401/403 for this very credential: never "valid".
+            checks.append(
+                Check(
+                    f"{f.provider_id} credentials",
+                    False,
+                    f"{f.summary.split(', token valid')[0]}: rejected by the provider (HTTP 401/403); not used "
+                    "until it changes",
+                    _REJECTED.get(f.provider_id, "replace the key or token"),
+                )
+            )
+            continue
+        if f.found and state == "unverified":
+            f = replace(f, summary=f"{f.summary}; not yet accepted by Copilot, so ranked after verified providers")
         # an expired or stale login is a problem even when discovery still counts the credential as found
         broken = any(w in f.summary.lower() for w in ("expired", "stale", "invalid", "unusable"))
         if f.found and not broken:
@@ -64,26 +111,103 @@ def _credentials() -> tuple[list[Check], set[str]]:
     return checks, found
 
 
-def _hermes(found: set[str]) -> list[Check]:
-    from bhoga.hermes import (  # noqa: PLC0415
-        claude_code_caveat,
-        config_problem,
-        hermes_config_path,
-        hermes_exclusions,
-    )
+_API_MODES = ("chat_completions", "codex_responses", "anthropic_messages", "bedrock_converse", "codex_app_server")
+"""Hermes 0.19's `runtime_provider._VALID_API_MODES`; any other value is silently dropped by Hermes."""
+# Hermes 0.19's PROVIDER_REGISTRY keys and `resolve_provider` aliases (read from hermes_cli/auth.py), plus the
+# names it resolves without the registry. A `providers:` entry or a `custom:` name is a custom endpoint.
+_PROVIDER_NAMES = (
+    "alibaba alibaba-coding-plan anthropic arcee azure-foundry bedrock copilot copilot-acp deep-infra deepinfra "
+    "deepinfra-ai deepseek fireworks fireworks-ai fw gemini gmi huggingface kilocode kimi-coding kimi-coding-cn "
+    "lmstudio minimax minimax-cn minimax-oauth nous novita novita-ai novitaai nvidia ollama-cloud openai-api "
+    "openai-codex opencode-go opencode-zen qwen-oauth solar stepfun tencent-tokenhub upstage xai xai-oauth xiaomi "
+    "zai openrouter custom auto moa "
+    "glm z-ai z.ai zhipu google google-gemini google-ai-studio x-ai x.ai grok x-ai-oauth grok-oauth xai-grok-oauth "
+    "kimi kimi-for-coding moonshot kimi-cn moonshot-cn step stepfun-coding-plan arcee-ai arceeai gmi-cloud gmicloud "
+    "minimax-china minimax_cn minimax-portal minimax-global minimax_oauth alibaba_coding alibaba-coding "
+    "alibaba_coding_plan claude claude-code github github-copilot github-models github-model github-copilot-acp "
+    "copilot-acp-agent opencode zen qwen-portal qwen-cli hf hugging-face huggingface-hub mimo xiaomi-mimo tencent "
+    "tokenhub tencent-cloud tencentmaas aws aws-bedrock amazon-bedrock amazon go opencode-go-sub kilo kilo-code "
+    "kilo-gateway lm-studio lm_studio ollama vllm llamacpp llama.cpp llama-cpp ollama_cloud codex"
+)
+_HERMES_PROVIDERS = frozenset(_PROVIDER_NAMES.split())
 
+
+def _hermes_file(path: Path) -> list[Check]:
+    """The Hermes config itself: present, a regular file, YAML bhoga can edit, a provider and api_mode Hermes
+    knows, writable. Each problem is named with its fix; only a sound file is called writable."""
+    from bhoga.hermes import config_problem, read_hermes_route  # noqa: PLC0415
+
+    backup = path.with_name(path.name + ".bhoga.bak")
+    restore = f"cp {backup} {path}" if backup.is_file() else "hermes setup"
+    if not path.exists():
+        return [Check("Hermes config", False, f"{path} does not exist", "hermes setup")]
+    if path.is_dir():
+        return [
+            Check("Hermes config", False, f"{path} is a directory, not a file", f"mv {path} {path}.dir && hermes setup")
+        ]
+    if not path.is_file():
+        return [Check("Hermes config", False, f"{path} is not a regular file", f"rm {path} && hermes setup")]
+    if (problem := config_problem(path)) is not None:
+        what = "has a duplicate key" if "duplicate" in problem.lower() else "is not YAML bhoga can edit"
+        return [Check("Hermes config", False, f"{path} {what}: {problem}", f"edit {path} (or: {restore})")]
+    try:
+        route = read_hermes_route(path)
+    except BhogaError as exc:
+        return [Check("Hermes config", False, str(exc), f"edit {path} (or: {restore})")]
     checks: list[Check] = []
-    path = hermes_config_path()
-    if path.is_file():
-        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    provider = (route.provider or "").strip() if route else ""
+    if not provider:
+        checks.append(Check("Hermes provider", False, f"{path} has no model.provider", "hermes model"))
+    elif not _known_provider(provider, path):
         checks.append(
-            Check("Hermes config writable", writable, str(path), "" if writable else f"chmod u+w {path} {path.parent}")
+            Check(
+                "Hermes provider",
+                False,
+                f"model.provider {provider!r} in {path} is not a provider Hermes 0.19 knows",
+                "hermes model  # or name a providers: entry (a plugin's provider: ignore this)",
+            )
         )
-        # The writer's own refusal (a duplicate key in `model:`, YAML no reader agrees on), word for word.
-        if (problem := config_problem(path)) is not None:
-            checks.append(Check("Hermes config editable by bhoga", False, problem))
-    else:
-        checks.append(Check("Hermes config", False, f"{path} does not exist", "hermes setup"))
+    api_mode = route.api_mode if route else None
+    if api_mode is not None and api_mode not in _API_MODES:
+        checks.append(
+            Check(
+                "Hermes api_mode",
+                False,
+                f"model.api_mode {api_mode!r} in {path} is not one Hermes accepts (it silently ignores it)",
+                f"remove model.api_mode from {path}, or use one of: {', '.join(_API_MODES)}",
+            )
+        )
+    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    fix = "" if writable else f"chmod u+w {path} {path.parent}"
+    checks.append(Check("Hermes config writable", writable, str(path), fix))
+    return checks
+
+
+def _known_provider(name: str, path: Path) -> bool:
+    low = name.lower()
+    if low in _HERMES_PROVIDERS or low.startswith("custom:"):
+        return True
+    from bhoga.hermes import _atomic  # noqa: PLC0415
+    from bhoga.hermes._apply import _parse  # noqa: PLC0415
+    from bhoga.hermes._yamldoc import to_data  # noqa: PLC0415
+
+    try:
+        current = _atomic.read_file(Path(os.path.realpath(path)))
+        data = to_data(_parse(current[0], current[1].sha256, path).root) if current is not None else None
+    except BhogaError:
+        return True  # the YAML check above reports the file
+    entries = data.get("providers") if isinstance(data, dict) else None
+    return isinstance(entries, dict) and name in entries
+
+
+def _hermes(found: set[str]) -> list[Check]:
+    from bhoga.hermes import claude_code_caveat, hermes_config_path, hermes_exclusions  # noqa: PLC0415
+
+    try:
+        path = hermes_config_path()
+    except BhogaError as exc:
+        return [Check("Hermes config", False, str(exc), "hermes profile use default")]
+    checks = _hermes_file(path)
     excluded = hermes_exclusions()
     codex = excluded.get("openai-codex")
     checks.append(
