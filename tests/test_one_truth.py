@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bhoga._paths import socket_path, state_path
 from bhoga._router import Router
+from tests.discovery_helpers import CLAUDE_TOKEN, write_claude_credentials
+from tests.fakeserver import FakeServer, Reply
 from tests.fixtures_daemon import (
     DaemonProc,
     hermes_config,
@@ -244,3 +247,62 @@ def test_model_change_alone_is_routed_not_pinned(
     assert cli("pin").returncode == 0
     assert request({"op": "status"})["hermes"]["pinned"] is True
     assert d.stop() == 0
+
+
+USAGE = "/api/oauth/usage"
+COPILOT_USER = "/copilot_internal/user"
+GH_TOKEN = "gho_FAKEtruthCOPILOTtoken0123456789"
+SCHEDULED_RUNS = int(os.environ.get("BHOGA_TEST_SCHEDULED_RUNS", "1"))
+"""Scheduled discoveries (interval = 60 s) to wait for. The default suite waits for one (about 70 s), which
+already shows the limits: the old daemon called both endpoints again at that run. `BHOGA_TEST_SCHEDULED_RUNS=6`
+runs past the 5-minute mark and checks the second Claude call is allowed then, and only then."""
+
+
+def test_drain_soonest_flips_and_discovery_keeps_endpoint_limits(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With policy drain-soonest the daemon moves Hermes from Claude Code (50 % left, resets in 4 days) to
+    Copilot (42 % left, resets in 1 day); with interval = 60 a fake usage server on 127.0.0.1 sees the Claude
+    usage endpoint at most once per 5 minutes and Copilot's at most once per 15, scheduled runs included."""
+    now = datetime.now(UTC)
+    usage = {
+        "five_hour": {"utilization": 10.0, "resets_at": (now + timedelta(hours=3)).isoformat()},
+        "seven_day": {"utilization": 50.0, "resets_at": (now + timedelta(days=4)).isoformat()},
+    }
+    copilot = {
+        "copilot_plan": "individual",
+        "quota_reset_date_utc": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "quota_snapshots": {
+            "premium_interactions": {"entitlement": 300, "percent_remaining": 42.0, "unlimited": False}
+        },
+    }
+    write_hermes(home, "anthropic", "claude-sonnet-4-6", codex_login=False)
+    write_claude_credentials(home, expires_in=6 * 3600.0)
+    bhogad_toml(home, 'policy = "drain-soonest"\ninterval = 60\n')
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    with FakeServer() as server:
+        server.route(USAGE, Reply(200, usage))
+        server.route(COPILOT_USER, Reply(200, copilot))
+        monkeypatch.delenv("BHOGA_OFFLINE")
+        monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("BHOGA_GITHUB_API_URL", server.url)
+        monkeypatch.setenv("COPILOT_GITHUB_TOKEN", GH_TOKEN)
+        monkeypatch.setenv("PATH", str(empty_bin))  # no claude, codex or gh CLI to fall back on
+        started = time.monotonic()
+        d = launch(start, tmp_path)
+        wait_until(lambda: hermes_route(home)[0] == "copilot", what=f"drain-soonest flip to copilot\n{d.log()}")
+        assert "drain-soonest" in d.log(), d.log()
+        assert quota("github-copilot")["credential_state"] == "verified"
+        wait_until(
+            lambda: d.log().count("discovery (schedule") >= SCHEDULED_RUNS,
+            timeout=70.0 * SCHEDULED_RUNS + 30,
+            what="scheduled discovery",
+        )
+        time.sleep(2.0)  # let the last scheduled run finish its (refused) calls
+        elapsed = time.monotonic() - started
+        assert d.stop() == 0
+        claude_calls, copilot_calls = server.count(USAGE), server.count(COPILOT_USER)
+    assert 1 <= claude_calls <= 1 + int(elapsed // 300), (claude_calls, elapsed)
+    assert 1 <= copilot_calls <= 1 + int(elapsed // 900), (copilot_calls, elapsed)
+    assert GH_TOKEN not in d.log() and CLAUDE_TOKEN not in d.log()
