@@ -215,8 +215,11 @@ def _bucket_throttle(h: Mapping[str, str], now: datetime) -> datetime | None:
     return max(ends) if ends else None
 
 
-def _throttle_end(h: Mapping[str, str], windows: list[QuotaWindow], now: datetime) -> datetime:
-    """Precedence (FORMATS.md §4.5): retry-after, then the reset of a full window, then a default back-off."""
+def _throttle_end(
+    h: Mapping[str, str], windows: list[QuotaWindow], now: datetime, body: datetime | None = None
+) -> datetime:
+    """Precedence (FORMATS.md §4.5): retry-after, then the reset of a full window, then an exhausted bucket,
+    then the end the error body names, then a default back-off."""
     if (until := parse_retry_after(h.get("retry-after"), now)) is not None:
         return until
     if ms := _number(h.get("retry-after-ms")):
@@ -224,40 +227,54 @@ def _throttle_end(h: Mapping[str, str], windows: list[QuotaWindow], now: datetim
     full = [w.resets_at for w in windows if w.pct_used >= 100.0 and w.resets_at and w.resets_at > now]
     if full:
         return _clamp(min(full), now)
-    return _clamp(_bucket_throttle(h, now) or now + DEFAULT_BACKOFF, now)
+    return _clamp(_bucket_throttle(h, now) or body or now + DEFAULT_BACKOFF, now)
 
 
-def calibrate(pid: str, headers: object, *, status_code: int = 200, now: datetime | None = None) -> Observation:
-    """What one response's headers say about provider `pid`.
+def calibrate(
+    pid: str, headers: object, *, status_code: int = 200, now: datetime | None = None, error: str | None = None
+) -> Observation:
+    """What one response's headers (and, for a failed call, its error text) say about provider `pid`.
 
     Subscriptions get their windows (unified or `x-codex-*`); metered APIs only a throttle when a bucket is
-    empty or the status is 429. A 2xx answer proves the credential works and ends an earlier throttle.
+    empty or the status is 429. A 2xx answer proves the credential works and ends an earlier throttle. An error
+    body that names a limit (Codex `usage_limit_reached`, Anthropic `rate_limit_error`, OpenAI
+    `insufficient_quota`, ...) throttles like a 429 with the same headers would, whatever the status code.
     """
     now = now or datetime.now(UTC)
     h = filter_headers(headers)
+    ok = 200 <= status_code < 300
+    hint = None
+    if error and not ok:
+        from bhoga._errorbody import BUDGET_BACKOFF, read_error  # noqa: PLC0415 - failed calls only
+
+        hint = read_error(error, now)
+        if hint.headers:  # OpenRouter repeats its rate-limit headers in the body: the real ones win
+            h = {**filter_headers(hint.headers), **h}
     sub = pid in PROVIDERS and PROVIDERS[pid].kind is Kind.SUBSCRIPTION
     windows: list[QuotaWindow] = []
     throttled: datetime | None = None
     if sub:
         windows, throttled = _unified_windows(h, now)
         windows += _codex_windows(h, now)
-    if status_code == 429 or (status_code in (503, 529) and "retry-after" in h):
-        throttled = _throttle_end(h, windows, now)
+    body_until = None
+    if hint is not None and hint.limited:
+        body_until = now + BUDGET_BACKOFF if hint.budget else hint.until
+    if status_code == 429 or (status_code in (503, 529) and "retry-after" in h) or (hint and hint.limited):
+        throttled = _throttle_end(h, windows, now, body_until)
     elif throttled is None:
         throttled = _bucket_throttle(h, now)
-    ok = 200 <= status_code < 300
     return Observation(
         provider_id=pid,
         at=now,
         windows=tuple(windows),
         throttled_until=throttled,
-        # A 429 is an authenticated answer too. A 401/403 says the credential is rejected, not that it is gone:
-        # it stays rejected until its file or variable changes (DESIGN §8.1).
-        credential=True if ok or status_code == 429 else None,
+        # A 429 (or a 402: a spent budget) is an authenticated answer too. A 401/403 says the credential is
+        # rejected, not that it is gone: it stays rejected until its file or variable changes (DESIGN §8.1).
+        credential=True if ok or status_code in (402, 429) else None,
         succeeded=ok and throttled is None,
         source="header",
         note=f"{status_code}: the credential was rejected" if status_code in (401, 403) else "",
-        verdict="verified" if ok or status_code == 429 else ("rejected" if status_code in (401, 403) else ""),
+        verdict="verified" if ok or status_code in (402, 429) else ("rejected" if status_code in (401, 403) else ""),
     )
 
 

@@ -82,12 +82,13 @@ class DaemonClient:
         output_tokens: int,
         headers: object,
         status_code: int,
+        error: str | None = None,
     ) -> None:
         """Queue one turn event; `headers` is read later on the sender thread, so don't mutate it afterwards."""
         pending = self._pending
         if len(pending) >= self._max:
             self.dropped += 1
-        pending.append(("turn", pid, model, input_tokens, output_tokens, headers, status_code))
+        pending.append(("turn", pid, model, input_tokens, output_tokens, headers, status_code, error))
         if self._sleeping:
             self._wake.set()
 

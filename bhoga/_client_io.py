@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from bhoga._protocol import encode
+from bhoga._protocol import MAX_ERROR, encode
 
 __all__ = ["UNREACHABLE", "PumpError", "Unreachable", "ask", "connect", "daemon_running", "encode_event", "pump"]
 
@@ -72,21 +72,22 @@ def ask(path: Path, obj: Mapping[str, object], *, timeout: float = 1.0) -> dict[
 
 def encode_event(event: tuple[Any, ...]) -> bytes:
     if event[0] == "turn":
-        _, pid, model, input_tokens, output_tokens, headers, status_code = event
+        _, pid, model, input_tokens, output_tokens, headers, status_code, error = event
         from bhoga._calibrate import filter_headers  # noqa: PLC0415 - sender thread only
 
-        return encode(
-            {
-                "v": 1,
-                "op": "turn",
-                "pid": pid,
-                "model": model,
-                "input_tokens": int(input_tokens or 0),
-                "output_tokens": int(output_tokens or 0),
-                "status_code": int(status_code or 200),
-                "headers": filter_headers(headers) if headers else {},
-            }
-        )
+        turn: dict[str, object] = {
+            "v": 1,
+            "op": "turn",
+            "pid": pid,
+            "model": model,
+            "input_tokens": int(input_tokens or 0),
+            "output_tokens": int(output_tokens or 0),
+            "status_code": int(status_code or 200),
+            "headers": filter_headers(headers) if headers else {},
+        }
+        if isinstance(error, str) and error:
+            turn["error"] = error[:MAX_ERROR]
+        return encode(turn)
     _, pid, pct, weekly, model = event
     body: dict[str, object] = {"v": 1, "op": "set_quota", "pid": pid, "pct_remaining": pct, "model": model}
     if weekly is not None:

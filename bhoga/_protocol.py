@@ -55,6 +55,9 @@ MAX_TEXT: Final = 256
 """Longest model name or header name."""
 MAX_HEADER_VALUE: Final = 1024
 MAX_HEADERS: Final = 128
+MAX_ERROR: Final = 4096
+"""Longest `error` text of a turn (the error message or response body of a failed call)."""
+MAX_SOURCE: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,10 @@ class TurnRequest:
     output_tokens: int = 0
     status_code: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    """The error message or body of a failed call; limits it names become throttles."""
+    source: str | None = None
+    """Who sent the turn (`hermes` for the Hermes plugin); counted in `status`, never routed on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +230,7 @@ def _check_keys(obj: Mapping[str, Any], allowed: frozenset[str]) -> None:
 
 
 _BASE = frozenset({"v", "op"})
-_TURN_KEYS = _BASE | {"pid", "model", "input_tokens", "output_tokens", "status_code", "headers"}
+_TURN_KEYS = _BASE | {"pid", "model", "input_tokens", "output_tokens", "status_code", "headers", "error", "source"}
 _QUOTA_KEYS = _BASE | {"pid", "pct_remaining", "weekly_pct", "model"}
 _BEST_KEYS = _BASE | {"model"}
 _APPLY_KEYS = _BASE | {"model", "dry_run", "aux"}
@@ -238,7 +245,27 @@ def _turn(obj: dict[str, Any]) -> Request:
         _int(obj, "output_tokens", 0, 0, MAX_TOKENS),
         _int(obj, "status_code", 200, 100, 599),
         _headers(obj.get("headers")),
+        _optional_text(obj, "error", MAX_ERROR, printable=False),
+        _optional_text(obj, "source", MAX_SOURCE, printable=True),
     )
+
+
+def _optional_text(obj: Mapping[str, Any], key: str, limit: int, *, printable: bool) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise ProtocolError(f"field {key!r} must be a string")
+    if len(value) > limit:
+        raise ProtocolError(f"field {key!r} is longer than {limit} characters")
+    if printable and not value.isprintable():
+        raise ProtocolError(f"field {key!r} must be printable characters")
+    # An error body may hold newlines; lone surrogates (invalid UTF-8 once re-encoded) never pass.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError(f"field {key!r} is not valid Unicode") from None
+    return value or None
 
 
 def _set_quota(obj: dict[str, Any]) -> Request:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_Turn = tuple[object, object, object, object, object, object]
+_Turn = tuple[object, object, object, object, object, object, object]
 _SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving
 _BATCH_WINDOW = 0.005
 _PACE_TTL = timedelta(seconds=60)
@@ -294,15 +294,21 @@ class Router:
         output_tokens: int = 0,
         headers: object = None,
         status_code: int = 200,
+        *,
+        error: str | None = None,
     ) -> None:
-        """Note one finished request; returns at once and never raises (the worker does the parsing)."""
+        """Note one finished request; returns at once and never raises (the worker does the parsing).
+
+        `error` is the error message or response body of a failed call: a limit it names (Codex
+        `usage_limit_reached`, Anthropic `rate_limit_error`, ...) throttles the provider until the end it gives.
+        """
         if len(self._turns) >= self._maxq:
             self.dropped_turns += 1
-        self._turns.append((pid, model, input_tokens, output_tokens, headers, status_code))
+        self._turns.append((pid, model, input_tokens, output_tokens, headers, status_code, error))
         if not self._wake.is_set():
             self._wake.set()
         if self._daemon is not None:
-            self._daemon.send_turn(pid, model, input_tokens, output_tokens, headers, status_code)
+            self._daemon.send_turn(pid, model, input_tokens, output_tokens, headers, status_code, error)
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call `callback()` (from any thread) whenever the quota state has changed."""
@@ -403,7 +409,7 @@ class Router:
             self._gen += 1
 
     def _turn_observation(self, turn: _Turn) -> Observation | None:
-        pid, model, _tin, _tout, headers, status = turn
+        pid, model, _tin, _tout, headers, status, error = turn
         if not isinstance(pid, str) or pid not in PROVIDERS:
             if len(self._warned) < 64 and str(pid) not in self._warned:
                 self._warned.add(str(pid))
@@ -415,7 +421,7 @@ class Router:
         del model  # the windows of a subscription belong to the account, whatever model the turn used
         from bhoga._calibrate import calibrate  # noqa: PLC0415 - loaded with the first turn, not at import
 
-        return calibrate(pid, headers, status_code=code)
+        return calibrate(pid, headers, status_code=code, error=error if isinstance(error, str) else None)
 
     def _drain(self) -> None:
         turns: list[_Turn] = []
@@ -459,10 +465,10 @@ def _newest_per_kind(turns: list[_Turn]) -> list[_Turn]:
     newest observation wins; skipping it keeps the worker ahead of a flood of turns.
     """
     last: dict[object, int] = {}
-    for i, (pid, _m, _i, _o, headers, status) in enumerate(turns):
+    for i, (pid, _m, _i, _o, headers, status, error) in enumerate(turns):
         try:
             names = tuple(headers) if isinstance(headers, dict) else id(headers)
-            last[(pid, status, names)] = i
+            last[(pid, status, names, error)] = i
         except TypeError:  # unhashable junk: parse it alone (and let it be logged)
             last[i] = i
     keep = set(last.values())

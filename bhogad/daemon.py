@@ -77,12 +77,22 @@ class Daemon:
         self.watcher: Watcher | None = None
         self.periodic: Periodic | None = None
         self.resume = ResumeDetector()
+        self.turns_by_source: dict[str, int] = {}
+        self.last_turn_at: dict[str, str] = {}
 
     # -- socket requests (loop thread; must be quick) -------------------------------------------------
 
     def handle(self, request: object) -> dict[str, object]:
         """The Server's handler."""
         return handle_request(self, request)
+
+    def count_turn(self, source: str | None) -> None:
+        """Count a turn by who sent it (`bhoga hermes-plugin status` shows whether Hermes' turns arrive)."""
+        key = source or "unknown"
+        if key not in self.turns_by_source and len(self.turns_by_source) >= 64:
+            key = "other"  # anyone may name any source: keep the table small
+        self.turns_by_source[key] = self.turns_by_source.get(key, 0) + 1
+        self.last_turn_at[key] = datetime.now(UTC).isoformat(timespec="seconds")
 
     def set_paused(self, paused: bool) -> None:
         """Create or remove the paused marker (the CLI does the same when no daemon runs)."""

@@ -96,6 +96,8 @@ def status(daemon: Daemon) -> dict[str, object]:
             "config": str(daemon.config.path) if daemon.config.path else None,
             "watching": list(daemon.watcher.watched) if daemon.watcher else [],
             "dropped_turns": router.dropped_turns,
+            "turns_by_source": dict(daemon.turns_by_source),
+            "last_turn_at": dict(daemon.last_turn_at),
         },
     }
 
@@ -112,7 +114,9 @@ def handle_request(daemon: Daemon, request: object) -> dict[str, object]:
                 request.output_tokens,
                 request.headers,
                 request.status_code,
+                error=request.error,
             )
+            daemon.count_turn(request.source)
             return {"ok": True}
         case PingRequest():
             return {"ok": True, "pid": os.getpid(), "version": __version__}

@@ -43,7 +43,9 @@ def router_handler(router: Router) -> Handler:
     def handle(req: Request) -> dict[str, object]:
         if isinstance(req, TurnRequest):
             counts["turns"] += 1
-            router.record_turn(req.pid, req.model, req.input_tokens, req.output_tokens, req.headers, req.status_code)
+            router.record_turn(
+                req.pid, req.model, req.input_tokens, req.output_tokens, req.headers, req.status_code, error=req.error
+            )
             return {"ok": True}
         if isinstance(req, SetQuotaRequest):
             router.set_quota(req.pid, req.pct_remaining, weekly_pct=req.weekly_pct, model=req.model)

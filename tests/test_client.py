@@ -6,6 +6,7 @@ import contextlib
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,27 @@ def test_events_update_the_daemons_router_and_best_asks_it(sock_path: Path) -> N
         assert rec is not UNREACHABLE and rec is not None
         assert rec.provider_id == "claude_code" and rec.quota_pct == pytest.approx(0.4)
         assert client.dropped == 0 and client.sent == 2
+        client.close()
+
+
+def test_router_error_text_reaches_the_daemon_and_throttles_there(sock_path: Path) -> None:
+    """A Router's record_turn(error=...) is forwarded: the daemon throttles Codex until the body's resets_at."""
+    body = '{"error":{"type":"usage_limit_reached","resets_in_seconds":5000}}'
+    with server_thread(sock_path):
+        client = DaemonClient(sock_path)
+        client.send_turn("openai-codex", "gpt-5.5", 1, 0, {}, 429, body)
+        assert client.flush(5)
+
+        def codex_throttle() -> str | None:
+            quotas = LineClient(sock_path).ask({"v": 1, "op": "status"})["quotas"]
+            return next((q["throttled_until"] for q in quotas if q["provider_id"] == "openai-codex"), None)
+
+        deadline = time.monotonic() + 10
+        while (until := codex_throttle()) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert until is not None
+        left = datetime.fromisoformat(until) - datetime.now(UTC)
+        assert timedelta(seconds=4900) < left <= timedelta(seconds=5000)
         client.close()
 
 

@@ -101,6 +101,28 @@ def test_socket_429_turn_flips_hermes(
     assert_no_secrets(d.log())
 
 
+def test_error_body_turn_from_hermes_flips_hermes_until_its_reset(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn with only Codex's usage_limit_reached body throttles openai-codex until resets_at; counted by source."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    d = launch(start, tmp_path)
+    assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 80})["ok"]
+    wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what="steady")
+    reset = int(time.time()) + 7200
+    body = {"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached",
+                      "resets_at": reset, "resets_in_seconds": 7200}}  # fmt: skip
+    turn = {"op": "turn", "pid": "openai-codex", "model": "gpt-5.5", "status_code": 599, "source": "hermes"}
+    assert request({**turn, "error": "Error code: 429 - " + repr(body)})["ok"]
+    provider_becomes(home, "openai-api", d)
+    st = request({"op": "status"})
+    codex = next(q for q in st["quotas"] if q["provider_id"] == "openai-codex")
+    assert datetime.fromisoformat(codex["throttled_until"]) == datetime.fromtimestamp(reset, UTC)
+    assert st["daemon"]["turns_by_source"] == {"hermes": 1}
+    assert d.stop() == 0
+
+
 def test_codex_home_created_after_start_is_picked_up(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
