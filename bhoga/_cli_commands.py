@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bhoga import _paths
+from bhoga import _cli_plugin, _paths
 from bhoga.errors import BhogaError
 
 if TYPE_CHECKING:
@@ -368,6 +368,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "apply": _apply,
     "turn": _turn,
     "doctor": _doctor,
+    "hermes-plugin": lambda args: _cli_plugin.run(args, _daemon),
     "pause": _pause,
     "resume": _pause,
     "pin": _pin_cmd,

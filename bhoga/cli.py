@@ -1,4 +1,4 @@
-"""The `bhoga` command (DESIGN §6): status, best, set-quota, apply, turn, doctor, pause, resume.
+"""The `bhoga` command (DESIGN §6): status, best, set-quota, apply, turn, hermes-plugin, doctor, pause, resume.
 
 Each command asks bhogad when it answers on its socket, so every harness sees one view, and works on this
 machine's state file otherwise. Exit codes: 0 success, 1 operational failure (one line on stderr), 2 usage.
@@ -129,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K=V",
         help="a response header (only rate-limit headers are kept); repeatable",
     )
+
+    h = sub.add_parser("hermes-plugin", help="the Hermes plugin that reports every model call Hermes makes to bhogad")
+    h.add_argument(
+        "action",
+        choices=["enable", "disable", "status"],
+        help="enable: write it to $HERMES_HOME/plugins/bhoga and add it to plugins.enabled; disable: remove both",
+    )
+    h.add_argument("--json", action="store_true", help="status as JSON")
 
     sub.add_parser("doctor", help="what is found, what is missing, and the command that fixes each problem")
     sub.add_parser("pause", help="stop changing the Hermes config until `bhoga resume`")

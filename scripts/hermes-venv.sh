@@ -29,7 +29,26 @@ fi
 py="${PYTHON:-python3}"
 marker="$venv/.bhoga-ready-$version"
 
+# Hermes' Anthropic provider needs the anthropic SDK (its `anthropic` extra, pinned by hermes-agent 0.19.0);
+# Hermes would otherwise try to install it itself at the first Anthropic call.
+anthropic_spec="anthropic==0.87.0"
+
+install() {
+    if ! "$venv/bin/python" -m pip install --quiet "$@" >>"$log" 2>&1; then
+        cat "$log" >&2
+        if grep -qiE "Could not fetch URL|Failed to establish a new connection|Temporary failure in name resolution|Network is unreachable|timed out|ProxyError|SSLError|No matching distribution found" "$log"; then
+            echo "hermes-venv: package registry unreachable; cannot install $*" >&2
+            exit 3
+        fi
+        exit 1
+    fi
+}
+
+log="$venv/install.log"
 if [[ -f "$marker" && -x "$venv/bin/python" ]]; then
+    if ! "$venv/bin/python" -c "import anthropic" >/dev/null 2>&1; then
+        install "$anthropic_spec"
+    fi
     echo "$venv/bin/python"
     exit 0
 fi
@@ -38,15 +57,8 @@ mkdir -p "$(dirname "$venv")"
 # The ready marker is written last, so an interrupted install is rebuilt from scratch next time.
 rm -rf "$venv"
 "$py" -m venv "$venv" >&2
-log="$venv/install.log"
-if ! "$venv/bin/python" -m pip install --quiet "hermes-agent==$version" >"$log" 2>&1; then
-    cat "$log" >&2
-    if grep -qiE "Could not fetch URL|Failed to establish a new connection|Temporary failure in name resolution|Network is unreachable|timed out|ProxyError|SSLError|No matching distribution found" "$log"; then
-        echo "hermes-venv: package registry unreachable; cannot install hermes-agent==$version" >&2
-        exit 3
-    fi
-    exit 1
-fi
-"$venv/bin/python" -c "import hermes_cli.runtime_provider, agent.auxiliary_client" >&2
+: >"$log"
+install "hermes-agent==$version" "$anthropic_spec"
+"$venv/bin/python" -c "import hermes_cli.runtime_provider, agent.auxiliary_client, anthropic" >&2
 touch "$marker"
 echo "$venv/bin/python"
