@@ -69,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     inst = sub.add_parser("install", help="write and enable the user service (systemd or launchd)")
     inst.add_argument("--dry-run", action="store_true", help="print what would be written, change nothing")
     inst.add_argument("--no-enable", action="store_true", help="write the files but do not enable/start them")
-    sub.add_parser("uninstall", help="stop, disable and remove the user service")
+    inst.add_argument(
+        "--hermes-plugin",
+        action="store_true",
+        help="also install the Hermes plugin that reports Hermes' model calls to bhogad (bhoga hermes-plugin enable)",
+    )
+    sub.add_parser("uninstall", help="stop, disable and remove the user service (and bhoga's Hermes plugin)")
     return p
 
 
@@ -133,11 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.verbose)
     if args.command in ("install", "uninstall"):
-        from . import service  # noqa: PLC0415
+        from . import plugin_setup, service  # noqa: PLC0415
 
         if args.command == "install":
-            return service.install(dry_run=args.dry_run, enable=not args.no_enable)
-        return service.uninstall()
+            rc = service.install(dry_run=args.dry_run, enable=not args.no_enable)
+            if rc == 0 and args.hermes_plugin:
+                rc = plugin_setup.install_plugin(dry_run=args.dry_run)
+            return rc
+        plugin_rc = plugin_setup.remove_plugin()
+        return service.uninstall() or plugin_rc
     try:
         if args.config is not None and not args.config.exists():
             raise ConfigError(f"{args.config}: no such file (given with --config)")

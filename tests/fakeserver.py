@@ -30,6 +30,9 @@ class Reply:
     drip: float = 0.0
     """Seconds between body chunks of `drip_size` bytes (simulates a slow body)."""
     drip_size: int = 16
+    stamp: Any = None
+    """Called with no arguments just before the answer is sent; its dict of headers is added (e.g. a reset
+    time relative to the moment of the answer)."""
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -128,7 +131,7 @@ class FakeServer:
                 data, ctype = reply.payload()
                 try:
                     self.send_response(reply.status)
-                    headers = {"Content-Type": ctype, **reply.headers}
+                    headers = {"Content-Type": ctype, **reply.headers, **(reply.stamp() if reply.stamp else {})}
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
