@@ -14,9 +14,9 @@ import pytest
 from bhoga.errors import HermesConfigError
 from bhoga.hermes import apply_recommendation, claude_code_caveat, hermes_exclusions
 from tests.fixtures_hermes import CORPUS, HermesHome, hermes, rec
-from tests.fixtures_resolver import hermes_python, resolve
+from tests.fixtures_resolver import hermes_python, hermes_version, resolve
 
-__all__ = ["hermes", "hermes_python"]
+__all__ = ["hermes", "hermes_python", "hermes_version"]
 
 # Installing hermes-agent on first use can take minutes on a slow link.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -203,3 +203,31 @@ def test_write_auxiliary_tasks_resolve(hermes_python: str, hermes: HermesHome) -
         "compression": ("openai-codex", None, "device_code"),
         "vision": ("openai-codex", "gpt-4.1-mini", "device_code"),
     }
+
+
+@pytest.mark.parametrize(
+    ("pid", "model", "env", "expected", "api_model"),
+    CASES,
+    ids=["claude_code", "anthropic_api", "openai-codex", "openai-api", "openrouter", "copilot"],
+)
+def test_every_route_resolves_in_every_verified_version(
+    hermes_version: tuple[str, str],
+    hermes: HermesHome,
+    pid: str,
+    model: str,
+    env: tuple[str, ...],
+    expected: tuple[Any, ...],
+    api_model: str,
+) -> None:
+    """hermes-agent 0.17.0, 0.18.2 and 0.19.0 each resolve every route bhoga writes to the intended endpoint."""
+    version, python = hermes_version
+    hermes.write_config(CORPUS / "indent2.yaml")
+    hermes.claude_login()
+    hermes.codex_login()
+    hermes.env(*env)
+    assert apply_recommendation(rec(pid, model)) is True
+    result = resolve(python, hermes, version)
+    assert _rt(result) == expected, version
+    assert result["api_model"] == api_model, version
+    aux = result["aux_compression"]
+    assert aux["runtime"]["provider"] == expected[0] and aux["runtime"]["source"] == expected[3], version
