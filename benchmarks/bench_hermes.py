@@ -1,7 +1,8 @@
-"""Hermes writer: a route change and a no-change call on a ~1,300-line comment-rich config of our own.
+"""Hermes writer: route changes and no-change calls on Hermes' own example config and on generated configs.
 
-Targets (issue 4): a full route change (model.default/provider/base_url/api_mode + auxiliary.compression +
-the legacy key) in <= 40 ms median with 0 unintended changed lines; <= 5 ms when nothing changes.
+Targets (issue 13): right after someone else wrote the file, a full route change (model.default/provider/
+base_url/api_mode + auxiliary.compression + the legacy key) in <= 15 ms median at ~1,300 lines and <= 40 ms at
+~10,000 lines with 0 unintended changed lines, and a no-change call <= 5 ms.
 For comparison, a plain ruamel.yaml round trip of the same file setting one key (what Hermes' own ruamel
 writer does) is timed and its changed lines counted.
 """
@@ -118,83 +119,111 @@ def _changed(before: str, after: str) -> list[str]:
     ]
 
 
+def _outside_edit(path: Path, n: int) -> None:
+    """What another writer (a hand edit, Hermes' own writer) does: change the file away from the route."""
+    text = path.read_text()
+    head, sep, _ = text.rpartition("# edited elsewhere ")
+    text = (head if sep else text) + f"# edited elsewhere {n}\n"
+    path.write_text(text)
+
+
+def _after_outside_edit(path: Path, recs: list[object], *, noop: bool, repeat: int) -> tuple[float, int]:
+    """Median ms of an apply right after someone else wrote the file, and the unintended lines it changed."""
+    from bhoga.hermes import apply_recommendation
+
+    times: list[float] = []
+    unintended = 0
+    for i in range(repeat + 2):
+        _outside_edit(path, i)
+        before = path.read_text()
+        rec = recs[0] if noop else recs[i % 2]
+        t0 = time.perf_counter()
+        changed = apply_recommendation(rec)  # type: ignore[arg-type]
+        dt = time.perf_counter() - t0
+        assert changed is not noop
+        unintended += sum(1 for ln in _changed(before, path.read_text()) if not _INTENDED.match(ln))
+        if i >= 2:
+            times.append(dt)
+    times.sort()
+    return times[len(times) // 2] * 1e3, unintended
+
+
+def _sized(name: str, text: str, targets: tuple[float, float]) -> list[Row]:
+    from bhoga._model import ProviderStatus, RouterRecommendation
+    from bhoga.hermes import apply_recommendation
+
+    a = RouterRecommendation("claude_code", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4-6", 1, "")
+    b = RouterRecommendation("github-copilot", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4.6", 3, "")
+    lines = text.count("\n")
+    with _hermes_env() as path:
+        path.write_text(text)
+        apply_recommendation(a)
+        flip, bad = _after_outside_edit(path, [b, a], noop=False, repeat=15)
+        current = a if "provider: anthropic" in path.read_text() else b
+        noop, bad2 = _after_outside_edit(path, [current], noop=True, repeat=21)
+    return [
+        Row(
+            AREA,
+            f"route change after an outside edit, {name} ({lines:,} lines)",
+            flip,
+            "ms",
+            f"<= {targets[0]:g} ms",
+            flip <= targets[0],
+            f"{bad + bad2} unintended changed lines",
+        ),
+        Row(
+            AREA,
+            f"no change after an outside edit elsewhere, {name}",
+            noop,
+            "ms",
+            f"<= {targets[1]:g} ms" if targets[1] else "info",
+            noop <= targets[1] if targets[1] else True,
+            "parsed again; file not written",
+        ),
+    ]
+
+
 def run() -> list[Row]:
     from bhoga._model import ProviderStatus, RouterRecommendation
-    from bhoga.hermes import _apply, apply_recommendation
+    from bhoga.hermes import apply_recommendation
 
     text = make_config()
-    lines = text.count("\n")
-    comments = sum(1 for ln in text.splitlines() if ln.lstrip().startswith("#"))
     a = RouterRecommendation("claude_code", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4-6", 1, "")
     b = RouterRecommendation("github-copilot", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4.6", 3, "")
     rows: list[Row] = []
+    upstream = Path(__file__).resolve().parent.parent / "tests" / "data" / "hermes" / "upstream-example-2026-03.yaml"
+    rows += _sized("Hermes' own example", upstream.read_text(), (15, 5))
+    rows += _sized("generated", text, (15, 5))
+    rows += _sized("generated", make_config(380), (40, 0))
     with _hermes_env() as path:
         path.write_text(text)
         apply_recommendation(a)  # first write: backup + normalise stale keys
-        unintended = 0
         flips = [b, a]
         state = {"i": 0}
 
         def flip() -> None:
-            nonlocal unintended
-            before = path.read_text()
             rec = flips[state["i"] % 2]
             state["i"] += 1
             assert apply_recommendation(rec) is True
-            unintended += sum(1 for ln in _changed(before, path.read_text()) if not _INTENDED.match(ln))
 
         warm = median_seconds(flip, repeat=21)
-
-        def cold_flip() -> None:
-            _apply._docs.clear()
-            _apply._up_to_date.clear()
-            flip()
-
-        cold = median_seconds(cold_flip, repeat=15)
         state["i"] += state["i"] % 2  # the file now says `a`
         current = flips[(state["i"] - 1) % 2]
         noop = median_seconds(lambda: apply_recommendation(current), repeat=51)
-
-        def noop_cold() -> None:
-            _apply._docs.clear()
-            _apply._up_to_date.clear()
-            apply_recommendation(current)
-
-        noop_parse = median_seconds(noop_cold, repeat=15)
         mtime = path.stat().st_mtime_ns
         apply_recommendation(current)
         untouched = path.stat().st_mtime_ns == mtime
-    note = f"{lines}-line config, {comments} comment lines"
     rows += [
+        Row(AREA, "route change, file as bhoga last wrote it", warm * 1e3, "ms", "info", True, "1,299 lines"),
         Row(
             AREA,
-            "route change (file as bhoga last wrote it)",
-            warm * 1e3,
-            "ms",
-            "<= 40 ms",
-            warm <= 0.040,
-            f"{note}; {unintended} unintended lines over all flips",
-        ),
-        Row(
-            AREA,
-            "route change, cold (file edited by someone else)",
-            cold * 1e3,
-            "ms",
-            "<= 40 ms",
-            cold <= 0.040,
-            "full parse + splice + re-parse of touched entries + atomic write",
-        ),
-        Row(AREA, "unintended changed lines", float(unintended), "lines", "0", unintended == 0, "all flips"),
-        Row(
-            AREA,
-            "no change (fast path)",
+            "no change, file as bhoga last wrote it",
             noop * 1e3,
             "ms",
             "<= 5 ms",
             noop <= 0.005 and untouched,
             "decided before parsing; file not written",
         ),
-        Row(AREA, "no change, cold (parse and plan)", noop_parse * 1e3, "ms", "info", True, "caches cleared"),
     ]
     rows += _ruamel_reference(text)
     return rows

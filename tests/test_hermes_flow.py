@@ -95,8 +95,8 @@ def test_flow_edits_compose(
         assert "not a single value" in str(e) or "is a list" in str(e), e
         return
     new = doc.encode(new_text)
-    expected = _expect(to_data(doc.root), spec)
-    verified(doc, new_text, new, edits, expected)  # raises if the edits did not compose
+    assert to_data(parse_doc(new, "flow.yaml").root) == _expect(to_data(doc.root), spec)
+    verified(doc, new_text, new, edits, spec)  # raises if the edits did not compose
     assert (yaml.safe_load(new_text) or {}) == _expect(yaml.safe_load(text), spec)
     assert apply_spec(parse_doc(new, "flow.yaml"), spec) == new_text  # idempotent
     if s["comment"] and s["multiline"] and not flow_root:

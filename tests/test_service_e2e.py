@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 SETUP_SCRIPT = REPO / "scripts" / "user-systemd.sh"
 SYSTEMD = Path(os.environ.get("BHOGA_E2E_SYSTEMD", "/lib/systemd/systemd"))
 E2E_USER = os.environ.get("BHOGA_E2E_USER", "bhoga-e2e")
-DEPENDENCIES = ("watchdog", "ruamel.yaml", "schedule", "platformdirs")
+DEPENDENCIES = ("watchdog", "PyYAML", "schedule", "platformdirs")
 PYTHON_CANDIDATES = (
     "/usr/bin/python3.13",
     "/usr/bin/python3.12",
@@ -240,8 +240,7 @@ def _build_venv(user: pwd.struct_passwd) -> Path:
             *_drop(user),
             str(venv / "bin/python"),
             "-c",
-            "import bhogad.main, bhogad.daemon, bhogad.service, watchdog.observers, ruamel.yaml, "
-            "schedule, platformdirs",
+            "import bhogad.main, bhogad.daemon, bhogad.service, watchdog.observers, yaml, schedule, platformdirs",
         ],
         capture_output=True,
         text=True,

@@ -8,7 +8,6 @@ call returns before parsing anything.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import hashlib
 import logging
@@ -24,10 +23,9 @@ from bhoga.errors import HermesConfigError
 from bhoga.hermes import _atomic
 from bhoga.hermes._dupes import ROUTE_KEYS, blocking_duplicate
 from bhoga.hermes._home import HermesFacts, hermes_config_path, read_facts
-from bhoga.hermes._render import has_content
 from bhoga.hermes._routes import Route, build_spec, route_for
-from bhoga.hermes._splice import DELETE, Spec, splice
-from bhoga.hermes._verify import verified
+from bhoga.hermes._splice import splice
+from bhoga.hermes._verify import Lazy, expect, verified_lazy
 from bhoga.hermes._yamldoc import Doc, Mapping, Scalar, parse_doc, to_data
 
 __all__ = ["HermesRoute", "Ranker", "Target", "config_problem", "plan_change", "read_hermes_route", "write_change"]
@@ -35,8 +33,10 @@ __all__ = ["HermesRoute", "Ranker", "Target", "config_problem", "plan_change", "
 log = logging.getLogger(__name__)
 _RETRIES = 5
 _cache_lock = threading.Lock()
-_docs: dict[bytes, Doc] = {}
+_docs: dict[bytes, Doc | Lazy] = {}
 _up_to_date: set[tuple[str, bytes, Any]] = set()
+# The top-level entries `build_spec` reads to decide the change.
+_SPEC_INPUTS = frozenset({"model", "auxiliary", "compression", "providers"})
 
 
 class Ranker(Protocol):
@@ -74,30 +74,33 @@ class Target:
         return cls(path, real, read_facts(path.parent))
 
 
+def _remember(digest: bytes, entry: Doc | Lazy) -> None:
+    with _cache_lock:
+        _docs.pop(digest, None)
+        _docs[digest] = entry
+        while len(_docs) > 4:  # the oldest first: a big file's tree is freed one at a time
+            _docs.pop(next(iter(_docs)))
+
+
 def _parse(raw: bytes, digest: bytes, path: Path) -> Doc:
     with _cache_lock:
-        doc = _docs.get(digest)
+        entry = _docs.get(digest)
+    doc = entry.build() if isinstance(entry, Lazy) else entry
     if doc is None or doc.path != str(path):
         doc = parse_doc(raw, str(path))
-        with _cache_lock:
-            if len(_docs) > 8:
-                _docs.clear()
-            _docs[digest] = doc
+    if doc is not entry:
+        _remember(digest, doc)
     return doc
 
 
-def _expect(data: Any, spec: Spec) -> Any:
-    """The data the file must hold after `spec`: the check that no other key moved."""
-    out = dict(data) if isinstance(data, dict) else {}
-    for key, want in spec.items():
-        if want is DELETE:
-            out.pop(key, None)
-        elif isinstance(want, dict):
-            if isinstance(out.get(key), dict) or has_content(want):
-                out[key] = _expect(out.get(key), want)
-        else:
-            out[key] = copy.deepcopy(want)
-    return out
+_expect = expect  # the name tests and older callers use
+
+
+def _top_data(doc: Doc, keys: frozenset[str]) -> dict[str, Any]:
+    """`to_data` of only the top-level entries named `keys` (the rest of a large file is never converted)."""
+    if doc.root is None:
+        return {}
+    return {k.value: to_data(v) for k, v in doc.root.items if isinstance(k, Scalar) and k.value in keys}
 
 
 def plan_change(
@@ -138,7 +141,7 @@ def plan_change(
         if r.provider != route.provider and all(r.provider != b.provider for b in backups):
             backups.append(r)
     doc = _parse(raw, digest, target.path)
-    data = to_data(doc.root)
+    data = _top_data(doc, _SPEC_INPUTS)
     if isinstance(data.get("model"), str):
         data = {**data, "model": {"default": data["model"]}}
     spec = build_spec(route, data, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks)
@@ -152,9 +155,8 @@ def plan_change(
             _up_to_date.add(key)
         return None
     new = doc.encode(text)
-    after = verified(doc, text, new, edits, _expect(to_data(doc.root), spec))
-    with _cache_lock:
-        _docs[hashlib.sha256(new).digest()] = after
+    # The new file's tree is built only if bhoga reads this very file again (often someone else writes first).
+    _remember(hashlib.sha256(new).digest(), verified_lazy(doc, text, new, edits, spec))
     return new
 
 
@@ -222,10 +224,15 @@ def read_hermes_route(path: Path | str | None = None) -> HermesRoute | None:
     current = _atomic.read_file(Path(os.path.realpath(target_path)))
     if current is None:
         return None
-    raw = current[0]
-    doc = _parse(raw, current[1].sha256, target_path)
-    found = doc.root.get("model") if doc.root is not None else None
-    value = found[1] if found else None
+    raw, digest = current[0], current[1].sha256
+    with _cache_lock:
+        entry = _docs.get(digest)
+    if isinstance(entry, Lazy) and "model" in entry.parsed:
+        value: Any = entry.parsed["model"]  # the file bhoga just wrote: no need to build its whole tree
+    else:
+        doc = _parse(raw, digest, target_path)
+        found = doc.root.get("model") if doc.root is not None else None
+        value = found[1] if found else None
     if isinstance(value, Scalar):
         return HermesRoute(None, None if value.is_null else value.value, None, None)
     if not isinstance(value, Mapping):

@@ -63,7 +63,7 @@ def duplicate_error(doc: Doc, dup: Duplicate) -> HermesConfigError:
 
 def blocking_duplicate(doc: Doc, spec: Spec) -> HermesConfigError | None:
     """The refusal for the first duplicate key inside what `spec` edits, None when there is none."""
-    for dup in doc.duplicates:
+    for dup in doc.duplicates(spec):
         if _edited(dup, spec):
             return duplicate_error(doc, dup)
     return None

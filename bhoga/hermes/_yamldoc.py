@@ -2,27 +2,31 @@
 
 Edits are spliced into the original text at the positions this tree records (see `_splice`), so everything
 the edit does not touch (comments, quotes, indentation, blank lines, CRLF, BOM, document markers) is kept by
-construction. ruamel.yaml's pure-Python parser supplies the events; full-line comments are blanked before
-scanning (they are most of a commented config and cost nothing to keep, since positions map back per line).
+construction. PyYAML's parser supplies the events: libyaml when PyYAML has it, its pure-Python parser
+otherwise, exactly as Hermes loads the file (`utils.fast_safe_load`), so bhoga sees the structure Hermes sees.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bhoga.errors import HermesConfigError
 
 __all__ = ["Alias", "Doc", "Duplicate", "Mapping", "Node", "Scalar", "Sequence", "parse_doc", "to_data"]
 
-_FULL_LINE_COMMENT = re.compile(r"(?m)^[ \t]*#[^\r\n]*")
 _TAB_INDENT = re.compile(r"(?m)^ *\t")
 # Characters PyYAML (Hermes' reader) refuses, plus the line breaks YAML 1.1 knows beyond CR/LF: PyYAML ends a
 # line (and so a comment) at NEL, U+2028 and U+2029, where other readers do not, so the readers would disagree
 # on what the file says.
 _UNREADABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# UTF-8 of U+0080-U+00BF (C1 controls and NEL among them; the regex then decides), U+2028/9, U+FFFE/F.
+_SUSPECT_UTF8 = (b"\xc2", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 _BRACKETS = re.compile(r"[\[\]{}]")
 MAX_DEPTH = 256
 """Nesting deeper than this is refused before it is parsed: PyYAML, which Hermes loads with, fails near 500
@@ -105,9 +109,23 @@ class Doc:
     bom: bool
     newline: str
     root: Mapping | None
-    line_starts: list[int] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
-    """Keys given twice in one mapping (PyYAML, like Hermes, keeps the last); refused only where bhoga edits."""
+    _starts: list[int] | None = None
+
+    @property
+    def line_starts(self) -> list[int]:
+        """Index of the first character of each line (computed on first use: a check may never need it)."""
+        if self._starts is None:
+            self._starts = [0, *itertools.accumulate(len(line) + 1 for line in self.text.split("\n"))][:-1]
+        return self._starts
+
+    def duplicates(self, keys: Iterable[str] | None = None) -> list[Duplicate]:
+        """Keys given twice in one mapping (PyYAML, like Hermes, keeps the last), at the top level and under
+        the top-level `keys` (everywhere when None): found on demand, only where someone asks."""
+        out: list[Duplicate] = []
+        if self.root is not None:
+            wanted = None if keys is None else set(keys)
+            _find_duplicates(self.root, (), out, wanted)
+        return out
 
     def line_of(self, index: int) -> int:
         return bisect.bisect_right(self.line_starts, index) - 1
@@ -138,17 +156,20 @@ def parse_doc(raw: bytes, path: str) -> Doc:
     if bom:
         text = text[1:]
     newline = "\r\n" if "\r\n" in text else "\n"
-    if (m := _UNREADABLE.search(text)) is not None:
+    if _suspicious(raw) and (m := _UNREADABLE.search(text)) is not None:
         what = "line separator" if m.group() in "\x85\u2028\u2029" else "control character"
         line = text.count("\n", 0, m.start()) + 1
         raise _fail(path, f"{what} U+{ord(m.group()):04X} at line {line}, which YAML readers disagree on")
-    if (m := _TAB_INDENT.search(text)) is not None:
+    if "\t" in text and (m := _TAB_INDENT.search(text)) is not None:
         raise _fail(path, f"tab in indentation at line {text.count(chr(10), 0, m.start()) + 1}")
     _check_flow_depth(text, path)
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    dups: list[Duplicate] = []
-    root = _build(text, starts, path, dups)
-    return Doc(path, raw, text, bom, newline, root, starts, dups)
+    root = _build(text, path)
+    return Doc(path, raw, text, bom, newline, root)
+
+
+def _suspicious(raw: bytes) -> bool:
+    """Whether `raw` may hold a character `_UNREADABLE` matches (C-speed byte checks; the regex is slow)."""
+    return len(raw.translate(None, _CONTROL_BYTES)) != len(raw) or any(seq in raw for seq in _SUSPECT_UTF8)
 
 
 def _check_flow_depth(text: str, path: str) -> None:
@@ -163,17 +184,16 @@ def _check_flow_depth(text: str, path: str) -> None:
             raise _fail(path, f"nested deeper than {MAX_DEPTH} levels at line {line}")
 
 
-def _build(text: str, starts: list[int], path: str, dups: list[Duplicate]) -> Mapping | None:
-    from ruamel.yaml import YAML  # noqa: PLC0415 - heavy import, only when a config is parsed
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError  # noqa: PLC0415
+def _loader() -> Any:
+    """PyYAML's libyaml loader when built with it, else its pure-Python one: what Hermes reads the file with
+    (`utils.fast_safe_load`), so bhoga sees exactly the structure Hermes sees."""
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - only when a config is parsed
 
-    blanked = _FULL_LINE_COMMENT.sub("", text)
-    b_starts = [0] + [m.end() for m in re.finditer("\n", blanked)]
+    return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
-    def pos(mark: Any) -> int:
-        # Only comment lines were shortened, so an index maps back through its line.
-        line = bisect.bisect_right(b_starts, mark.index) - 1
-        return int(starts[line] + mark.index - b_starts[line])
+
+def _build(text: str, path: str) -> Mapping | None:
+    import yaml  # noqa: PLC0415
 
     stack: list[Mapping | Sequence] = []
     pending_key: list[Node | None] = []
@@ -186,56 +206,61 @@ def _build(text: str, starts: list[int], path: str, dups: list[Duplicate]) -> Ma
             root = node
             return
         parent = stack[-1]
-        if isinstance(parent, Sequence):
+        if parent.__class__ is Sequence:
             parent.items.append(node)
         elif pending_key[-1] is None:
             pending_key[-1] = node
         else:
-            key = pending_key[-1]
-            assert key is not None
-            parent.items.append((key, node))
+            parent.items.append((pending_key[-1], node))  # type: ignore[arg-type]
             pending_key[-1] = None
 
+    scalar, alias = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    loader = _loader()(text)
     try:
-        for ev in YAML(typ="safe", pure=True).parse(blanked):
-            name = type(ev).__name__
-            if name == "DocumentStartEvent":
-                docs += 1
-                if docs > 1:
-                    raise _fail(path, "more than one YAML document")
-            elif name == "ScalarEvent":
-                add(Scalar(ev.value, ev.style, pos(ev.start_mark), pos(ev.end_mark), ev.anchor))
-            elif name == "AliasEvent":
-                add(Alias(ev.anchor, pos(ev.start_mark), pos(ev.end_mark)))
-            elif name in ("MappingStartEvent", "SequenceStartEvent"):
-                cls = Mapping if name == "MappingStartEvent" else Sequence
-                node: Mapping | Sequence = cls([], bool(ev.flow_style), pos(ev.start_mark), 0, ev.anchor)
+        while loader.check_event():
+            ev = loader.get_event()
+            cls = ev.__class__
+            if cls is scalar:
+                add(Scalar(ev.value, ev.style or None, ev.start_mark.index, ev.end_mark.index, ev.anchor))
+            elif cls is mapping_start or cls is sequence_start:
+                kind = Mapping if cls is mapping_start else Sequence
+                node: Mapping | Sequence = kind([], bool(ev.flow_style), ev.start_mark.index, 0, ev.anchor)
                 add(node)
                 stack.append(node)
                 pending_key.append(None)
                 if len(stack) > MAX_DEPTH:
-                    raise _fail(
-                        path, f"nested deeper than {MAX_DEPTH} levels at line {text.count(chr(10), 0, node.start) + 1}"
-                    )
-            elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                    line = text.count("\n", 0, node.start) + 1
+                    raise _fail(path, f"nested deeper than {MAX_DEPTH} levels at line {line}")
+            elif cls in ends:
                 done = stack.pop()
                 pending_key.pop()
-                done.end = pos(ev.end_mark if done.flow else ev.start_mark)
-    except MarkedYAMLError as e:
+                done.end = (ev.end_mark if done.flow else ev.start_mark).index
+            elif cls is alias:
+                add(Alias(ev.anchor, ev.start_mark.index, ev.end_mark.index))
+            elif cls is yaml.DocumentStartEvent:
+                docs += 1
+                if docs > 1:
+                    raise _fail(path, "more than one YAML document")
+    except yaml.MarkedYAMLError as e:
         problem = " ".join(str(e.problem or e.context or "invalid YAML").split())
-        line = "" if e.problem_mark is None else f" at line {e.problem_mark.line + 1}"
-        raise _fail(path, f"invalid YAML{line}: {problem}") from None
-    except YAMLError as e:
+        where = "" if e.problem_mark is None else f" at line {e.problem_mark.line + 1}"
+        raise _fail(path, f"invalid YAML{where}: {problem}") from None
+    except yaml.YAMLError as e:
         raise _fail(path, f"invalid YAML: {' '.join(str(e).split())}") from None
+    finally:
+        loader.dispose()
     if root is None or (isinstance(root, Scalar) and root.is_null):
         return None
     if not isinstance(root, Mapping):
         raise _fail(path, "the top level is not a mapping")
-    _find_duplicates(root, (), dups)
     return root
 
 
-def _find_duplicates(node: Node, at: tuple[str | int, ...], out: list[Duplicate]) -> None:
+def _find_duplicates(
+    node: Node, at: tuple[str | int, ...], out: list[Duplicate], wanted: set[str] | None = None
+) -> None:
     if isinstance(node, Mapping):
         seen: dict[str, tuple[Scalar, Node]] = {}
         for k, v in node.items:
@@ -244,7 +269,8 @@ def _find_duplicates(node: Node, at: tuple[str | int, ...], out: list[Duplicate]
                     first, first_value = seen[k.value]
                     out.append(Duplicate(at, k.value, first, first_value, k))
                 seen[k.value] = (k, v)
-                _find_duplicates(v, (*at, k.value), out)
+                if wanted is None or k.value in wanted:
+                    _find_duplicates(v, (*at, k.value), out)
     elif isinstance(node, Sequence):
         for i, item in enumerate(node.items):
             _find_duplicates(item, (*at, i), out)
