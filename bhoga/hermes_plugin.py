@@ -79,6 +79,25 @@ def bhoga_pid(provider: object, base_url: object = None, env: Any = None) -> str
     return None
 
 
+_pids: dict[tuple[str, str], str | None] = {}
+_pids_until = 0.0
+
+
+def _cached_pid(provider: object, base_url: object) -> str | None:
+    """`bhoga_pid` for the hot path: the answer is kept for a few seconds (Hermes' environment rarely changes)."""
+    global _pids_until
+    now = time.monotonic()
+    if now > _pids_until:
+        _pids.clear()
+        _pids_until = now + 5.0
+    key = (str(provider), str(base_url))
+    if key not in _pids:
+        if len(_pids) > 64:
+            _pids.clear()
+        _pids[key] = bhoga_pid(provider, base_url)
+    return _pids[key]
+
+
 def _socket_path() -> str:
     explicit = os.environ.get("BHOGA_SOCKET")
     if explicit:
@@ -181,6 +200,7 @@ class _Sender:
 
 
 _sender = _Sender()
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _int(value: object) -> int:
@@ -194,8 +214,9 @@ def _int(value: object) -> int:
 
 
 def _model(kwargs: dict[str, Any]) -> str:
-    model = str(kwargs.get("model") or kwargs.get("response_model") or "unknown")
-    model = "".join(ch for ch in model if ch.isprintable())[:256]
+    model = str(kwargs.get("model") or kwargs.get("response_model") or "unknown")[:256]
+    if not model.isprintable():
+        model = "".join(ch for ch in model if ch.isprintable())
     return model or "unknown"
 
 
@@ -217,13 +238,13 @@ def _turn(
         turn["headers"] = headers
     if error:
         turn["error"] = error[:_MAX_ERROR]
-    return (json.dumps(turn, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8", "replace")
+    return (_encode(turn) + "\n").encode("utf-8", "replace")
 
 
 def on_post_api_request(**kwargs: Any) -> None:
     """Hermes hook: a model call succeeded."""
     try:
-        pid = bhoga_pid(kwargs.get("provider"), kwargs.get("base_url"))
+        pid = _cached_pid(kwargs.get("provider"), kwargs.get("base_url"))
         if pid is not None:
             _sender.send(_turn(pid, kwargs, 200, kwargs.get("usage"), None, {}))
     except Exception:  # noqa: S110 - a plugin must never break a Hermes call
@@ -286,7 +307,7 @@ def _limit_headers(exc: BaseException | None) -> tuple[dict[str, str], str | Non
 def on_api_request_error(**kwargs: Any) -> None:
     """Hermes hook: a model call failed (one call per attempt, retries included)."""
     try:
-        pid = bhoga_pid(kwargs.get("provider"), kwargs.get("base_url"))
+        pid = _cached_pid(kwargs.get("provider"), kwargs.get("base_url"))
         if pid is None:
             return
         headers, body = _limit_headers(_caller_error())

@@ -92,7 +92,7 @@ class Daemon:
         if key not in self.turns_by_source and len(self.turns_by_source) >= 64:
             key = "other"  # anyone may name any source: keep the table small
         self.turns_by_source[key] = self.turns_by_source.get(key, 0) + 1
-        self.last_turn_at[key] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.last_turn_at[key] = datetime.now(UTC).isoformat(timespec="milliseconds")
 
     def set_paused(self, paused: bool) -> None:
         """Create or remove the paused marker (the CLI does the same when no daemon runs)."""

@@ -29,9 +29,10 @@ fi
 py="${PYTHON:-python3}"
 marker="$venv/.bhoga-ready-$version"
 
-# Hermes' Anthropic provider needs the anthropic SDK (its `anthropic` extra, pinned by hermes-agent 0.19.0);
-# Hermes would otherwise try to install it itself at the first Anthropic call.
-anthropic_spec="anthropic==0.87.0"
+# Hermes' Anthropic provider needs the anthropic SDK (its `anthropic` extra) and the gateway's OpenAI-compatible
+# api_server needs aiohttp (its `messaging` extra), both pinned by hermes-agent 0.19.0; Hermes would otherwise try
+# to install the SDK itself at the first Anthropic call, and the gateway would run without the api_server.
+extras=("anthropic==0.87.0" "aiohttp==3.14.1")
 
 install() {
     if ! "$venv/bin/python" -m pip install --quiet "$@" >>"$log" 2>&1; then
@@ -46,8 +47,8 @@ install() {
 
 log="$venv/install.log"
 if [[ -f "$marker" && -x "$venv/bin/python" ]]; then
-    if ! "$venv/bin/python" -c "import anthropic" >/dev/null 2>&1; then
-        install "$anthropic_spec"
+    if ! "$venv/bin/python" -c "import anthropic, aiohttp" >/dev/null 2>&1; then
+        install "${extras[@]}"
     fi
     echo "$venv/bin/python"
     exit 0
@@ -58,7 +59,7 @@ mkdir -p "$(dirname "$venv")"
 rm -rf "$venv"
 "$py" -m venv "$venv" >&2
 : >"$log"
-install "hermes-agent==$version" "$anthropic_spec"
-"$venv/bin/python" -c "import hermes_cli.runtime_provider, agent.auxiliary_client, anthropic" >&2
+install "hermes-agent==$version" "${extras[@]}"
+"$venv/bin/python" -c "import hermes_cli.runtime_provider, agent.auxiliary_client, anthropic, aiohttp" >&2
 touch "$marker"
 echo "$venv/bin/python"

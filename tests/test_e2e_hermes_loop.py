@@ -2,7 +2,10 @@
 
 Turn 1 goes to a fake Anthropic that answers 429 with the 5-hour window's reset; the bhoga plugin inside
 Hermes reports it, bhogad flips config.yaml to Copilot; turn 2 of the same Hermes lands on the fake Copilot;
-when the reset passes bhogad flips back by itself and turn 3 lands on Anthropic again.
+when the reset passes bhogad flips back by itself and turn 3 lands on Anthropic again. Each turn is made twice:
+by a one-shot `hermes -z` (a new process reads the config at start) and by one long-lived gateway
+(`hermes gateway run` with its OpenAI-compatible api_server on 127.0.0.1), which re-reads `model.*` for every
+message, so the same gateway process follows both flips without a restart.
 
 How Hermes is pointed at the fakes: Copilot through Hermes' own `COPILOT_API_BASE_URL`. Hermes 0.19's native
 `anthropic` provider ignores `ANTHROPIC_BASE_URL`, and a `model.base_url` would not survive bhoga's flips
@@ -14,12 +17,15 @@ proxy refuses every other host, so nothing leaves the machine.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +43,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 CLAUDE_ACCESS = "sk-ant-oat01-FAKE-SECRET-loop-access-0123456789"
 CLAUDE_REFRESH = "sk-ant-ort01-FAKE-SECRET-loop-refresh-0123456789"
 COPILOT_TOKEN = "gho_FAKESECRETloopcopilot0123456789abcdef"
-SECRETS = (CLAUDE_ACCESS, CLAUDE_REFRESH, COPILOT_TOKEN)
-THROTTLE = 90
-"""Seconds the fake Anthropic's 429 keeps the 5-hour window shut: long enough for turn 2 to start under load."""
+GATEWAY_KEY = "gw-FAKE-SECRET-api-server-key-0123456789"
+SECRETS = (CLAUDE_ACCESS, CLAUDE_REFRESH, COPILOT_TOKEN, GATEWAY_KEY)
+THROTTLE = 150
+"""Seconds the fake Anthropic's 429 keeps the 5-hour window shut: long enough for both turn 2s under load."""
 FLIP_BOUND = 10.0
 """A generous bound on 429 → config.yaml rewritten (the target is 300 ms; the measured value is printed)."""
 _UPDATE_CHECK = '{"ts": 9999999999, "behind": 0, "rev": null, "ver": "0.19.0"}'
@@ -95,8 +102,20 @@ class World:
     copilot: FakeServer
     proxy: InterceptProxy
     daemon: DaemonProc
+    gateway_url: str
     answered_429: list[float] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+
+    def gateway(self, prompt: str) -> str:
+        """One message to the long-lived gateway (its OpenAI-compatible api_server), the answer's text."""
+        body = json.dumps({"model": "hermes-agent", "messages": [{"role": "user", "content": prompt}]}).encode()
+        req = urllib.request.Request(f"{self.gateway_url}/v1/chat/completions", data=body, headers={
+            "Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"})  # fmt: skip
+        with _DIRECT.open(req, timeout=600) as r:
+            answer = json.loads(r.read())
+        text = str(answer["choices"][0]["message"]["content"])
+        self.outputs.append(text)
+        return text
 
     def hermes(self, prompt: str) -> str:
         """One one-shot Hermes call (`hermes -z`), as a user's shell would run it."""
@@ -105,6 +124,25 @@ class World:
         self.outputs += [proc.stdout, proc.stderr]
         assert proc.returncode == 0, proc.stderr[-3000:]
         return proc.stdout
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _gateway_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
+    if proc.poll() is not None:
+        raise AssertionError(f"the Hermes gateway exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+    try:
+        with _DIRECT.open(f"{url}/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
 
 
 def _posts(server: FakeServer, path: str) -> list[Recorded]:
@@ -176,7 +214,13 @@ def world(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hermes_py
 
     ca, cert, key = make_ca(tmp_path, ["api.anthropic.com"])
     with FakeServer() as anthropic, FakeServer() as copilot:
-        anthropic.route("/v1/messages", Reply(429, ANTHROPIC_429, stamp=reset_headers), Reply(200, ANTHROPIC_OK, SSE))
+        # The gateway's first message (before any limit) is answered, turn 1 gets the 429, then answers again.
+        anthropic.route(
+            "/v1/messages",
+            Reply(200, ANTHROPIC_OK, SSE),
+            Reply(429, ANTHROPIC_429, stamp=reset_headers),
+            Reply(200, ANTHROPIC_OK, SSE),
+        )
         copilot.route("/chat/completions", Reply(200, COPILOT_OK, SSE))
         with InterceptProxy({"api.anthropic.com": anthropic.url}, cert, key) as proxy:
             # The user's two commands: enable the plugin, start bhogad (here in the foreground, as a process).
@@ -202,62 +246,90 @@ def world(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hermes_py
                     **dict.fromkeys(("NO_PROXY", "no_proxy"), no_proxy),
                 }
                 assert not any(k.startswith(("PYTEST", "BHOGA")) for k in env)
-                yield World(home, Path(hermes_python).parent / "hermes", env, anthropic, copilot, proxy, daemon,
-                            world_answered)  # fmt: skip
+                hermes_bin = Path(hermes_python).parent / "hermes"
+                port = _free_port()
+                gw_env = {**env, "API_SERVER_ENABLED": "1", "API_SERVER_HOST": "127.0.0.1",
+                          "API_SERVER_PORT": str(port), "API_SERVER_KEY": GATEWAY_KEY}  # fmt: skip
+                gw_log = tmp_path / "gateway.log"
+                with gw_log.open("wb") as out:
+                    gateway = subprocess.Popen([str(hermes_bin), "gateway", "run"], env=gw_env, stdout=out,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+                try:
+                    url = f"http://127.0.0.1:{port}"
+                    wait_until(lambda: _gateway_up(url, gateway, gw_log), timeout=300, what="the Hermes gateway")
+                    world = World(home, hermes_bin, env, anthropic, copilot, proxy, daemon, url, world_answered)
+                    yield world
+                finally:
+                    gateway.terminate()
+                    try:
+                        gateway.wait(30)
+                    except subprocess.TimeoutExpired:
+                        gateway.kill()
+                        gateway.wait(10)
+                    world_outputs = gw_log.read_text(errors="replace")
+                    for secret in SECRETS:
+                        assert secret not in world_outputs
             finally:
                 daemon.kill()
 
 
 def test_hermes_429_flips_to_copilot_and_back_after_the_reset(world: World) -> None:
-    """429 from Anthropic → bhogad flips Hermes to Copilot (next turn lands there) → after the reset, back."""
+    """429 from Anthropic → bhogad flips Hermes to Copilot (next turn lands there) → after the reset, back.
+
+    One-shot runs and one long-lived gateway process both follow each flip.
+    """
     wait_until(lambda: hermes_route(world.home) == ("anthropic", "claude-sonnet-4-6"), what="bhogad's first pass")
+    assert world.gateway("turn zero") == "FAKE-ANTHROPIC-ANSWER"
     watch = RouteWatch(world.home)
     try:
         out1 = world.hermes("turn one")
         assert "429" in out1
-        assert len(_posts(world.anthropic, "/v1/messages")) == 1 and world.answered_429
+        assert len(_posts(world.anthropic, "/v1/messages")) == 2 and world.answered_429
         wait_until(lambda: hermes_route(world.home)[0] == "copilot", what=f"flip to copilot\n{world.daemon.log()}")
         flipped = watch.first("copilot", world.answered_429[0])
         assert flipped is not None
         latency = flipped - world.answered_429[0]
-        print(f"\nflip latency (fake Anthropic's 429 sent -> config.yaml names copilot): {latency * 1000:.0f} ms")
+        heard = datetime.fromisoformat(request({"op": "status"})["daemon"]["last_turn_at"]["hermes"]).timestamp()
+        print(f"\nflip latency: fake Anthropic's 429 sent -> config.yaml names copilot: {latency * 1000:.0f} ms, "
+              f"of which Hermes until its hook and the plugin's send: {(heard - world.answered_429[0]) * 1000:.0f} ms, "
+              f"bhogad from the turn to the rewritten file: {(flipped - heard) * 1000:.0f} ms")  # fmt: skip
         assert 0 <= latency < FLIP_BOUND
+        assert flipped - heard < FLIP_BOUND
 
-        out2 = world.hermes("turn two")
-        assert "FAKE-COPILOT-ANSWER" in out2
+        assert "FAKE-COPILOT-ANSWER" in world.hermes("turn two")
+        assert world.gateway("turn two") == "FAKE-COPILOT-ANSWER"
         assert time.time() < world.answered_429[0] + THROTTLE, "turn 2 started after the throttle ended: too slow"
-        assert [r.path for r in _posts(world.copilot, "/chat/completions")] == ["/chat/completions"]
-        assert json.loads(_posts(world.copilot, "/chat/completions")[0].body)["model"] == "claude-sonnet-4.6"
+        copilot_turns = _posts(world.copilot, "/chat/completions")
+        assert len(copilot_turns) == 2
+        assert {json.loads(r.body)["model"] for r in copilot_turns} == {"claude-sonnet-4.6"}
 
         wait_until(lambda: hermes_route(world.home)[0] == "anthropic", timeout=THROTTLE + 120,
                    what=f"flip back to anthropic\n{world.daemon.log()}")  # fmt: skip
         back = watch.first("anthropic", world.answered_429[0])
         assert back is not None and back >= world.answered_429[0] + THROTTLE - 1
-        out3 = world.hermes("turn three")
-        assert "FAKE-ANTHROPIC-ANSWER" in out3
+        assert "FAKE-ANTHROPIC-ANSWER" in world.hermes("turn three")
+        assert world.gateway("turn three") == "FAKE-ANTHROPIC-ANSWER"
     finally:
         watch.stop()
 
-    # Each fake got exactly the turns sent to it; anything else on them is Hermes' own model-list GETs.
-    assert len(_posts(world.anthropic, "/v1/messages")) == 2
-    assert len(_posts(world.copilot, "/chat/completions")) == 1
+    # Each fake got exactly the turns sent to it. Anything else on them is Hermes' own endpoint probing (model
+    # lists, and the local-server checks it makes for a loopback base URL: GETs and Ollama's POST /api/show).
+    assert len(_posts(world.anthropic, "/v1/messages")) == 4
+    assert len(_posts(world.copilot, "/chat/completions")) == 2
     for server in (world.anthropic, world.copilot):
-        others = [r for r in server.requests if r.method != "POST"]
-        assert all(r.method == "GET" and not r.body for r in others), others
+        others = [r for r in server.requests if r.path not in ("/v1/messages", "/chat/completions")]
+        assert all(r.method == "GET" or r.path == "/api/show" for r in others), others
         assert all("bhoga" not in r.headers.get("user-agent", "") for r in server.requests)
     assert set(world.proxy.tunnels) == {"api.anthropic.com"}
     st = request({"op": "status"})
-    assert st["daemon"]["turns_by_source"].get("hermes") == 3, st["daemon"]
+    assert st["daemon"]["turns_by_source"].get("hermes") == 6, st["daemon"]
     assert st["hermes"]["provider"] == "anthropic"
 
     # Hermes keeps its own copy of the Claude login in its auth.json; everything bhoga wrote or printed is checked.
     texts = [*world.outputs, world.daemon.log()]
     hermes_home = world.home / ".hermes"
-    mine = [
-        *hermes_home.glob("config.yaml*"),
-        *(hermes_home / "plugins").rglob("*"),
-        *(world.home / ".cache").rglob("*"),
-    ]
+    mine = [*hermes_home.glob("config.yaml*"), *(hermes_home / "plugins").rglob("*")]
+    mine += [*(world.home / ".cache").rglob("*")]
     texts += [p.read_text(errors="replace") for p in mine if p.is_file()]
     for secret in SECRETS:
         for text in texts:
