@@ -99,7 +99,8 @@ def _local_status() -> dict[str, Any]:
                     "ranked": [recommendation_to_json(r) for r in ranked],
                 }
             )
-        quotas = [quota_to_json(q) for q in router.quotas().values()]
+        paces = router.paces()
+        quotas = [quota_to_json(q, paces) for q in router.quotas().values()]
     record = _pin.load()
     pinned = record.config == str(path) and record.pinned
     return {
@@ -361,6 +362,61 @@ def _pause(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from bhoga._sim_trace import load_trace  # noqa: PLC0415
+    from bhoga._simulate import Result, fmt_table, policy_names, simulate  # noqa: PLC0415
+
+    if args.trace is not None:
+        trace = load_trace(args.trace)
+    else:
+        from bhoga._sim_history import trace_from_history  # noqa: PLC0415
+
+        with _local_router(discover=False) as router:
+            trace = trace_from_history(router.snapshot(), router.history(), datetime.now(UTC), args.days)
+    wanted = list(dict.fromkeys(args.policies)) or [*policy_names(), "optimum"]
+    results: list[Result] = [simulate(trace, p) for p in wanted if p != "optimum"]
+    note = ""
+    if "optimum" in wanted:
+        from bhoga._sim_optimum import optimum  # noqa: PLC0415
+
+        try:
+            results.append(optimum(trace))
+        except BhogaError as exc:
+            note = f"optimum not computed: {exc}"
+    if args.json:
+        _print_json(
+            {
+                "trace": trace.name,
+                "requests": len(trace.requests),
+                "results": [
+                    {
+                        "policy": r.policy,
+                        "avoidable_walls": r.avoidable_walls,
+                        "walls": r.walls,
+                        "unserved": r.unserved,
+                        "unused_pct": round(r.unused_pct, 2),
+                        "spend": r.spend,
+                        "flips_per_day": None if r.policy == "optimum" else round(r.flips_per_day, 2),
+                        "max_flips_hour": None if r.policy == "optimum" else r.max_flips_hour,
+                    }
+                    for r in results
+                ],
+                "note": note or None,
+            }
+        )
+        return 0
+    print(
+        f"{trace.name}: {len(trace.requests)} requests over {trace.days:g} days"
+        + (f" ({trace.description})" if trace.description else "")
+    )
+    sys.stdout.write(fmt_table(results))
+    if note:
+        print(note)
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": _status,
     "best": _best,
@@ -369,6 +425,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "turn": _turn,
     "doctor": _doctor,
     "hermes-plugin": lambda args: _cli_plugin.run(args, _daemon),
+    "simulate": _simulate,
     "pause": _pause,
     "resume": _pause,
     "pin": _pin_cmd,

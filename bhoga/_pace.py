@@ -89,13 +89,17 @@ def forecast(points: Sequence[Point], now: datetime, *, resets_at: datetime | No
     """The pace of one window from its points (oldest first); see the module docstring for the method."""
     if not points:
         return UNKNOWN
-    cycle = current_cycle(points)
-    last = cycle[-1]
+    last = points[-1]
     resets = resets_at if resets_at is not None else last.resets_at
     if resets is not None and resets <= now:
         return UNKNOWN  # the window is full again; its new cycle has no points yet
     back = lookback(window_min)
-    recent = [p for p in cycle if p.at >= last.at - back]
+    # Walk back from the newest point to the look-back or the last reset, whichever comes first: the cost is
+    # bounded by the look-back however long the history is.
+    start = len(points) - 1
+    while start > 0 and points[start - 1].at >= last.at - back and not _is_reset(points[start - 1], points[start]):
+        start -= 1
+    recent = points[start:]
     first = recent[0]
     span = last.at - first.at
     if len(recent) < MIN_POINTS or span < max(_MIN_SPAN, back / 6) or now - last.at > back:

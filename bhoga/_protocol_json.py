@@ -5,13 +5,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from bhoga._merge import NEEDS_VERIFICATION, credential_state
 from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga.errors import ProtocolError
 
-__all__ = ["quota_from_json", "quota_to_json", "recommendation_from_json", "recommendation_to_json"]
+# Annotations only: `bhoga._pace` is loaded by whoever computes paces.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from bhoga._pace import Pace
+
+__all__ = ["pace_to_json", "quota_from_json", "quota_to_json", "recommendation_from_json", "recommendation_to_json"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -60,7 +66,14 @@ def recommendation_from_json(obj: object) -> RouterRecommendation | None:
         raise ProtocolError(f"malformed recommendation in response: {exc!s:.80}") from None
 
 
-def _window_to_json(w: QuotaWindow) -> dict[str, object]:
+def pace_to_json(p: Pace | None) -> dict[str, object]:
+    """A window's `"pace"` object (DESIGN §8.7): rate and runs-out time, null when unknown or not before reset."""
+    if p is None:
+        return {"pct_per_hour": None, "runs_out_at": None}
+    return {"pct_per_hour": p.pct_per_hour, "runs_out_at": _iso(p.runs_out_at)}
+
+
+def _window_to_json(w: QuotaWindow, pace: Pace | None) -> dict[str, object]:
     return {
         "name": w.name,
         "pct_used": w.pct_used,
@@ -69,15 +82,16 @@ def _window_to_json(w: QuotaWindow) -> dict[str, object]:
         "scope": w.scope,
         "observed_at": _iso(w.observed_at),
         "source": w.source,
+        "pace": pace_to_json(pace),
     }
 
 
-def quota_to_json(q: ProviderQuota) -> dict[str, object]:
-    """A provider's quota as the JSON object the `status` response lists."""
+def quota_to_json(q: ProviderQuota, paces: Mapping[tuple[str, str], Pace] | None = None) -> dict[str, object]:
+    """A provider's quota as the JSON object the `status` response lists; `paces` from `Router.paces()`."""
     return {
         "provider_id": q.provider_id,
         "model": q.model,
-        "windows": [_window_to_json(w) for w in q.windows],
+        "windows": [_window_to_json(w, (paces or {}).get((q.provider_id, w.key))) for w in q.windows],
         "throttled_until": _iso(q.throttled_until),
         "credential": q.credential,
         "updated_at": _iso(q.updated_at),

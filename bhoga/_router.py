@@ -201,9 +201,7 @@ class Router:
             return None
         from bhoga._pace import paces  # noqa: PLC0415
 
-        if self._history_cache is None or time.monotonic() - self._history_cache[0] > _PACE_TTL.total_seconds():
-            self._history_cache = (time.monotonic(), self.history())
-        return paces(quotas, self._history_cache[1], now)
+        return paces(quotas, self._recent_history(), now)
 
     def history(self) -> dict[tuple[str, str], list[Point]]:
         """The recorded history of every window, `{(pid, window_key): [Point, ...]}` (empty when unreadable)."""
@@ -214,10 +212,18 @@ class Router:
             return {}
 
     def paces(self) -> dict[tuple[str, str], Pace]:
-        """The pace of every known window, `{(pid, window_key): Pace}` (see `bhoga._pace`)."""
+        """The pace of every known window, `{(pid, window_key): Pace}` (see `bhoga._pace`).
+
+        The history file is re-read at most once a minute; the current value of each window is always counted.
+        """
         from bhoga._pace import paces  # noqa: PLC0415
 
-        return paces(self.snapshot(), self.history(), datetime.now(UTC))
+        return paces(self.snapshot(), self._recent_history(), datetime.now(UTC))
+
+    def _recent_history(self) -> dict[tuple[str, str], list[Point]]:
+        if self._history_cache is None or time.monotonic() - self._history_cache[0] > _PACE_TTL.total_seconds():
+            self._history_cache = (time.monotonic(), self.history())
+        return self._history_cache[1]
 
     def snapshot(self) -> tuple[ProviderQuota, ...]:
         """The raw per-provider records, for the anti-flap check and for display."""

@@ -29,6 +29,7 @@ compared; a `set_quota` on it is a budget figure and ranks as one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,11 +107,11 @@ def _pace_reserve(
     """The reserve policy "pace" keeps on a subscription's binding window."""
     if prov.kind is not Kind.SUBSCRIPTION or binding is None or binding.resets_at is None or binding.resets_at <= now:
         return reserve
-    if pace is not None and pace.pct_per_hour is not None:
-        return reserve if pace.runs_out_at is not None else 0.0
     if binding.window_min > 0:
+        # The reserve is kept for the rest of the window: near the reset, little of it can still be needed. It
+        # shrinks in quarters, not smoothly, so that each release is worth a move (a smooth one flaps).
         left = (binding.resets_at - now).total_seconds() / (binding.window_min * 60)
-        return reserve * min(1.0, max(0.0, left))
+        return reserve * min(1.0, max(0.0, math.floor(left * 4) / 4))
     return reserve
 
 
@@ -145,6 +146,10 @@ def evaluate(
         pace = paces.get((q.provider_id, binding.key)) if paces else None
         reserve = _pace_reserve(prov, binding, pace, now, reserve)
         runs_out = pace.runs_out_at if pace is not None and reset is not None else None
+        if pace is not None and pace.pct_per_hour and binding.observed_at and reset is not None and headroom > 0:
+            # Not seen for a while (a polled window): what it has used since, at its pace, is gone already.
+            since = max(0.0, (now - binding.observed_at).total_seconds() / 3600)
+            headroom = max(0.0, headroom - pace.pct_per_hour * since / 100)
     if q.throttled_until is not None and q.throttled_until > now:
         return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, _WALL, q.throttled_until)
     if binding is None:
@@ -311,8 +316,14 @@ def should_switch(
         return True, f"{_state(current, now, reserve)} {to}"
     if best.tier < current.tier:
         return True, f"{_state(best, now, reserve)} beats {_state(current, now, reserve)} {to}"
-    if policy == "pace" and current.runs_out is not None and best.runs_out is None and best.tier == current.tier:
-        return True, f"{_state(current, now, reserve)}; {_state(best, now, reserve)} {to}"
+    if policy == "pace" and best.tier == current.tier == 0:
+        # In pace's own terms: leave a window only when it runs out before its reset by more than the margin of
+        # its length, and only for one that does not; otherwise stay (moving back and forth costs more).
+        if current.runs_out is not None and best.runs_out is None and _short_by(current) >= margin:
+            return True, f"{_state(current, now, reserve)}; {_state(best, now, reserve)} {to}"
+        if current.runs_out is None and best.runs_out is None:
+            return _drain_switch(best, current, now, margin, reserve)
+        return False, f"keeping {current_pid}: {_state(current, now, reserve)}"
     if best.headroom < 0 or current.headroom < 0:
         # No margin can be measured; the ranking (subscription first, then priority) decides, and it is stable.
         if _sort_key(best, policy) < _sort_key(current, policy):
@@ -352,6 +363,13 @@ def _drain_switch(
         f"keeping {current.provider.id}: {best.provider.id} resets in {human_duration(best_left)}, within "
         f"{_pct(margin)} of {current.provider.id}'s {human_duration(current_left)} (drain-soonest)"
     )
+
+
+def _short_by(c: _Candidate) -> float:
+    """How much earlier than its reset a window runs out, as a fraction of its length (1.0 when unknown)."""
+    if c.runs_out is None or c.until is None or c.binding is None or c.binding.window_min <= 0:
+        return 1.0 if c.runs_out is not None else 0.0
+    return (c.until - c.runs_out).total_seconds() / (c.binding.window_min * 60)
 
 
 def next_change(quotas: Iterable[ProviderQuota], now: datetime) -> datetime | None:

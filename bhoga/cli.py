@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bhoga._providers import PROVIDERS
 from bhoga.errors import BhogaError
@@ -79,6 +80,22 @@ def _model(text: str) -> str:
     return text.strip()
 
 
+def _sim_policies() -> tuple[str, ...]:
+    from bhoga._routing import POLICIES  # noqa: PLC0415
+
+    return (*POLICIES, "original", "failover", "round-robin")
+
+
+def _days(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 < v <= 7:
+        raise argparse.ArgumentTypeError(f"days must be more than 0 and at most 7 (the history kept), got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests to check the documented options exist)."""
     from bhoga import __version__  # noqa: PLC0415
@@ -137,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="enable: write it to $HERMES_HOME/plugins/bhoga and add it to plugins.enabled; disable: remove both",
     )
     h.add_argument("--json", action="store_true", help="status as JSON")
+
+    m = sub.add_parser("simulate", help="replay recorded (or given) demand under each routing policy and compare")
+    m.add_argument("--days", type=_days, default=7.0, metavar="N", help="how many recorded days to replay (default 7)")
+    m.add_argument(
+        "--policy",
+        dest="policies",
+        action="append",
+        default=[],
+        choices=[*_sim_policies(), "optimum"],
+        metavar="P",
+        help=f"one of: {', '.join([*_sim_policies(), 'optimum'])}; repeatable (default: all)",
+    )
+    m.add_argument("--trace", type=Path, metavar="FILE", help="a trace file (see benchmarks/data/traces)")
+    m.add_argument("--json", action="store_true", help="print the results as JSON")
 
     sub.add_parser("doctor", help="what is found, what is missing, and the command that fixes each problem")
     sub.add_parser("pause", help="stop changing the Hermes config until `bhoga resume`")

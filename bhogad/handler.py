@@ -75,9 +75,10 @@ def status(daemon: Daemon) -> dict[str, object]:
             }
         )
     path = (last.path if last else None) or daemon.hermes_path
+    paces = router.paces()
     return {
         "ok": True,
-        "quotas": [quota_to_json(q) for q in router.quotas().values()],
+        "quotas": [quota_to_json(q, paces) for q in router.quotas().values()],
         "hermes": {
             "path": str(path) if path else None,
             "provider": last.provider if last else None,

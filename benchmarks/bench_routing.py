@@ -1,0 +1,84 @@
+"""Routing policies compared on the committed synthetic traces (`python -m benchmarks routing`).
+
+Prints, per trace, one table of every policy against the offline optimum (markdown, as published in the
+README), then returns the goal checks of bhoga's default policy and of "pace" as benchmark rows: no avoidable
+wall, spend at most 5 % over the optimum, at most 5 points more capacity unused at resets, at most 4 flips in
+any hour. Regenerate the traces with `python -m benchmarks.routing_traces`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from benchmarks._util import Row
+from bhoga._sim_optimum import optimum
+from bhoga._sim_trace import load_trace
+from bhoga._simulate import Result, policy_names, simulate
+
+TRACES = Path(__file__).parent / "data" / "traces"
+DEFAULT = "headroom"
+MAX_FLIPS_HOUR = 4
+
+
+def _md(name: str, requests: int, results: list[Result], opt: Result) -> str:
+    lines = [
+        f"**{name}** ({requests} requests, 7 days)",
+        "",
+        "| policy | avoidable walls | all walls | unserved | unused at resets | metered spend | flips/day"
+        " | max flips in an hour |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in [*results, opt]:
+        flips = "—" if r is opt else f"{r.flips_per_day:.1f}"
+        maxh = "—" if r is opt else str(r.max_flips_hour)
+        over = "" if r is opt or not opt.spend else f" ({(r.spend / opt.spend - 1) * 100:+.0f} %)"
+        lines.append(
+            f"| {r.policy} | {r.avoidable_walls} | {r.walls} | {r.unserved} | {r.unused_pct:.1f} % "
+            f"| ${r.spend:.2f}{over} | {flips} | {maxh} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _goal_rows(name: str, r: Result, opt: Result) -> list[Row]:
+    over = (r.spend / opt.spend - 1) * 100 if opt.spend else (0.0 if r.spend == 0 else 100.0)
+    extra = r.unused_pct - opt.unused_pct
+    who = f"{name}: {r.policy}"
+    return [
+        Row("routing", f"{who} avoidable walls", r.avoidable_walls, "", "0", r.avoidable_walls == 0),
+        Row("routing", f"{who} spend over optimum", max(over, 0.0), "%", "≤ 5 %", over <= 5.0),
+        Row("routing", f"{who} unused over optimum", max(extra, 0.0), "points", "≤ 5", extra <= 5.0),
+        Row(
+            "routing",
+            f"{who} most flips in an hour",
+            r.max_flips_hour,
+            "",
+            f"≤ {MAX_FLIPS_HOUR}",
+            r.max_flips_hour <= MAX_FLIPS_HOUR,
+        ),
+    ]
+
+
+def run() -> list[Row]:
+    rows: list[Row] = []
+    for path in sorted(TRACES.glob("*.json")):
+        trace = load_trace(path)
+        t0 = time.perf_counter()
+        results = [simulate(trace, p) for p in policy_names()]
+        elapsed = time.perf_counter() - t0
+        opt = optimum(trace)
+        print(_md(trace.name, len(trace.requests), results, opt))
+        by = {r.policy: r for r in results}
+        rows.extend(_goal_rows(trace.name, by[DEFAULT], opt))
+        rows.extend(_goal_rows(trace.name, by["pace"], opt))
+        rows.append(
+            Row(
+                "routing",
+                f"{trace.name}: simulate all {len(results)} policies",
+                elapsed / len(results) / max(len(trace.requests), 1) * 1e6,
+                "µs/request",
+                "informational",
+                True,
+            )
+        )
+    return rows

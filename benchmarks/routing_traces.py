@@ -1,0 +1,148 @@
+"""Make the committed synthetic demand traces (benchmarks/data/traces/*.json): `python -m benchmarks.routing_traces`.
+
+Deterministic (fixed seeds), so the files only change when this script does. Units: one Sonnet-sized request is
+one unit of a subscription window; Opus costs 3 on Claude Code and 10 premium requests on Copilot (its multiplier
+is 10 on some plans, 1 for the others). Capacities are shaped like Claude Max 5x, ChatGPT Plus/Pro Codex and
+Copilot Pro, scaled so that a busy working day meets the 5-hour window and a busy week meets the weekly one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+OUT = Path(__file__).parent / "data" / "traces"
+START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
+DAY = 86400
+
+CLAUDE = {
+    "pid": "claude_code",
+    "headers": True,
+    "poll_minutes": 5,
+    "cost": {"opus": 3},
+    "windows": [
+        {"name": "burst", "minutes": 300, "capacity": 120, "first_reset_min": 8 * 60 + 30},
+        {"name": "weekly", "minutes": 10080, "capacity": 2000, "first_reset_min": 3.5 * 1440, "used": 1000},
+        {
+            "name": "weekly",
+            "scope": "opus",
+            "minutes": 10080,
+            "capacity": 900,
+            "first_reset_min": 3.5 * 1440,
+            "used": 450,
+        },
+    ],
+}
+CODEX = {
+    "pid": "openai-codex",
+    "headers": True,
+    "poll_minutes": 5,
+    "windows": [
+        {"name": "burst", "minutes": 300, "capacity": 100, "first_reset_min": 10 * 60},
+        {"name": "weekly", "minutes": 10080, "capacity": 1200, "first_reset_min": 5 * 1440 + 600, "used": 700},
+    ],
+}
+COPILOT = {
+    "pid": "github-copilot",
+    "headers": False,
+    "poll_minutes": 15,
+    "cost": {"opus": 10},
+    "windows": [{"name": "monthly", "minutes": 43200, "capacity": 300, "first_reset_min": 4 * 1440, "used": 180}],
+}
+CLAUDE_MIX = [("claude-sonnet-4-6", 3.0), ("claude-opus-4-6", 1.0)]
+ANTHROPIC_API = {"pid": "anthropic_api", "price": {"opus": 0.40, "sonnet": 0.08, "haiku": 0.02}}
+OPENAI_API = {"pid": "openai_api", "price": {"gpt": 0.05, "*": 0.05}}
+
+
+def working_days(
+    rng: random.Random, days: int, models: list[tuple[str, float]], sessions: tuple[int, int], rate: float
+) -> list[list[object]]:
+    """Bursts of work: on weekdays a few sessions of 20-120 min between 8:00 and 19:00, about `rate` requests a
+    minute inside a session; weekends one short session at most."""
+    reqs: list[list[object]] = []
+    names = [m for m, _ in models]
+    weights = [w for _, w in models]
+    for d in range(days):
+        weekday = (START.weekday() + d) % 7 < 5
+        n = rng.randint(*sessions) if weekday else rng.randint(0, 1)
+        for _ in range(n):
+            begin = d * DAY + rng.uniform(8 * 3600, 18 * 3600)
+            length = rng.uniform(20, 120 if weekday else 40) * 60
+            model = rng.choices(names, weights)[0]
+            t = begin
+            while t < begin + length:
+                reqs.append([round(t, 1), model])
+                t += rng.expovariate(rate / 60)
+                if rng.random() < 0.08:  # sometimes a second model within the session
+                    model = rng.choices(names, weights)[0]
+    reqs.sort(key=lambda r: float(r[0]))  # type: ignore[arg-type]
+    return reqs
+
+
+def traces() -> dict[str, dict[str, object]]:
+    """The committed traces, by file name."""
+    out: dict[str, dict[str, object]] = {}
+
+    def make(name: str, desc: str, subs: list[object], metered: list[object], reqs: list[list[object]]) -> None:
+        out[name] = {
+            "name": name,
+            "description": desc,
+            "start": START.isoformat(),
+            "days": 7,
+            "subscriptions": subs,
+            "metered": metered,
+            "requests": reqs,
+        }
+
+    rng = random.Random(1)
+    make(
+        "claude-solo",
+        "One developer on Claude Code (5h, weekly, Opus weekly) with the Anthropic API and Copilot as spill-over.",
+        [CLAUDE, COPILOT],
+        [ANTHROPIC_API],
+        working_days(rng, 7, [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1)], (2, 4), 1.2),
+    )
+    rng = random.Random(2)
+    make(
+        "two-vendors",
+        "Claude Code, Codex and Copilot with both metered APIs; Sonnet, Opus, GPT-5 and Gemini (Copilot only).",
+        [CLAUDE, CODEX, COPILOT],
+        [ANTHROPIC_API, OPENAI_API],
+        working_days(
+            rng,
+            7,
+            [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1), ("gpt-5.4", 3), ("gemini-2.5-pro", 0.3)],
+            (3, 5),
+            1.0,
+        ),
+    )
+    rng = random.Random(3)
+    make(
+        "overflow-week",
+        "Heavy week: demand well above every subscription; metered spend cannot be avoided, only kept down.",
+        [CLAUDE, CODEX, COPILOT],
+        [ANTHROPIC_API, OPENAI_API],
+        working_days(rng, 7, [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 2), ("gpt-5.4", 2)], (5, 7), 2.0),
+    )
+    rng = random.Random(4)
+    make(
+        "light-use",
+        "Light use: a few short sessions; every subscription has room, nothing should be spent.",
+        [CLAUDE, CODEX, COPILOT],
+        [ANTHROPIC_API, OPENAI_API],
+        working_days(rng, 7, [("claude-sonnet-4-6", 3), ("gpt-5.4", 2)], (1, 2), 0.5),
+    )
+    return out
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, doc in traces().items():
+        (OUT / f"{name}.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        print(f"{OUT / name}.json: {len(doc['requests'])} requests")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

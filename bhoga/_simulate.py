@@ -1,0 +1,358 @@
+"""The routing simulator: replay a demand trace under a policy and measure what it costs (DESIGN §8.7).
+
+bhoga's own policies ("headroom", "drain-soonest", "pace") are driven through the real routing core
+(`bhoga._routing.rank` / `should_switch`, with `bhoga._pace` forecasts from a history kept by the real
+`bhoga._history.Recorder`), exactly as the daemon does: one current route per model, moved only when
+`should_switch` says so. The baselines are small re-implementations of what other tools do:
+
+- "original": the first bhoga's rule, one number per provider: a subscription's headroom against a metered API's
+  per-minute rate-limit headroom (`1 - requests in the last minute / 50`), highest wins.
+- "failover": Hermes' `fallback_providers`: try the family's first provider every turn; after a 429 fall back to
+  the next one, and leave a provider that answered 429 alone for 60 s.
+- "round-robin": every request to the next candidate in turn, quota unseen.
+
+Metrics per policy (`Result`): requests that hit a wall (429) while another route had quota ("avoidable"),
+subscription capacity left unused at resets (all units left at every reset in the trace over all capacity that
+reset, in percent), metered spend, and flips (the provider serving a model changed) per day and at most in one
+clock hour.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from bhoga._history import Point, Recorder
+from bhoga._model import ProviderQuota, QuotaWindow
+from bhoga._pace import paces
+from bhoga._providers import PROVIDERS, hierarchy
+from bhoga._routing import POLICIES, evaluate, rank, should_switch
+from bhoga._sim_trace import Subscription, Trace, lookup
+
+__all__ = ["BASELINES", "Result", "World", "policy_names", "simulate"]
+
+BASELINES = ("original", "failover", "round-robin")
+_RPM = 50
+"""Requests per minute a metered API's rate-limit headers allow (the "original" rule's number)."""
+_COOLDOWN = 60.0
+"""Seconds Hermes leaves a provider alone after a 429 before trying it first again."""
+_KEEP_HISTORY = 26 * 3600.0
+
+
+def policy_names() -> tuple[str, ...]:
+    """Every policy `simulate` knows, bhoga's first."""
+    return (*POLICIES, *BASELINES)
+
+
+@dataclass(slots=True)
+class _Win:
+    pid: str
+    key: str
+    name: str
+    scope: str
+    minutes: int
+    capacity: float
+    used: float
+    next_reset: float
+
+    def pct(self) -> float:
+        return min(100.0, self.used / self.capacity * 100.0)
+
+    def binds(self, model: str) -> bool:
+        return self.scope == "*" or self.scope in model.lower()
+
+
+class World:
+    """The true state of every window; the policies only see what headers and polls show them."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.subs: dict[str, Subscription] = {s.pid: s for s in trace.subscriptions}
+        self.wins: dict[str, list[_Win]] = {
+            s.pid: [
+                _Win(s.pid, w.key, w.name, w.scope, w.minutes, w.capacity, w.used, w.first_reset_min * 60)
+                for w in s.windows
+            ]
+            for s in trace.subscriptions
+        }
+        self.metered = {m.pid: m for m in trace.metered}
+        self.end = trace.days * 86400
+        self.left_at_resets = 0.0
+        self.capacity_reset = 0.0
+        self.resets: list[tuple[str, str, float, float]] = []
+        """(pid, window key, seconds, units left) for every reset inside the trace."""
+
+    def advance(self, t: float) -> None:
+        """Apply every reset up to `t` seconds, counting what was left unused."""
+        for wins in self.wins.values():
+            for w in wins:
+                while w.next_reset <= t:
+                    if w.next_reset <= self.end:
+                        left = max(0.0, w.capacity - w.used)
+                        self.left_at_resets += left
+                        self.capacity_reset += w.capacity
+                        self.resets.append((w.pid, w.key, w.next_reset, left))
+                    w.used = 0.0
+                    w.next_reset += w.minutes * 60
+
+    def candidates(self, model: str) -> list[str]:
+        """The routes that exist for `model`, in priority order."""
+        return [p for p in hierarchy(model) if p in self.subs or p in self.metered]
+
+    def can_serve(self, pid: str, model: str) -> bool:
+        if pid in self.metered:
+            return True
+        return all(w.used < w.capacity for w in self.wins[pid] if w.binds(model))
+
+    def serve(self, pid: str, model: str) -> float:
+        """Serve one request; the dollars it cost (0 on a subscription)."""
+        if pid in self.metered:
+            return lookup(self.metered[pid].price, model, 0.05)
+        cost = lookup(self.subs[pid].cost, model, 1.0)
+        for w in self.wins[pid]:
+            if w.binds(model):
+                w.used += cost
+        return 0.0
+
+    def observe(self, pid: str, now: datetime, t: float) -> ProviderQuota:
+        """What a header or a poll shows of subscription `pid` at `t` seconds."""
+        windows = tuple(
+            QuotaWindow(
+                w.name, w.pct(), now + timedelta(seconds=w.next_reset - t), w.minutes, w.scope, now, "simulated"
+            )
+            for w in self.wins[pid]
+        )
+        return ProviderQuota(pid, windows=windows, credential=True, updated_at=now, verdict="verified")
+
+
+@dataclass(slots=True)
+class Result:
+    """What one policy did on one trace."""
+
+    policy: str
+    trace: str
+    requests: int = 0
+    walls: int = 0
+    avoidable_walls: int = 0
+    unserved: int = 0
+    unused_pct: float = 0.0
+    spend: float = 0.0
+    flips: int = 0
+    days: float = 1.0
+    max_flips_hour: int = 0
+    served_by: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def flips_per_day(self) -> float:
+        return self.flips / self.days if self.days else 0.0
+
+
+class _Policy:
+    """What every simulated policy offers the engine."""
+
+    def choose(self, model: str, t: float, now: datetime, tried: set[str]) -> str | None:
+        raise NotImplementedError
+
+    def observed(self, pid: str, t: float, now: datetime, *, wall: bool, model: str) -> None:
+        """A request to `pid` finished (served, or refused with 429 when `wall`)."""
+
+
+class _Core(_Policy):
+    """bhoga's policies, through the real routing core, the way the daemon runs them."""
+
+    def __init__(self, world: World, policy: str, reserve: float, margin: float) -> None:
+        self.world, self.policy, self.reserve, self.margin = world, policy, reserve, margin
+        self.view = {p: ProviderQuota(p, credential=True, verdict="verified") for p in world.metered}
+        self.current: dict[str, str | None] = {}
+        self.history: dict[tuple[str, str], list[Point]] = {}
+        self.recorder = Recorder()
+        self.polled: dict[str, float] = {}
+        self._paces: tuple[float, dict[tuple[str, str], object]] | None = None
+
+    def _see(self, pid: str, t: float, now: datetime, throttled_until: datetime | None = None) -> None:
+        q = self.world.observe(pid, now, t)
+        if throttled_until is not None:
+            q = replace(q, throttled_until=throttled_until)
+        self.view[pid] = q
+        for p, key, point in self.recorder.new_points([q]):
+            pts = self.history.setdefault((p, key), [])
+            pts.append(point)
+            if pts[0].at < now - timedelta(seconds=_KEEP_HISTORY):
+                del pts[: len(pts) // 4]
+        self._paces = None
+
+    def _poll(self, t: float, now: datetime) -> None:
+        for pid, sub in self.world.subs.items():
+            if t - self.polled.get(pid, -1e18) >= sub.poll_minutes * 60:
+                self.polled[pid] = t
+                self._see(pid, t, now, self.view[pid].throttled_until if pid in self.view else None)
+
+    def choose(self, model: str, t: float, now: datetime, tried: set[str]) -> str | None:
+        self._poll(t, now)
+        quotas = tuple(self.view.values())
+        pc = None
+        if self.policy == "pace":
+            if self._paces is None or t - self._paces[0] >= 60:
+                self._paces = (t, paces(quotas, self.history, now))  # type: ignore[assignment]
+            pc = self._paces[1]  # type: ignore[index]
+        kw = {"reserve": self.reserve, "policy": self.policy, "exclude": tried, "paces": pc}
+        cur = self.current.get(model)
+        switch, _ = should_switch(cur, quotas, model, now, margin=self.margin, **kw)  # type: ignore[arg-type]
+        if switch:
+            ranked = rank(quotas, model, now, **kw)  # type: ignore[arg-type]
+            cur = ranked[0].provider_id if ranked else None
+            self.current[model] = cur
+        return cur if cur not in tried else None
+
+    def observed(self, pid: str, t: float, now: datetime, *, wall: bool, model: str) -> None:
+        if pid not in self.world.subs:
+            return
+        if wall:
+            # A 429 says when the exhausted window resets (Claude, Codex and Copilot all send a hint).
+            resets = [w.next_reset for w in self.world.wins[pid] if w.binds(model) and w.used >= w.capacity]
+            until = now + timedelta(seconds=min(resets) - t) if resets else now + timedelta(seconds=_COOLDOWN)
+            self._see(pid, t, now, until)
+        elif self.world.subs[pid].headers:
+            self._see(pid, t, now)
+
+
+class _Original(_Core):
+    """The first bhoga: one number per provider, a metered API's per-minute headroom against subscription windows."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world, "headroom", 0.0, 0.0)
+        self.recent: dict[str, deque[float]] = {p: deque() for p in world.metered}
+
+    def choose(self, model: str, t: float, now: datetime, tried: set[str]) -> str | None:
+        self._poll(t, now)
+        best: tuple[float, int, str] | None = None
+        for pid in self.world.candidates(model):
+            if pid in tried:
+                continue
+            if pid in self.recent:
+                dq = self.recent[pid]
+                while dq and dq[0] <= t - 60:
+                    dq.popleft()
+                number = 1.0 - len(dq) / _RPM
+            else:
+                c = evaluate(self.view[pid], model, now, 0.0) if pid in self.view else None
+                number = -1.0 if c is None or c.status in ("throttled", "exhausted") else c.headroom
+            key = (number, -PROVIDERS[pid].priority, pid)
+            if number > 0 and (best is None or key > best):
+                best = key
+        return best[2] if best else None
+
+    def observed(self, pid: str, t: float, now: datetime, *, wall: bool, model: str) -> None:
+        if pid in self.recent:
+            self.recent[pid].append(t)
+        super().observed(pid, t, now, wall=wall, model=model)
+
+
+class _Failover(_Policy):
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.cool: dict[str, float] = {}
+
+    def choose(self, model: str, t: float, now: datetime, tried: set[str]) -> str | None:
+        chain = [p for p in self.world.candidates(model) if p not in tried]
+        ready = [p for p in chain if t >= self.cool.get(p, -1.0)]
+        pick = ready or chain
+        return pick[0] if pick else None
+
+    def observed(self, pid: str, t: float, now: datetime, *, wall: bool, model: str) -> None:
+        if wall:
+            self.cool[pid] = t + _COOLDOWN
+
+
+class _RoundRobin(_Policy):
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.turn: dict[str, int] = {}
+
+    def choose(self, model: str, t: float, now: datetime, tried: set[str]) -> str | None:
+        cands = [p for p in self.world.candidates(model) if p not in tried]
+        if not cands:
+            return None
+        i = self.turn.get(model, 0)
+        self.turn[model] = i + 1
+        return cands[i % len(cands)]
+
+
+def _make(policy: str, world: World, reserve: float, margin: float) -> _Policy:
+    if policy in POLICIES:
+        return _Core(world, policy, reserve, margin)
+    makers: dict[str, Callable[[World], _Policy]] = {
+        "original": _Original,
+        "failover": _Failover,
+        "round-robin": _RoundRobin,
+    }
+    if policy not in makers:
+        raise ValueError(f"unknown policy {policy!r}; choose from: {', '.join(policy_names())}")
+    return makers[policy](world)
+
+
+def simulate(trace: Trace, policy: str, *, reserve: float = 0.10, margin: float = 0.10) -> Result:
+    """Replay `trace` under `policy` and measure it."""
+    world = World(trace)
+    pol = _make(policy, world, reserve, margin)
+    res = Result(policy, trace.name, days=trace.days)
+    last: dict[str, str] = {}
+    per_hour: dict[int, int] = {}
+    for t, model in trace.requests:
+        if t > world.end:
+            break
+        world.advance(t)
+        now = trace.start + timedelta(seconds=t)
+        res.requests += 1
+        tried: set[str] = set()
+        served = None
+        for _ in range(len(PROVIDERS) + 1):
+            pid = pol.choose(model, t, now, tried)
+            if pid is None or pid in tried or pid not in world.candidates(model):
+                break
+            tried.add(pid)
+            if world.can_serve(pid, model):
+                res.spend += world.serve(pid, model)
+                pol.observed(pid, t, now, wall=False, model=model)
+                served = pid
+                break
+            res.walls += 1
+            if any(world.can_serve(p, model) for p in world.candidates(model) if p != pid):
+                res.avoidable_walls += 1
+            pol.observed(pid, t, now, wall=True, model=model)
+        if served is None:
+            res.unserved += 1
+            continue
+        res.served_by[served] = res.served_by.get(served, 0) + 1
+        if last.get(model, served) != served:
+            res.flips += 1
+            per_hour[int(t // 3600)] = per_hour.get(int(t // 3600), 0) + 1
+        last[model] = served
+    world.advance(world.end)
+    res.unused_pct = 100.0 * world.left_at_resets / world.capacity_reset if world.capacity_reset else 0.0
+    res.max_flips_hour = max(per_hour.values(), default=0)
+    res.spend = round(res.spend, 4)
+    return res
+
+
+def simulate_all(trace: Trace, policies: Sequence[str], **kw: float) -> list[Result]:
+    """`simulate` for each policy in turn."""
+    return [simulate(trace, p, **kw) for p in policies]
+
+
+def fmt_table(results: Iterable[Result], optimum: Result | None = None) -> str:
+    """A plain-text table of results, one policy a line."""
+    rows = [*results, *([optimum] if optimum else [])]
+    head = f"{'policy':<14} {'requests':>8} {'avoidable':>9} {'walls':>6} {'unserved':>8} {'unused %':>8}"
+    head += f" {'spend $':>9} {'flips/day':>9} {'max/h':>5}"
+    lines = [head]
+    for r in rows:
+        flips = "—" if r.policy == "optimum" else f"{r.flips_per_day:9.1f}"
+        maxh = "—" if r.policy == "optimum" else str(r.max_flips_hour)
+        lines.append(
+            f"{r.policy:<14} {r.requests:>8} {r.avoidable_walls:>9} {r.walls:>6} {r.unserved:>8.0f} "
+            f"{r.unused_pct:>8.1f} {r.spend:>9.2f} {flips:>9} {maxh:>5}"
+        )
+    return "\n".join(lines) + "\n"
