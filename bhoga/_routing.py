@@ -12,14 +12,15 @@ Theory of operation (DESIGN §3):
 4. Within a tier: headroom, then priority. Policy "drain-soonest" orders the first tier by the reset of the
    binding window instead (use it or lose it). Policy "pace" (DESIGN §8.7) takes each window's forecast
    (`bhoga._pace`): a subscription whose binding window is forecast to run out before its reset counts for
-   less (it is ranked after those that are not), one forecast to reset with quota unused counts for more: its
-   reserve is waived, since at this pace it is not needed before the reset. Without a forecast the reserve
-   shrinks with the time left in the window (10 % of a 5 h window 30 min before its reset is 1 %). Among
-   equals, the binding window that resets first wins.
+   less (it ranks after those that are not); among the others the binding window that resets first wins. A
+   window close to its reset counts for more: the reserve counts only the whole quarters of the window still
+   ahead (a 10 % reserve is 7.5 % just after a reset, 2.5 % in a 5 h window's fourth hour, 0 in its last 75 min).
 5. Anti-flap: the current provider is kept unless the best one is in a better tier or beats it by a margin,
    or the current one is throttled, exhausted, below the reserve or no longer a candidate. The margin speaks the
    policy's language: headroom points under "headroom"; under "drain-soonest", between two subscriptions above
-   the reserve, a share of the current one's time left until its binding window resets.
+   the reserve, a share of the current one's time left until its binding window resets; under "pace", away from a
+   window running out more than the margin of its length before its reset, and back (by reset time, like
+   drain-soonest) only to a window forecast to keep more than the margin unused.
 6. Credentials (DESIGN §8.1): a rejected credential (401/403 for the same key or token) is not a candidate; an
    unverified one (a GitHub token Copilot never accepted) ranks after every usable verified candidate.
 
@@ -87,6 +88,8 @@ class _Candidate:
     """When a throttle ends or the binding window resets."""
     runs_out: datetime | None = None
     """Policy "pace" only: when the binding window runs out at its pace, if that is before its reset."""
+    at_reset: float | None = None
+    """Policy "pace" only: the binding window's percent used at its reset at this pace, None when unknown."""
 
 
 def _headroom(windows: Iterable[QuotaWindow], model: str, now: datetime) -> tuple[float, QuotaWindow | None]:
@@ -141,15 +144,12 @@ def evaluate(
     late = cred == "unverified"
     headroom, binding = _headroom(q.windows, model, now)
     reset = binding.resets_at if binding and binding.resets_at and binding.resets_at > now else None
-    runs_out = None
+    runs_out = at_reset = None
     if policy == "pace" and binding is not None:
         pace = paces.get((q.provider_id, binding.key)) if paces else None
         reserve = _pace_reserve(prov, binding, pace, now, reserve)
         runs_out = pace.runs_out_at if pace is not None and reset is not None else None
-        if pace is not None and pace.pct_per_hour and binding.observed_at and reset is not None and headroom > 0:
-            # Not seen for a while (a polled window): what it has used since, at its pace, is gone already.
-            since = max(0.0, (now - binding.observed_at).total_seconds() / 3600)
-            headroom = max(0.0, headroom - pace.pct_per_hour * since / 100)
+        at_reset = pace.pct_at_reset if pace is not None and reset is not None else None
     if q.throttled_until is not None and q.throttled_until > now:
         return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, _WALL, q.throttled_until)
     if binding is None:
@@ -159,7 +159,7 @@ def evaluate(
     if headroom < reserve:
         return _Candidate(prov, headroom, binding, ProviderStatus.LOW, _UNVERIFIED if late else 3, reset)
     tier = _UNVERIFIED if late else (1 if metered else 0)
-    return _Candidate(prov, headroom, binding, ProviderStatus.OK, tier, reset, runs_out)
+    return _Candidate(prov, headroom, binding, ProviderStatus.OK, tier, reset, runs_out, at_reset)
 
 
 _UNVERIFIED = 4
@@ -322,6 +322,9 @@ def should_switch(
         if current.runs_out is not None and best.runs_out is None and _short_by(current) >= margin:
             return True, f"{_state(current, now, reserve)}; {_state(best, now, reserve)} {to}"
         if current.runs_out is None and best.runs_out is None:
+            if best.at_reset is not None and best.at_reset > 100.0 * (1.0 - margin):
+                # Close to running out already at its own pace: moving the current load onto it would tip it.
+                return False, f"keeping {current_pid}: {_state(best, now, reserve)} has less than the margin to spare"
             return _drain_switch(best, current, now, margin, reserve)
         return False, f"keeping {current_pid}: {_state(current, now, reserve)}"
     if best.headroom < 0 or current.headroom < 0:

@@ -13,8 +13,8 @@ bhoga's own policies ("headroom", "drain-soonest", "pace") are driven through th
 
 Metrics per policy (`Result`): requests that hit a wall (429) while another route had quota ("avoidable"),
 subscription capacity left unused at resets (all units left at every reset in the trace over all capacity that
-reset, in percent), metered spend, and flips (the provider serving a model changed) per day and at most in one
-clock hour.
+reset, in percent), metered spend, and flips (the provider serving a model changed: each model is one harness's
+route) per day over all models, and the most for one model in one clock hour.
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def simulate(trace: Trace, policy: str, *, reserve: float = 0.10, margin: float 
     pol = _make(policy, world, reserve, margin)
     res = Result(policy, trace.name, days=trace.days)
     last: dict[str, str] = {}
-    per_hour: dict[int, int] = {}
+    per_hour: dict[tuple[str, int], int] = {}
     for t, model in trace.requests:
         if t > world.end:
             break
@@ -328,7 +328,8 @@ def simulate(trace: Trace, policy: str, *, reserve: float = 0.10, margin: float 
         res.served_by[served] = res.served_by.get(served, 0) + 1
         if last.get(model, served) != served:
             res.flips += 1
-            per_hour[int(t // 3600)] = per_hour.get(int(t // 3600), 0) + 1
+            hour = (model, int(t // 3600))
+            per_hour[hour] = per_hour.get(hour, 0) + 1
         last[model] = served
     world.advance(world.end)
     res.unused_pct = 100.0 * world.left_at_resets / world.capacity_reset if world.capacity_reset else 0.0

@@ -50,21 +50,27 @@ def test_among_safe_windows_the_soonest_reset_wins() -> None:
     assert order(qs, paces) == ["github-copilot", "claude_code"]
 
 
-def test_a_window_that_will_reset_unused_waives_its_reserve() -> None:
-    """95 % used with a pace that will not finish it before the reset stays ahead of the metered API."""
-    qs = [sub("claude_code", "burst", 95, 2 * H), api("anthropic_api")]
-    assert order(qs, {("claude_code", "burst"): Pace(1.0, None, 97.0, 5, 3600)}) == ["claude_code", "anthropic_api"]
-    assert order(qs, {("claude_code", "burst"): out_in(0.2)}) == ["anthropic_api", "claude_code"]
-    assert order(qs, {}, "headroom") == ["anthropic_api", "claude_code"]
-
-
-def test_without_a_forecast_the_reserve_shrinks_with_time_left() -> None:
-    """5 % left 30 min before a 5 h window resets is above the pro-rated reserve (1 %); 3 h before it is not."""
+def test_the_reserve_shrinks_in_quarters_of_the_time_left() -> None:
+    """5 % left: above the reserve in the last quarter of a 5 h window (reserve 0), below it with 4.5 h left
+    (7.5 %); headroom keeps the whole 10 % either way."""
     api_q = api("anthropic_api")
-    soon = rank([sub("claude_code", "burst", 95, timedelta(minutes=30)), api_q], OPUS, NOW, policy="pace")
-    assert (soon[0].provider_id, soon[0].status) == ("claude_code", ProviderStatus.OK)
-    late = rank([sub("claude_code", "burst", 95, 3 * H), api_q], OPUS, NOW, policy="pace")
-    assert late[0].provider_id == "anthropic_api"
+    for left, first in ((timedelta(minutes=30), "claude_code"), (4.5 * H, "anthropic_api")):
+        qs = [sub("claude_code", "burst", 95, left), api_q]
+        got = rank(qs, OPUS, NOW, policy="pace")
+        assert got[0].provider_id == first, left
+        assert rank(qs, OPUS, NOW, policy="headroom")[0].provider_id == "anthropic_api"
+    got = rank([sub("claude_code", "burst", 93, 2 * H), api_q], OPUS, NOW, policy="pace")
+    assert (got[0].provider_id, got[0].status) == ("claude_code", ProviderStatus.OK)
+
+
+def test_no_move_onto_a_window_close_to_running_out() -> None:
+    """Pace does not move the load onto a window that at its own pace ends within the margin of full."""
+    qs = [sub("claude_code", "burst", 20, 3 * H), sub("github-copilot", "monthly", 60, 300 * H, 43200)]
+    tight = Pace(5.0, None, 95.0, 5, 3600)
+    switch, why = should_switch("github-copilot", qs, OPUS, NOW, policy="pace", paces={("claude_code", "burst"): tight})
+    assert not switch, why
+    switch, why = should_switch("github-copilot", qs, OPUS, NOW, policy="pace", paces={})
+    assert switch, why
 
 
 def test_pace_switches_away_from_a_window_running_out() -> None:
