@@ -43,6 +43,7 @@ _Turn = tuple[object, object, object, object, object, object, object]
 _SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving
 _BATCH_WINDOW = 0.005
 _PACE_TTL = timedelta(seconds=60)
+_PACES_TTL = 5.0
 
 
 def _check_pct(name: str, value: object) -> float:
@@ -95,6 +96,7 @@ class Router:
         self._history = HistoryStore(history_path(self._store.path))
         self._recorder = Recorder()
         self._history_cache: tuple[float, dict[tuple[str, str], list[Point]]] | None = None
+        self._paces_cache: tuple[float, dict[tuple[str, str], Pace]] | None = None
         self._lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self._quotas: dict[str, ProviderQuota] = {}
@@ -196,12 +198,21 @@ class Router:
         return rank(quotas, model, now, reserve=self.reserve, policy=self.policy, exclude=exclude, paces=paces)
 
     def _paces_for_policy(self, quotas: tuple[ProviderQuota, ...], now: datetime) -> dict[tuple[str, str], Pace] | None:
-        """The paces policy "pace" needs (None for the other policies); history is re-read at most once a minute."""
+        """The paces policy "pace" needs (None for the other policies).
+
+        A rate spans ten minutes or more, so paces a few seconds old rank the same: they are reused for
+        `_PACES_TTL` seconds while turns keep changing the quotas (history is re-read at most once a minute).
+        """
         if self.policy != "pace":
             return None
+        hit = self._paces_cache
+        if hit is not None and time.monotonic() - hit[0] < _PACES_TTL:
+            return hit[1]
         from bhoga._pace import paces  # noqa: PLC0415
 
-        return paces(quotas, self._recent_history(), now)
+        fresh = paces(quotas, self._recent_history(), now)
+        self._paces_cache = (time.monotonic(), fresh)
+        return fresh
 
     def history(self) -> dict[tuple[str, str], list[Point]]:
         """The recorded history of every window, `{(pid, window_key): [Point, ...]}` (empty when unreadable)."""
