@@ -323,9 +323,10 @@ def _turn(args: argparse.Namespace) -> int:
     request = dict(
         zip(("pid", "model", "input_tokens", "output_tokens", "headers", "status_code"), fields, strict=True)
     )
-    if _daemon({"op": "turn", **request}) is None:
+    extra = {k: v for k, v in (("error", args.error), ("source", args.source)) if v}
+    if _daemon({"op": "turn", **request, **extra}) is None:
         with _local_router(discover=False) as router:
-            router.record_turn(*fields)
+            router.record_turn(*fields, error=args.error or None)
     return 0
 
 

@@ -96,6 +96,20 @@ def _days(text: str) -> float:
     return v
 
 
+def _error_text(text: str) -> str:
+    if text == "-":
+        text = sys.stdin.read(4097)
+    if len(text) > 4096:
+        raise argparse.ArgumentTypeError("is longer than 4,096 characters")
+    return text
+
+
+def _source(text: str) -> str:
+    if not text or len(text) > 64 or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"{text[:70]!r} is not 1-64 printable characters")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests to check the documented options exist)."""
     from bhoga import __version__  # noqa: PLC0415
@@ -146,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K=V",
         help="a response header (only rate-limit headers are kept); repeatable",
     )
+    t.add_argument(
+        "--error",
+        type=_error_text,
+        metavar="TEXT",
+        help="the error message or body of a failed call (`-` reads it from stdin); a limit it names throttles",
+    )
+    t.add_argument("--source", type=_source, metavar="NAME", help="who reports the turn (counted in bhogad's status)")
 
     h = sub.add_parser("hermes-plugin", help="the Hermes plugin that reports every model call Hermes makes to bhogad")
     h.add_argument(
