@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from bhoga import Router
 from bhoga.errors import HermesConfigError
@@ -138,11 +139,32 @@ def test_fallbacks_replace_the_list_in_its_own_style(hermes: HermesHome) -> None
         "  # mine\n  - provider: copilot\n    model: claude-sonnet-4.6\nother: 1\nauxiliary:\n  compression:\n"
         "    provider: anthropic\n"
     )
+    # With a Claude OAuth token visible, `anthropic` bills the subscription, so the API route is a real fallback;
+    # its entry says which key it bills.
+    hermes.monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-FAKEoauthTOKEN0000")
     hermes.write_config(b"model: {provider: anthropic, default: x}\nfallback_providers: []  # none yet\n")
     apply_recommendation(main, fallbacks=[rec("anthropic_api", "claude-sonnet-4.6")])
     text = hermes.config.read_text()
-    assert "fallback_providers: [{provider: anthropic-api, model: claude-sonnet-4-6}]  # none yet\n" in text
+    assert (
+        "fallback_providers: [{provider: anthropic-api, model: claude-sonnet-4-6, key_env: ANTHROPIC_API_KEY}]"
+        "  # none yet\n"
+    ) in text
     assert "providers:\n  anthropic-api:\n    base_url: https://api.anthropic.com\n" in text
+
+
+def test_no_two_fallback_entries_bill_one_key(hermes: HermesHome) -> None:
+    """With ANTHROPIC_API_KEY visible and no Claude OAuth token, `provider: anthropic` bills that key: the API
+    route is then no fallback for it (and the subscription entry is none for the API route)."""
+    hermes.everything("ANTHROPIC_API_KEY", "COPILOT_GITHUB_TOKEN")
+    hermes.write_config(b"model:\n  default: x\n  provider: anthropic\n")
+    sub, api = rec("claude_code", "claude-sonnet-4.6"), rec("anthropic_api", "claude-sonnet-4.6")
+    copilot = rec("github-copilot", "claude-sonnet-4.6")
+    apply_recommendation(sub, fallbacks=[api, copilot])
+    data = yaml.safe_load(hermes.config.read_text())
+    assert data["fallback_providers"] == [{"provider": "copilot", "model": "claude-sonnet-4.6"}]
+    apply_recommendation(api, fallbacks=[sub, copilot])
+    data = yaml.safe_load(hermes.config.read_text())
+    assert data["fallback_providers"] == [{"provider": "copilot", "model": "claude-sonnet-4.6"}]
 
 
 def test_apply_to_hermes_with_a_real_router(hermes: HermesHome, home: Path) -> None:

@@ -23,7 +23,7 @@ from bhoga.errors import HermesConfigError
 from bhoga.hermes import _atomic
 from bhoga.hermes._dupes import ROUTE_KEYS, blocking_duplicate
 from bhoga.hermes._home import HermesFacts, hermes_config_path, read_facts
-from bhoga.hermes._routes import Route, build_spec, route_for
+from bhoga.hermes._routes import Route, bills, build_spec, route_for
 from bhoga.hermes._splice import splice
 from bhoga.hermes._verify import Lazy, expect, verified_lazy
 from bhoga.hermes._yamldoc import Doc, Mapping, Scalar, parse_doc, to_data
@@ -137,6 +137,16 @@ def plan_change(
             r = route_for(f.provider_id, f.model_id, target.facts)
         except HermesConfigError as e:
             log.debug("hermes: no fallback entry for %s: %s", f.provider_id, e)
+            continue
+        billed = {bills(b, target.facts) for b in (route, *backups)}
+        if bills(r, target.facts) in billed:
+            # Two entries billing one key (e.g. `anthropic` while ANTHROPIC_API_KEY is visible, and the API
+            # route): the second is no fallback at all, and would claim to be the subscription.
+            log.debug(
+                "hermes: no fallback entry for %s: it bills %s like an earlier entry",
+                f.provider_id,
+                bills(r, target.facts),
+            )
             continue
         if r.provider != route.provider and all(r.provider != b.provider for b in backups):
             backups.append(r)

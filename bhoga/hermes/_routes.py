@@ -20,6 +20,7 @@ from bhoga.hermes._splice import DELETE, Spec, SpecValue
 __all__ = [
     "ANTHROPIC_API_ENTRY",
     "Route",
+    "bills",
     "build_spec",
     "caveat",
     "exclusions",
@@ -203,10 +204,34 @@ def _check_entry_names(data: Mapping[str, Any], entries: Mapping[str, Any]) -> N
             )
 
 
+_KEY_OF = {"anthropic-api": "ANTHROPIC_API_KEY", "openai-api": "OPENAI_API_KEY", "openrouter": "OPENROUTER_API_KEY"}
+
+
+def bills(route: Route, facts: HermesFacts) -> str:
+    """The credential Hermes bills on `route`: a variable name, or the login it uses (never a value).
+
+    `provider: anthropic` bills ANTHROPIC_API_KEY whenever Hermes sees that key and no Claude OAuth token
+    (the caveat), so that route is then the API key, not the subscription.
+    """
+    if route.provider in _KEY_OF:
+        return _KEY_OF[route.provider]
+    if route.pid == "claude_code":
+        for name in ("ANTHROPIC_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY"):
+            if facts.has(name):
+                return name
+        return "claude_login"
+    if route.pid == "github-copilot":
+        return next((n for n in ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN") if facts.has(n)), "gh_cli")
+    return "hermes_auth:openai-codex" if route.pid == "openai-codex" else route.provider
+
+
 def _fallback_entry(route: Route) -> dict[str, str]:
     entry = {"provider": route.provider, "model": route.model}
     if route.base_url:
         entry["base_url"] = route.base_url
+    if route.provider in _KEY_OF:
+        # Say which key this entry bills; a subscription entry has none and uses its login.
+        entry["key_env"] = _KEY_OF[route.provider]
     return entry
 
 
