@@ -79,6 +79,8 @@ def human_duration(seconds: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Candidate:
+    """How one provider stands for one model at one moment."""
+
     provider: Provider
     headroom: float
     binding: QuotaWindow | None
