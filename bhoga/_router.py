@@ -23,6 +23,7 @@ from bhoga._history import HistoryStore, Point, Recorder, history_path
 from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, provider
+from bhoga._quickrank import QuotaIndex, quick_best
 from bhoga._routing import POLICIES, evaluate, next_change, rank
 from bhoga._state import StateStore
 from bhoga.errors import BhogaError
@@ -42,6 +43,12 @@ log = logging.getLogger(__name__)
 _Turn = tuple[object, object, object, object, object, object, object]
 _SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving
 _BATCH_WINDOW = 0.005
+_DAEMON_STALE = 5.0
+"""Seconds past its second an answer of the daemon may still be given while a fresh one is fetched."""
+_DAEMON_RETRY = 5.0
+"""Seconds between looks for a daemon that stopped answering; the local view answers meanwhile."""
+_RERANK_MAX = 256
+"""Models re-ranked ahead of time after each change; any others are ranked on their next `best_for`."""
 _PACE_TTL = timedelta(seconds=60)
 _PACES_TTL = 5.0
 
@@ -102,6 +109,8 @@ class Router:
         self._quotas: dict[str, ProviderQuota] = {}
         self._gen = 0
         self._cache: dict[str, tuple[int, float, RouterRecommendation | None]] = {}
+        self._qidx: dict[str, QuotaIndex] = {}
+        self._index_snapshot: tuple[int, tuple[QuotaIndex, ...]] = (-1, ())
         self._subscribers: list[Callable[[], None]] = []
         self._turns: deque[_Turn] = deque(maxlen=max_queue)
         self._maxq = max_queue
@@ -120,6 +129,8 @@ class Router:
         self._worker.start()
         self._daemon: DaemonClient | None = None
         self._daemon_best: dict[str, tuple[float, RouterRecommendation | None]] = {}
+        self._daemon_asks: set[str] = set()
+        self._daemon_gone_until = 0.0
         if daemon is not False:
             from bhoga._client import DaemonClient  # noqa: PLC0415 - sockets only when a daemon may be there
 
@@ -158,35 +169,107 @@ class Router:
         return self._best_local(model)
 
     def _best_from_daemon(self, model: str) -> RouterRecommendation | None:
-        # The daemon's answer is the shared view; it is asked at most once a second per model so a harness that
-        # calls best_for before every request does not pay a socket round trip each time.
+        # The daemon's answer is the shared view. A harness that calls best_for before every request must not
+        # pay a socket round trip (~90 µs) for it: an answer is used for a second, and for a few seconds more
+        # while the turn worker fetches a fresh one. When the daemon is gone, the local view answers (a lookup)
+        # and the worker looks for the daemon again every few seconds.
         hit = self._daemon_best.get(model)
         now = time.monotonic()
-        if hit is not None and now < hit[0]:
-            return hit[1]
+        if hit is not None:
+            if now >= hit[0]:
+                self._ask_later(model)
+            if now < hit[0] + _DAEMON_STALE:
+                return hit[1]
+        if self._daemon_gone_until:
+            if now >= self._daemon_gone_until:  # time to look again, in the background
+                self._daemon_gone_until = now + _DAEMON_RETRY
+                self._ask_later(model)
+            return self._best_local(model)
+        reached, answer = self._ask_daemon(model)
+        return answer if reached else self._best_local(model)
+
+    def _ask_later(self, model: str) -> None:
+        if model not in self._daemon_asks:
+            self._daemon_asks.add(model)
+            self._wake.set()
+
+    def _ask_daemon(self, model: str) -> tuple[bool, RouterRecommendation | None]:
+        """(True, the daemon's pick for `model`, kept for a second), or (False, None) after noting that the
+        daemon is unreachable."""
         assert self._daemon is not None
-        from bhoga._client import UNREACHABLE  # noqa: PLC0415
+        from bhoga._client import UNREACHABLE, Unreachable  # noqa: PLC0415
 
         answer = self._daemon.best(model, timeout=0.25)
+        now = time.monotonic()
         if answer is UNREACHABLE:
-            return self._best_local(model)
+            self._daemon_gone_until = now + _DAEMON_RETRY
+            self._daemon_best.clear()
+            return False, None
+        assert not isinstance(answer, Unreachable)
+        self._daemon_gone_until = 0.0
         self._daemon_best[model] = (now + 1.0, answer)
-        return answer
+        return True, answer
+
+    def _refresh_daemon_answers(self) -> None:
+        """The turn worker's part of `_best_from_daemon`: fetch the answers asked for."""
+        while self._daemon_asks and not self._stop:
+            if not self._ask_daemon(self._daemon_asks.pop())[0]:
+                self._daemon_asks.clear()
 
     def _best_local(self, model: str) -> RouterRecommendation | None:
         hit = self._cache.get(model)
         if hit is not None and hit[0] == self._gen and time.time() < hit[1]:
             return hit[2]
+        if self.policy == "pace":
+            return self._best_paced(model)
+        # A model never asked about before (the state's changes re-rank the others, see `_rerank`): only the
+        # winner is built, from indexes kept beside the records.
+        gen, indexes = self._indexes()
+        now = datetime.now(UTC)
+        best = quick_best(indexes, model, now, reserve=self.reserve, policy=self.policy)
+        self._cache[model] = (gen, _next_change(indexes, now.timestamp()), best)
+        return best
+
+    def _rerank(self) -> None:
+        """After a change, rank again the models callers asked about, so that `best_for` stays a lookup.
+
+        Runs in the thread that changed the state (the turn worker, discovery, `set_quota`'s caller).
+        """
+        if self.policy == "pace" or not self._cache:
+            return
+        gen, indexes = self._indexes()
+        now = datetime.now(UTC)
+        change = _next_change(indexes, now.timestamp())
+        for model in list(self._cache)[:_RERANK_MAX]:
+            best = quick_best(indexes, model, now, reserve=self.reserve, policy=self.policy)
+            self._cache[model] = (gen, change, best)
+
+    def _indexes(self) -> tuple[int, tuple[QuotaIndex, ...]]:
+        """The generation and an index per provider record, rebuilt only for records that changed."""
+        snap = self._index_snapshot
+        if snap[0] == self._gen:
+            return snap
+        with self._lock:
+            gen = self._gen
+            indexes = []
+            for pid, q in self._quotas.items():
+                idx = self._qidx.get(pid)
+                if idx is None or idx.quota is not q:
+                    idx = self._qidx[pid] = QuotaIndex(q)
+                indexes.append(idx)
+            snap = self._index_snapshot = (gen, tuple(indexes))
+        return snap
+
+    def _best_paced(self, model: str) -> RouterRecommendation | None:
         with self._lock:
             gen, quotas = self._gen, tuple(self._quotas.values())
         now = datetime.now(UTC)
         paces = self._paces_for_policy(quotas, now)
         ranked = rank(quotas, model, now, reserve=self.reserve, policy=self.policy, paces=paces)
         change = next_change(quotas, now)
-        if paces is not None:
-            # A pace moves with time as well as with observations: look again within a minute.
-            change = min(change, now + _PACE_TTL) if change else now + _PACE_TTL
-        self._cache[model] = (gen, change.timestamp() if change else math.inf, ranked[0] if ranked else None)
+        # A pace moves with time as well as with observations: look again within a minute.
+        change = min(change, now + _PACE_TTL) if change else now + _PACE_TTL
+        self._cache[model] = (gen, change.timestamp(), ranked[0] if ranked else None)
         return ranked[0] if ranked else None
 
     def ranked(self, model: str, *, exclude: Collection[str] = ()) -> tuple[RouterRecommendation, ...]:
@@ -393,6 +476,7 @@ class Router:
                 self._quotas[obs.provider_id] = combine(self._quotas.get(obs.provider_id), from_observation(obs))
             self._gen += 1
             self._dirty = True
+        self._rerank()
 
     def _notify(self) -> None:
         for cb in tuple(self._subscribers):
@@ -424,6 +508,7 @@ class Router:
             for pid, q in merged.items():
                 self._quotas[pid] = combine(q, self._quotas[pid]) if pid in self._quotas else q
             self._gen += 1
+        self._rerank()
 
     def _turn_observation(self, turn: _Turn) -> Observation | None:
         pid, model, _tin, _tout, headers, status, error = turn
@@ -471,8 +556,15 @@ class Router:
                     self._drain()
                 if self._dirty and time.monotonic() - self._last_save >= _SAVE_EVERY:
                     self._save()
+                if self._daemon_asks and self._daemon is not None:
+                    self._refresh_daemon_answers()
             except Exception:
                 log.exception("turn worker error (continuing)")
+
+
+def _next_change(indexes: tuple[QuotaIndex, ...], now: float) -> float:
+    """The first reset or throttle end after `now` (epoch seconds) over all records; inf when none."""
+    return min((t for idx in indexes if (t := idx.next_after(now)) is not None), default=math.inf)
 
 
 def _newest_per_kind(turns: list[_Turn]) -> list[_Turn]:

@@ -128,10 +128,12 @@ def evaluate(
     *,
     policy: str = "headroom",
     paces: Paces | None = None,
+    windows: Iterable[QuotaWindow] | None = None,
 ) -> _Candidate | None:
     """How provider quota `q` stands for `model` at `now`; None when it is not a candidate.
 
-    `paces` (`{(pid, window_key): Pace}`, see `bhoga._pace.paces`) is used by policy "pace" only.
+    `paces` (`{(pid, window_key): Pace}`, see `bhoga._pace.paces`) is used by policy "pace" only. `windows`,
+    when given, are the ones of `q.windows` that may bind `model` (an index's answer); by default all of them.
     """
     prov = PROVIDERS.get(q.provider_id)
     if prov is None:
@@ -144,7 +146,7 @@ def evaluate(
         return None
     # An unverified credential (a GitHub token Copilot never accepted) ranks after every usable verified one.
     late = cred == "unverified"
-    headroom, binding = _headroom(q.windows, model, now)
+    headroom, binding = _headroom(q.windows if windows is None else windows, model, now)
     reset = binding.resets_at if binding and binding.resets_at and binding.resets_at > now else None
     runs_out = at_reset = None
     if policy == "pace" and binding is not None:

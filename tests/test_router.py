@@ -203,3 +203,37 @@ def test_routers_share_the_daemons_view(tmp_path: Path) -> None:
         assert daemon.stop() == 0
     with Router(state_path=tmp_path / "d.json", eager=False) as d:
         assert d._daemon is None and d.best_for("claude-opus-4") is None
+
+
+def test_a_router_whose_daemon_went_away_answers_locally_and_finds_it_again(tmp_path: Path) -> None:
+    """After bhogad stops, best_for answers from the Router's own view without a connect per call, and once
+    bhogad is back the Router uses its answers again."""
+    import sys
+
+    from tests.fixtures_daemon import DaemonProc, wait_until
+
+    connects: list[object] = []
+    sys.addaudithook(lambda event, args: connects.append(args) if event == "socket.connect" and hook_on else None)
+    hook_on = False
+    daemon = DaemonProc(tmp_path / "bhogad.log")
+    daemon.wait_ready()
+    try:
+        with Router(state_path=tmp_path / "other.json", eager=False) as other:
+            other.set_quota("claude_code", 42)
+            assert other._daemon is not None and other._daemon.flush()
+        with Router(state_path=tmp_path / "mine.json", eager=False) as r:
+            rec = r.best_for("claude-opus-4")
+            assert rec is not None and rec.quota_pct == 0.42  # the daemon's view: this Router never saw it
+            assert daemon.stop() == 0
+            wait_until(lambda: r.best_for("claude-opus-4") is None, 15, "the local view to answer")
+            hook_on = True
+            for _ in range(1000):
+                assert r.best_for("claude-opus-4") is None
+            hook_on = False
+            assert connects == []
+            daemon = DaemonProc(tmp_path / "bhogad2.log")
+            daemon.wait_ready()
+            wait_until(lambda: (x := r.best_for("claude-opus-4")) is not None and x.quota_pct == 0.42, 20, "daemon")
+    finally:
+        hook_on = False
+        daemon.kill()

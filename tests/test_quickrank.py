@@ -1,0 +1,85 @@
+"""`best_for`'s fast path gives exactly what the full ranking gives."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bhoga._model import ProviderQuota, QuotaWindow
+from bhoga._quickrank import QuotaIndex, quick_best
+from bhoga._routing import next_change, rank
+from tests.strategies import NOW, quotas
+
+MODELS = ["claude-opus-4-6", "claude-sonnet-4.6", "gpt-5.4", "gpt-5-codex", "gemini-2.5-pro", "opus", "x"]
+SCOPES = ["opus", "sonnet", "gpt-5", "claude-opus-4-6", "4.6", "o", "codex", "gpt-5.4-mini", "pro"]
+
+
+def _with_per_model(qs: list[ProviderQuota], extra: list[tuple[int, str, float]]) -> list[ProviderQuota]:
+    """Add per-model windows (provider index, scope, pct used) as `set_quota(..., model=...)` makes them."""
+    out = []
+    for i, q in enumerate(qs):
+        mine = [
+            QuotaWindow("burst", pct, NOW + timedelta(hours=1), 0, s, NOW, "set_quota") for j, s, pct in extra if j == i
+        ]
+        out.append(ProviderQuota(q.provider_id, q.model, q.windows + tuple(mine), q.throttled_until, q.credential))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    qs=quotas(),
+    extra=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(SCOPES), st.floats(0, 100)), max_size=30),
+    many=st.integers(0, 40),
+    model=st.sampled_from(MODELS),
+    policy=st.sampled_from(["headroom", "drain-soonest"]),
+    reserve=st.sampled_from([0.0, 0.1, 0.5]),
+    later=st.integers(-86400, 86400),
+)
+def test_quick_best_is_the_first_of_the_full_ranking(
+    qs: list[ProviderQuota],
+    extra: list[tuple[int, str, float]],
+    many: int,
+    model: str,
+    policy: str,
+    reserve: float,
+    later: int,
+) -> None:
+    """For any state, model, policy and reserve, the fast path picks what `rank()` puts first, with its reason,
+    and finds the same next change; also with more scopes than the index tests one by one."""
+    extra = extra + [(0, f"model-{k}", 50.0) for k in range(many)]
+    qs = _with_per_model(qs, extra)
+    now = NOW + timedelta(seconds=later)
+    indexes = [QuotaIndex(q) for q in qs]
+    full = rank(qs, model, now, reserve=reserve, policy=policy)
+    fast = quick_best(indexes, model, now, reserve=reserve, policy=policy)
+    assert fast == (full[0] if full else None)
+    assert fast is None or fast.resets_at == full[0].resets_at
+    assert quick_best(indexes, model, now, reserve=reserve, policy=policy) == fast  # the remembered windows too
+    change = next_change(qs, now)
+    nexts = [t for idx in indexes if (t := idx.next_after(now.timestamp())) is not None]
+    assert (min(nexts) if nexts else None) == (change.timestamp() if change else None)
+
+
+def test_many_per_model_quotas_find_every_scope_in_the_name() -> None:
+    """With 2,000 per-model quotas, every scope that occurs in the model's name binds it (short and long ones)."""
+    scoped = [QuotaWindow("burst", 10.0, None, 0, f"claude-model-{k}", NOW, "set_quota") for k in range(2000)]
+    scoped += [
+        QuotaWindow("burst", 70.0, None, 0, "opus", NOW, "set_quota"),
+        QuotaWindow("weekly", 80.0, None, 0, "o", NOW, "set_quota"),
+        QuotaWindow("burst", 60.0, None, 0, "4-6", NOW, "set_quota"),
+    ]
+    q = ProviderQuota("claude_code", windows=(QuotaWindow("burst", 20.0, None, 300, "*", NOW, "header"), *scoped))
+    idx = QuotaIndex(q)
+    for model, binding in (
+        ("claude-opus-4-6", "weekly@o"),
+        ("claude-model-7", "weekly@o"),
+        ("claude-sonnet-4-6", "weekly@o"),
+        ("gpt-4-6", "burst@4-6"),
+        ("claude-haiku", "burst"),
+    ):
+        full = rank([q], model, NOW)
+        fast = quick_best([idx], model, NOW, reserve=0.1, policy="headroom")
+        assert fast == (full[0] if full else None)
+        assert fast is None or fast.binding_window == binding, (model, fast)
