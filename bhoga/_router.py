@@ -115,6 +115,8 @@ class Router:
         self._turns: deque[_Turn] = deque(maxlen=max_queue)
         self._maxq = max_queue
         self.dropped_turns = 0
+        self.processed_turns = 0
+        """Turns the worker took from the queue (the newest of each kind is parsed: the others say the same)."""
         self._warned: set[str] = set()
         self._wake = threading.Event()
         self._stop = False
@@ -532,6 +534,7 @@ class Router:
                 turns.append(self._turns.popleft())
             except IndexError:
                 break
+        self.processed_turns += len(turns)
         batch: list[Observation] = []
         for turn in _newest_per_kind(turns):
             try:

@@ -65,6 +65,8 @@ class Daemon:
         self.flipper = Flipper(self.router)
         self.started_at = datetime.now(UTC)
         self.last_pass: FlipResult | None = None
+        self.received_turns = 0
+        """Turn requests accepted on the socket (with `router.dropped_turns` and `processed_turns`: none lost)."""
         self.hermes_path: Path | None = None
         self._quiet = quiet
         self._loop: asyncio.AbstractEventLoop | None = None

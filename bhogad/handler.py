@@ -99,6 +99,8 @@ def status(daemon: Daemon) -> dict[str, object]:
             "dropped_turns": router.dropped_turns,
             "turns_by_source": dict(daemon.turns_by_source),
             "last_turn_at": dict(daemon.last_turn_at),
+            "received_turns": daemon.received_turns,
+            "processed_turns": router.processed_turns,
         },
     }
 
@@ -108,6 +110,7 @@ def handle_request(daemon: Daemon, request: object) -> dict[str, object]:
     router = daemon.router
     match request:
         case TurnRequest():
+            daemon.received_turns += 1
             router.record_turn(
                 request.pid,
                 request.model,
