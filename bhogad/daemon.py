@@ -20,6 +20,7 @@ import functools
 import logging
 import os
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,7 +81,7 @@ class Daemon:
         self.periodic: Periodic | None = None
         self.resume = ResumeDetector()
         self.turns_by_source: dict[str, int] = {}
-        self.last_turn_at: dict[str, str] = {}
+        self._last_turn: dict[str, float] = {}
 
     # -- socket requests (loop thread; must be quick) -------------------------------------------------
 
@@ -94,7 +95,14 @@ class Daemon:
         if key not in self.turns_by_source and len(self.turns_by_source) >= 64:
             key = "other"  # anyone may name any source: keep the table small
         self.turns_by_source[key] = self.turns_by_source.get(key, 0) + 1
-        self.last_turn_at[key] = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self._last_turn[key] = time.time()  # a float per turn; formatted only when someone asks
+
+    @property
+    def last_turn_at(self) -> dict[str, str]:
+        """When the last turn of each source arrived (ISO 8601, UTC, milliseconds)."""
+        return {
+            k: datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds") for k, t in self._last_turn.items()
+        }
 
     def set_paused(self, paused: bool) -> None:
         """Create or remove the paused marker (the CLI does the same when no daemon runs)."""
