@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, ask: Callable[[dict[str, object]], dict[str, A
             "config": str(state.config),
             "files": state.files,
             "enabled": state.enabled,
+            "disabled": state.disabled,
             "daemon": report,
         }
         print(json.dumps(out, indent=2))
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace, ask: Callable[[dict[str, object]], dict[str, A
     }[state.files]
     print(f"plugin files: {shown} ({state.directory})")
     print(f"plugins.enabled: {'has bhoga' if state.enabled else 'does not have bhoga'} ({state.config})")
+    if state.disabled:
+        print("plugins.disabled has bhoga: Hermes will not load it; remove it from plugins.disabled")
     print(report)
     if state.files != "current" or not state.enabled:
         print("to turn it on: bhoga hermes-plugin enable")

@@ -20,7 +20,7 @@ from pathlib import Path
 from bhoga import __version__, _paths
 from bhoga.errors import HermesConfigError
 from bhoga.hermes._home import hermes_dir
-from bhoga.hermes._plugins import plugin_enabled, set_plugin_enabled
+from bhoga.hermes._plugins import plugin_lists, set_plugin_enabled
 
 __all__ = ["PLUGIN_NAME", "PluginState", "disable", "enable", "plugin_files", "plugin_state"]
 
@@ -39,6 +39,8 @@ class PluginState:
     files: str
     """`current`, `outdated` (written by another bhoga version or for another socket), `absent` or `foreign`."""
     enabled: bool
+    disabled: bool = False
+    """`bhoga` is in `plugins.disabled`: Hermes will not load it even when it is in `plugins.enabled`."""
 
 
 def _home(home: Path | None) -> Path:
@@ -123,7 +125,8 @@ def plugin_state(home: Path | None = None) -> PluginState:
     base = _home(home)
     directory = base / "plugins" / PLUGIN_NAME
     config = base / "config.yaml"
-    return PluginState(directory, config, _files_state(directory), plugin_enabled(PLUGIN_NAME, config))
+    enabled, disabled = plugin_lists(PLUGIN_NAME, config)
+    return PluginState(directory, config, _files_state(directory), enabled and not disabled, disabled)
 
 
 def enable(home: Path | None = None) -> tuple[bool, bool]:

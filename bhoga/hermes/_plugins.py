@@ -20,7 +20,7 @@ from bhoga.hermes._home import hermes_config_path
 from bhoga.hermes._render import format_scalar, layout
 from bhoga.hermes._yamldoc import Doc, Mapping, Scalar, Sequence, parse_doc, to_data
 
-__all__ = ["plugin_enabled", "set_plugin_enabled"]
+__all__ = ["plugin_enabled", "plugin_lists", "set_plugin_enabled"]
 
 log = logging.getLogger(__name__)
 _RETRIES = 5
@@ -153,19 +153,25 @@ def plan(raw: bytes, path: str, name: str, enable: bool) -> bytes | None:
     return new
 
 
-def plugin_enabled(name: str, config_path: Path | str | None = None) -> bool:
-    """Whether `name` is in `plugins.enabled` and not in `plugins.disabled` (what Hermes checks)."""
+def plugin_lists(name: str, config_path: Path | str | None = None) -> tuple[bool, bool]:
+    """Whether `name` is in `plugins.enabled`, and whether it is in `plugins.disabled` (which wins in Hermes)."""
     path = Path(config_path).expanduser() if config_path is not None else hermes_config_path()
     current = _atomic.read_file(Path(os.path.realpath(path)))
     if current is None:
-        return False
+        return False, False
     doc = parse_doc(current[0], str(path))
     data = to_data(doc.root) if doc.root is not None else {}
     plugins = data.get("plugins") if isinstance(data, dict) else None
     if not isinstance(plugins, dict):
-        return False
+        return False, False
     enabled, disabled = plugins.get("enabled"), plugins.get("disabled")
-    return isinstance(enabled, list) and name in enabled and not (isinstance(disabled, list) and name in disabled)
+    return isinstance(enabled, list) and name in enabled, isinstance(disabled, list) and name in disabled
+
+
+def plugin_enabled(name: str, config_path: Path | str | None = None) -> bool:
+    """Whether `name` is in `plugins.enabled` and not in `plugins.disabled` (what Hermes checks)."""
+    enabled, disabled = plugin_lists(name, config_path)
+    return enabled and not disabled
 
 
 def set_plugin_enabled(name: str, enable: bool, config_path: Path | str | None = None) -> bool:
