@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bhoga._paths import state_path
 
-__all__ = ["RouteRecord", "load", "pin_path", "record_written", "save", "set_pinned"]
+__all__ = ["RouteRecord", "load", "pin_path", "record_pending", "record_written", "save", "set_pinned"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,13 @@ class RouteRecord:
     pinned: bool = False
     pinned_since: datetime | None = None
     pinned_provider: str | None = None
+    pending_provider: str | None = None
+    """What a bhoga write in progress is about to put there: a write killed after its rename but before it was
+    recorded must not look like somebody else's edit."""
+
+    def ours(self, provider: str | None) -> bool:
+        """Whether `provider` in the file is one bhoga wrote (or took as its starting point)."""
+        return (provider or "") in {self.known_provider, self.pending_provider}
 
     def for_config(self, path: Path) -> RouteRecord:
         """This record when it is about `path`, else an empty one for it."""
@@ -70,6 +77,7 @@ def load() -> RouteRecord:
         pinned=d.get("pinned") is True,
         pinned_since=since,
         pinned_provider=text("pinned_provider"),
+        pending_provider=text("pending_provider"),
     )
 
 
@@ -82,6 +90,7 @@ def save(record: RouteRecord) -> None:
         "pinned": record.pinned,
         "pinned_since": record.pinned_since.isoformat() if record.pinned_since else None,
         "pinned_provider": record.pinned_provider,
+        "pending_provider": record.pending_provider,
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -99,7 +108,14 @@ def save(record: RouteRecord) -> None:
 def record_written(config: Path, provider: str | None) -> None:
     """bhoga wrote (or accepted) `provider` into `config`: it is the starting point of pin detection."""
     record = load().for_config(config)
-    save(replace(record, known_provider=provider))
+    save(replace(record, known_provider=provider or "", pending_provider=None))
+
+
+def record_pending(config: Path, provider: str) -> None:
+    """bhoga is about to write `provider` into `config` (see `RouteRecord.pending_provider`)."""
+    record = load().for_config(config)
+    if record.known_provider is not None and provider != record.known_provider:
+        save(replace(record, pending_provider=provider))
 
 
 def set_pinned(config: Path, provider: str | None, pinned: bool, now: datetime | None = None) -> RouteRecord:

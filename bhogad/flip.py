@@ -134,7 +134,11 @@ class Flipper:
             # First sight of this file: what it says is the starting point, not somebody's edit.
             _pin.record_written(path, file_provider or "")
             return record
-        if not record.pinned and (file_provider or "") != record.known_provider:
+        if not record.pinned and record.ours(file_provider):
+            if record.pending_provider is not None:
+                _pin.record_written(path, file_provider)  # a write of ours that was not recorded (killed?)
+            return record
+        if not record.pinned:
             before = record.known_provider or "(none)"
             record = _pin.set_pinned(path, file_provider, True)
             log.info(

@@ -63,11 +63,26 @@ def apply_recommendation(
     cannot use.
     """
     target = Target.resolve(config_path)
-    changed = write_change(
-        target, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=bool(fallbacks)
-    )
-    _remember(target)
+    _intend(target, rec)
+    try:
+        changed = write_change(
+            target, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=bool(fallbacks)
+        )
+    finally:
+        _remember(target)
     return changed
+
+
+def _intend(target: Target, rec: RouterRecommendation) -> None:
+    """Note the provider about to be written, before writing (a kill between rename and record is no edit)."""
+    from bhoga import _pin  # noqa: PLC0415
+    from bhoga.hermes._routes import route_for  # noqa: PLC0415
+
+    try:
+        provider = route_for(rec.provider_id, rec.model_id, target.facts).provider
+    except HermesConfigError:
+        return  # the write refuses this route too
+    _pin.record_pending(target.path, provider)
 
 
 def _remember(target: Target) -> None:
@@ -106,10 +121,13 @@ def apply_to_hermes(
     best, backups = _choose(router, model, target, write_fallbacks)
     if best is None:
         return False
-    changed = write_change(
-        target, best, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks
-    )
-    _remember(target)
+    _intend(target, best)
+    try:
+        changed = write_change(
+            target, best, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks
+        )
+    finally:
+        _remember(target)
     return changed
 
 
