@@ -48,6 +48,8 @@ __all__ = ["Daemon"]
 log = logging.getLogger(__name__)
 
 _TICK = 30.0
+_PASS_GAP = 0.1
+"""Seconds from one Hermes pass's start to the next while quota changes keep arriving."""
 _MAX_WAIT = 0.5
 """Seconds a file change may wait for quiet: a Codex session appending all the time is still seen twice a second."""
 _STOP_BUDGET = 1.5
@@ -162,6 +164,7 @@ class Daemon:
         assert self._loop is not None
         while True:
             self._flip_again = False
+            started = self._loop.time()
             run = functools.partial(self.flipper.run, self.config)
             try:
                 result = await in_thread(self._loop, run, "bhogad-hermes")
@@ -171,6 +174,11 @@ class Daemon:
                 result = FlipResult(Outcome.ERROR, f"{type(exc).__name__}: {exc}")
             self._note_pass(result)
             if not self._flip_again or (self._stopping is not None and self._stopping.is_set()):
+                return
+            # Changes kept coming during the pass (a flood of turns changes the quota state every few ms): the
+            # next pass, which sees all of them, waits until _PASS_GAP after this one started.
+            await asyncio.sleep(max(0.0, started + _PASS_GAP - self._loop.time()))
+            if self._stopping is not None and self._stopping.is_set():
                 return
 
     def _note_pass(self, result: FlipResult) -> None:
