@@ -183,6 +183,100 @@ def _sized(name: str, text: str, targets: tuple[float, float]) -> list[Row]:
     ]
 
 
+_HERMES_WRITER = r"""
+import os, re, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+tmp = path + ".hermes-tmp"
+last = writes = lost = 0
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    with open(path) as f:
+        text = f.read()
+    seen = int(re.search(r"hermes_counter: (\d+)", text).group(1))
+    if seen < last:
+        lost += 1  # a write of ours was replaced by content read before it: a lost update
+    last += 1
+    with open(tmp, "w") as f:  # Hermes' own writer: temp file + os.replace, no lock
+        f.write(re.sub(r"hermes_counter: \d+", f"hermes_counter: {last}", text))
+    os.replace(tmp, path)
+    writes += 1
+    time.sleep(0.005)
+print(writes, lost)
+"""
+
+
+def _concurrent(seconds: float = 6.0) -> list[Row]:
+    """bhoga flipping routes while a Hermes-like process rewrites the file every ~5 ms."""
+    import subprocess
+    import sys
+
+    from bhoga._model import ProviderStatus, RouterRecommendation
+    from bhoga.errors import HermesConfigError
+    from bhoga.hermes import _atomic, apply_recommendation
+
+    a = RouterRecommendation("claude_code", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4-6", 1, "")
+    b = RouterRecommendation("github-copilot", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4.6", 3, "")
+    with _hermes_env() as path:
+        path.write_text(make_config(10).replace("subsystem_0:", "hermes_counter: 0\nsubsystem_0:", 1))
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _HERMES_WRITER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+        )
+        flips = gave_up = i = 0
+        deadline = time.monotonic() + seconds - 0.5
+        while time.monotonic() < deadline:
+            i += 1
+            try:
+                flips += apply_recommendation(b if i % 2 else a)
+            except HermesConfigError:
+                gave_up += 1
+        out, _ = writer.communicate(timeout=60)
+        writes, lost = (int(x) for x in out.split())
+        # The remaining window, timed on its own: the last check before the rename (one stat), against the
+        # check it replaced (reading and hashing the file again); the rename itself counts in both.
+        snap = _atomic.read_file(path)
+        assert snap is not None
+        stat_ns, read_ns, rename_ns = [], [], []
+        tmp = path.with_name(".window.tmp")
+        for _ in range(1001):
+            t0 = time.perf_counter_ns()
+            _atomic._same_stat(path, snap[1])
+            t1 = time.perf_counter_ns()
+            _atomic._unchanged(path, snap[1])
+            t2 = time.perf_counter_ns()
+            tmp.write_bytes(snap[0])
+            t3 = time.perf_counter_ns()
+            os.replace(tmp, path)
+            t4 = time.perf_counter_ns()
+            snap = _atomic.read_file(path)
+            assert snap is not None
+            stat_ns.append(t1 - t0)
+            read_ns.append(t2 - t1)
+            rename_ns.append(t4 - t3)
+    timed = {"stat": stat_ns, "read": read_ns, "rename": rename_ns}
+    med = {name: sorted(v)[len(v) // 2] / 1e3 for name, v in timed.items()}
+    return [
+        Row(
+            AREA,
+            "Hermes writes lost to a bhoga write (Hermes-like writer every ~5 ms, bhoga flipping)",
+            float(lost),
+            f"of {writes}",
+            "as few as the FS allows",
+            True,
+            f"{flips} bhoga writes, {gave_up} gave up (file kept changing)",
+        ),
+        Row(
+            AREA,
+            "remaining window: last check + rename",
+            med["stat"] + med["rename"],
+            "µs",
+            "info",
+            True,
+            f"stat {med['stat']:.1f} µs + rename {med['rename']:.1f} µs; the full re-read and hash it replaced as the "
+            f"last step: {med['read']:.1f} µs",
+        ),
+    ]
+
+
 def run() -> list[Row]:
     from bhoga._model import ProviderStatus, RouterRecommendation
     from bhoga.hermes import apply_recommendation
@@ -226,6 +320,7 @@ def run() -> list[Row]:
         ),
     ]
     rows += _ruamel_reference(text)
+    rows += _concurrent()
     return rows
 
 

@@ -12,17 +12,22 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bhoga.errors import HermesConfigError
 
 __all__ = ["BACKUP_SUFFIX", "Snapshot", "check_writable", "locked", "read_file", "replace_file", "write_backup"]
+
+log = logging.getLogger(__name__)
 
 BACKUP_SUFFIX = ".bhoga.bak"
 LOCK_TIMEOUT = 10.0
@@ -79,6 +84,77 @@ def _unchanged(real: Path, snap: Snapshot | None) -> bool:
         return now is None and snap is None
     s = now[1]
     return (s.ino, s.dev, s.size, s.mtime_ns, s.sha256) == (snap.ino, snap.dev, snap.size, snap.mtime_ns, snap.sha256)
+
+
+def _same_stat(real: Path, snap: Snapshot | None) -> bool:
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return snap is None
+    if snap is None:
+        return False
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) == (snap.ino, snap.dev, snap.size, snap.mtime_ns)
+
+
+_RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
+_renameat2: Any = None
+
+
+def _rename2(src: str, dst: str, flags: int) -> bool | None:
+    """Linux renameat2(2): True done, False refused (EEXIST/ENOENT), None where the call or flag is missing."""
+    global _renameat2
+    if _renameat2 is None:
+        if sys.platform != "linux":
+            _renameat2 = False
+        else:
+            import ctypes  # noqa: PLC0415 - only when a config is written
+
+            fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+            if fn is not None:
+                fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+                fn.restype = ctypes.c_int
+            _renameat2 = fn or False
+    if _renameat2 is False:
+        return None
+    import ctypes  # noqa: PLC0415
+
+    if _renameat2(-100, os.fsencode(src), -100, os.fsencode(dst), flags) == 0:  # -100: AT_FDCWD
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EEXIST, errno.ENOENT):
+        return False
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return None
+    raise OSError(err, os.strerror(err), dst)
+
+
+def _swap_in(tmp: str, real: Path, snap: Snapshot | None) -> bool | None:
+    """Put `tmp` at `real` atomically, then make sure what it displaced was the file read (`snap`); if another
+    writer replaced it in between, put that writer's file back. True written, False not (someone else wrote),
+    None when the kernel cannot swap (the caller renames after a last stat)."""
+    if snap is None:
+        done = _rename2(tmp, str(real), _RENAME_NOREPLACE)
+        if done is False:
+            os.unlink(tmp)
+        return done
+    ours = os.stat(tmp).st_ino
+    done = _rename2(tmp, str(real), _RENAME_EXCHANGE)
+    if not done:
+        return done if done is None else _drop(tmp, False)
+    st = os.stat(tmp)  # what was at `real` until the swap
+    if (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) == (snap.ino, snap.dev, snap.size, snap.mtime_ns):
+        return _drop(tmp, True)
+    # Another writer renamed its file in after the check: swap it back, unless it already replaced ours again.
+    log.info("hermes: %s was written by someone else at the last moment; their version kept", real)
+    if os.stat(real).st_ino == ours:
+        _rename2(tmp, str(real), _RENAME_EXCHANGE)
+    return _drop(tmp, False)
+
+
+def _drop(tmp: str, result: bool) -> bool:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    return result
 
 
 @contextlib.contextmanager
@@ -183,10 +259,23 @@ def replace_file(real: Path, data: bytes, snap: Snapshot | None) -> bool:
     except OSError as e:
         raise _oserror(real, e) from None
     try:
+        # Hermes takes no lock, so a write of its own can land until the rename. The full check (content hash)
+        # comes first. Then, where the kernel can, the files are swapped atomically and the one swapped out is
+        # checked afterwards: a Hermes rename in between is swapped back, not lost. Elsewhere the last step
+        # before the rename is one stat (a rename by Hermes changes the inode, an in-place write the size or
+        # mtime), so the window is a stat and a rename long, not a read and a hash of the whole file.
         if not _unchanged(real, snap):
             os.unlink(tmp)
             return False
-        os.replace(tmp, real)
+        swapped = _swap_in(tmp, real, snap)
+        if swapped is not None:
+            if not swapped:
+                return False
+        elif not _same_stat(real, snap):
+            os.unlink(tmp)
+            return False
+        else:
+            os.replace(tmp, real)
     except OSError as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
