@@ -224,7 +224,28 @@ def _hermes(found: set[str]) -> list[Check]:
             checks.append(Check(f"Hermes can use {pid}", None, why))
     if (warning := claude_code_caveat()) is not None:
         checks.append(Check("Claude Code route", None, warning))
+    if path.is_file():
+        checks.append(_hermes_plugin())
     return checks
+
+
+def _hermes_plugin() -> Check:
+    from bhoga.hermes._plugin_files import plugin_state  # noqa: PLC0415
+
+    state = plugin_state()
+    fix = "bhoga hermes-plugin enable"
+    if state.files == "foreign":
+        return Check("Hermes plugin", False, f"{state.directory} holds a plugin bhoga did not write", "")
+    if state.disabled:
+        return Check("Hermes plugin", False, f"plugins.disabled in {state.config} lists bhoga", f"edit {state.config}")
+    if state.files == "current" and state.enabled:
+        return Check("Hermes plugin", True, f"enabled: Hermes reports every model call ({state.directory})")
+    if state.enabled and state.files == "absent":
+        return Check("Hermes plugin", False, f"listed in plugins.enabled but {state.directory} is missing", fix)
+    if state.files == "outdated" and state.enabled:
+        return Check("Hermes plugin", False, "written by another bhoga version or for another socket", fix)
+    # Optional: without it, a limit Hermes hits reaches bhogad only at the next discovery pass.
+    return Check("Hermes plugin", None, "not enabled: Hermes' own 429s reach bhogad only at the next discovery", fix)
 
 
 def _daemon() -> list[Check]:

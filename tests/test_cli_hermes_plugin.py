@@ -52,3 +52,21 @@ def test_status_names_a_disabled_entry_and_no_hermes_is_one_line(home: Path) -> 
     (hermes / "config.yaml").write_text("plugins:\n  enabled: [bhoga]\n  disabled: [bhoga]\n")
     out = _run("status").stdout
     assert "plugins.disabled has bhoga" in out and "to turn it on: bhoga hermes-plugin enable" in out
+
+
+def test_doctor_reports_the_plugin(home: Path) -> None:
+    """doctor says how to enable the plugin when it is off, and that it is fine once enabled."""
+    hermes = home / ".hermes"
+    hermes.mkdir()
+    (hermes / "config.yaml").write_text("model:\n  default: gpt-5.5\n  provider: openai-codex\n")
+
+    def doctor() -> str:
+        r = subprocess.run([str(BHOGA), "doctor"], capture_output=True, text=True, timeout=60, env=dict(os.environ),
+                           check=False)  # fmt: skip
+        assert "Traceback" not in r.stderr
+        return r.stdout
+
+    before = doctor()
+    assert "Hermes plugin: not enabled" in before and "bhoga hermes-plugin enable" in before
+    assert _run("enable").returncode == 0
+    assert "Hermes plugin: enabled" in doctor()
