@@ -2,16 +2,24 @@
 
 `send_turn` and `send_set_quota` only append a tuple to a bounded deque (the oldest event is dropped and
 counted when it is full); a background thread encodes, filters headers to the rate-limit allow-list, and
-writes batches to the daemon, reconnecting with exponential backoff. `best` is a short synchronous request on
-a second connection, bounded by its timeout, that answers `UNREACHABLE` instead of raising.
+writes batches to the daemon, reconnecting with exponential backoff. `best` is a short synchronous request,
+bounded by its timeout, that answers `UNREACHABLE` instead of raising.
+
+Events and questions share one connection, opened lazily: answers come back in order, so a question skips the
+answers still owed to events sent before it. The `Router`s of a process share one client (`shared_client`),
+so a harness with many Routers holds one connection to the daemon, not two per Router (DESIGN §8.5). A
+connection left unused for `_IDLE_CLOSE` seconds is closed by us before the daemon's 60 s idle limit, so a
+write never races the daemon hanging up.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -33,7 +41,7 @@ from bhoga._model import RouterRecommendation
 from bhoga._protocol import encode, recommendation_from_json
 from bhoga.errors import ProtocolError
 
-__all__ = ["UNREACHABLE", "DaemonClient", "Unreachable", "ask", "daemon_running"]
+__all__ = ["UNREACHABLE", "DaemonClient", "Unreachable", "ask", "daemon_running", "shared_client"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,7 @@ _BATCH_BYTES: Final = 64 * 1024
 _BACKOFF_MIN: Final = 0.05
 _BACKOFF_MAX: Final = 5.0
 _IO_TIMEOUT: Final = 2.0
+_IDLE_CLOSE: Final = 30.0  # seconds; the daemon closes connections idle for 60 s
 
 
 class DaemonClient:
@@ -66,9 +75,12 @@ class DaemonClient:
         self._closed = False
         self._idle = threading.Event()
         self._idle.set()
-        self._query_lock = threading.Lock()
-        self._query: socket.socket | None = None
-        self._query_buf = b""
+        self._io = threading.Lock()
+        """Guards the one connection: `_sock`, `_owed`, `_used_at`."""
+        self._sock: socket.socket | None = None
+        self._owed = 0
+        """Answers the daemon still owes on `_sock` (lines sent minus answer lines read)."""
+        self._used_at = 0.0
         self._thread = threading.Thread(target=self._run, name="bhoga-daemon-client", daemon=True)
         self._thread.start()
 
@@ -119,20 +131,47 @@ class DaemonClient:
             time.sleep(0.001)
         return True
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def reachable(self) -> bool:
         """Whether the daemon accepts connections now (a connect, ~30 µs)."""
         return self.connected or daemon_running(self.path)
 
     def close(self) -> None:
-        """Send what is queued (briefly), stop the sender thread and close both connections."""
+        """Send what is queued (briefly), stop the sender thread and close the connection."""
         if self._closed:
             return
         self.flush(timeout=0.5)
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=2.0)
-        with self._query_lock:
-            self._close_query()
+        with self._io:
+            self._drop()
+
+    # -- the one connection (callers hold `_io`) ----------------------------------------------------------
+
+    def _connection(self, timeout: float) -> socket.socket:
+        sock = self._sock
+        if sock is not None and time.monotonic() - self._used_at > _IDLE_CLOSE:
+            self._drop()  # the daemon would soon close it: never race that with a write
+            sock = None
+        if sock is None:
+            sock = connect(self.path, timeout)
+            self._sock = sock
+            self._owed = 0
+            self._used_at = time.monotonic()
+            self.connected = True
+        return sock
+
+    def _drop(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+        self._owed = 0
+        self.connected = False
 
     # -- synchronous question ---------------------------------------------------------------------------------
 
@@ -150,52 +189,56 @@ class DaemonClient:
     def request(self, obj: Mapping[str, object], timeout: float = 0.5) -> dict[str, Any] | Unreachable:
         """Send one request and read its answer; `UNREACHABLE` on any failure. Serialised between threads."""
         deadline = time.monotonic() + timeout
-        if not self._query_lock.acquire(timeout=timeout):
+        if not self._io.acquire(timeout=timeout):
             return UNREACHABLE
         try:
             for attempt in (0, 1):  # a kept connection may have been closed by a restarted daemon: retry once
                 try:
-                    if self._query is None:
-                        self._query = connect(self.path, max(deadline - time.monotonic(), 0.001))
-                        self._query_buf = b""
-                    return self._ask(encode(obj), deadline)
+                    sock = self._connection(max(deadline - time.monotonic(), 0.001))
+                    return self._ask(sock, encode(obj), deadline)
                 except (OSError, ValueError) as exc:
-                    self._close_query()
+                    self._drop()
                     if attempt or time.monotonic() >= deadline or isinstance(exc, TimeoutError):
                         log.debug("daemon request failed: %s", exc)
                         return UNREACHABLE
             return UNREACHABLE
         finally:
-            self._query_lock.release()
+            self._io.release()
 
-    def _ask(self, line: bytes, deadline: float) -> dict[str, Any]:
-        sock = self._query
-        assert sock is not None
+    def _ask(self, sock: socket.socket, line: bytes, deadline: float) -> dict[str, Any]:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
         sock.sendall(line)
-        buf = self._query_buf
-        while b"\n" not in buf:
+        self._owed += 1
+        skip = self._owed - 1  # answers to events sent before this question come first
+        buf = b""
+        pos = 0
+        while True:
+            while skip:
+                nl = buf.find(b"\n", pos)
+                if nl < 0:
+                    break
+                pos = nl + 1
+                skip -= 1
+            if not skip and (nl := buf.find(b"\n", pos)) >= 0:
+                answer = buf[pos:nl]
+                break
+            buf = buf[pos:]
+            pos = 0
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             chunk = sock.recv(1 << 20)
             if not chunk:
                 raise ConnectionResetError("daemon closed the connection")
             buf += chunk
-        answer, _, self._query_buf = buf.partition(b"\n")
+        self._owed = 0
+        self._used_at = time.monotonic()
         obj = json.loads(answer)
         if not isinstance(obj, dict):
             raise ValueError("answer is not an object")
         return obj
 
-    def _close_query(self) -> None:
-        if self._query is not None:
-            with contextlib.suppress(OSError):
-                self._query.close()
-            self._query = None
-
     # -- sender thread ------------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        sock: socket.socket | None = None
         backoff = _BACKOFF_MIN
         retry_at = 0.0
         carry: tuple[bytes, int] | None = None
@@ -210,47 +253,42 @@ class DaemonClient:
                 self._sleeping = False
                 self._wake.clear()
                 continue
-            if self._closed and sock is None and time.monotonic() < retry_at:
+            if self._closed and self._sock is None and time.monotonic() < retry_at:
                 break  # shutting down with the daemon unreachable: drop what is left
             self._idle.clear()
-            if sock is None:
-                now = time.monotonic()
-                if now < retry_at:
-                    self._wake.wait(min(retry_at - now, 0.5))
-                    self._wake.clear()
-                    continue
+            now = time.monotonic()
+            if self._sock is None and now < retry_at:
+                self._wake.wait(min(retry_at - now, 0.5))
+                self._wake.clear()
+                continue
+            batch, count = carry if carry is not None else self._take_batch()
+            carry = None
+            with self._io:
                 try:
-                    sock = connect(self.path, _IO_TIMEOUT)
-                    sock.setblocking(False)
-                    self.connected = True
-                    backoff = _BACKOFF_MIN
+                    sock = self._connection(_IO_TIMEOUT)
                 except OSError:
                     self.failures += 1
+                    carry = (batch, count)
                     retry_at = time.monotonic() + backoff
                     backoff = min(backoff * 2, _BACKOFF_MAX)
                     continue
-            batch, count = carry if carry is not None else self._take_batch()
-            carry = None
-            try:
-                pump(sock, batch, time.monotonic() + _IO_TIMEOUT)
-                self.sent += count
-            except PumpError as exc:
-                log.debug("lost the daemon connection: %s", exc.__cause__)
-                self.failures += 1
-                if exc.written == 0:
-                    carry = (batch, count)  # e.g. the daemon restarted while we were idle: resend it all
-                else:
-                    self.dropped += count  # a partial write leaves the count uncertain: count them lost
-                with contextlib.suppress(OSError):
-                    sock.close()
-                sock = None
-                self.connected = False
-                retry_at = time.monotonic() + backoff
-                backoff = min(backoff * 2, _BACKOFF_MAX)
-        self.connected = False
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
+                try:
+                    sock.setblocking(False)
+                    answers = pump(sock, batch, time.monotonic() + _IO_TIMEOUT)
+                    self._owed = max(0, self._owed + count - answers)
+                    self._used_at = time.monotonic()
+                    self.sent += count
+                    backoff = _BACKOFF_MIN
+                except PumpError as exc:
+                    log.debug("lost the daemon connection: %s", exc.__cause__)
+                    self.failures += 1
+                    if exc.written == 0:
+                        carry = (batch, count)  # e.g. the daemon restarted while we were idle: resend it all
+                    else:
+                        self.dropped += count  # a partial write leaves the count uncertain: count them lost
+                    self._drop()
+                    retry_at = time.monotonic() + backoff
+                    backoff = min(backoff * 2, _BACKOFF_MAX)
         self._idle.set()
 
     def _take_batch(self) -> tuple[bytes, int]:
@@ -271,3 +309,48 @@ class DaemonClient:
             parts.append(line)
             size += len(line)
         return b"".join(parts), len(parts)
+
+
+_shared: dict[Path, DaemonClient] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_client(path: Path | None = None) -> DaemonClient | None:
+    """This process's one client for the daemon on `path` (default: `bhoga._paths.socket_path()`).
+
+    Created the first time a daemon answers there (None until then); afterwards it stays, reconnecting lazily
+    when the daemon restarts. Thread-safe. Events still queued when the process exits get half a second.
+    """
+    if path is None:
+        from bhoga._paths import socket_path  # noqa: PLC0415
+
+        path = socket_path()
+    with _shared_lock:
+        client = _shared.get(path)
+    if client is not None and not client.closed:
+        return client
+    if not daemon_running(path):
+        return None
+    with _shared_lock:
+        client = _shared.get(path)
+        if client is None or client.closed:
+            if not _shared:
+                atexit.register(_flush_shared)
+            client = _shared[path] = DaemonClient(path)
+        return client
+
+
+def _flush_shared() -> None:
+    for client in list(_shared.values()):
+        client.flush(timeout=0.5)
+
+
+def _forget_shared() -> None:
+    # A forked child has no sender thread: it makes its own client on first use.
+    global _shared_lock  # the parent's lock may have been held at the fork
+    _shared_lock = threading.Lock()
+    _shared.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_shared)

@@ -39,6 +39,8 @@ def daemon_running(path: Path, timeout: float = 0.2) -> bool:
     sock.settimeout(timeout)
     try:
         sock.connect(str(path))
+    except BlockingIOError:
+        return True  # its listen queue is full: a daemon is there, just busy
     except OSError:
         return False
     finally:
@@ -96,14 +98,26 @@ def encode_event(event: tuple[Any, ...]) -> bytes:
 
 
 def connect(path: Path, timeout: float) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    """A connection to `path`; a full listen queue (EAGAIN, a connect storm) is retried until `timeout`."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except BlockingIOError:
+            sock.close()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{path}: the daemon's listen queue stayed full") from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+            continue
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
 
 class PumpError(Exception):
@@ -112,14 +126,15 @@ class PumpError(Exception):
         self.written = written
 
 
-def pump(sock: socket.socket, data: bytes, deadline: float) -> None:
-    """Write `data` while reading (and discarding) the daemon's answers, so neither side's buffer fills up.
+def pump(sock: socket.socket, data: bytes, deadline: float) -> int:
+    """Write `data` while reading the daemon's answers, so neither side's buffer fills up; the answer lines read.
 
     `PumpError` (its cause the `OSError`) says how many bytes were written before the failure.
     """
     written = 0
+    answers = 0
     try:
-        _discard_answers(sock)  # notices a daemon that closed the connection while we were idle
+        answers += _discard_answers(sock)  # notices a daemon that closed the connection while we were idle
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
             view = memoryview(data)
@@ -129,22 +144,26 @@ def pump(sock: socket.socket, data: bytes, deadline: float) -> None:
                     raise TimeoutError("daemon did not read within the timeout")
                 for _key, mask in sel.select(remaining):
                     if mask & selectors.EVENT_READ:
-                        _discard_answers(sock)
+                        answers += _discard_answers(sock)
                     if mask & selectors.EVENT_WRITE and written < len(data):
                         with contextlib.suppress(BlockingIOError):
                             written += sock.send(view[written:])
-        _discard_answers(sock)
+        answers += _discard_answers(sock)
     except OSError as exc:
         raise PumpError(written) from exc
+    return answers
 
 
-def _discard_answers(sock: socket.socket) -> None:
+def _discard_answers(sock: socket.socket) -> int:
+    """Read what the daemon has answered so far without waiting; how many answer lines that was."""
+    lines = 0
     while True:
         try:
             chunk = sock.recv(1 << 20)
         except (BlockingIOError, InterruptedError):
-            return
+            return lines
         if not chunk:
             raise ConnectionResetError("daemon closed the connection")
+        lines += chunk.count(b"\n")
         if b'"ok":false' in chunk:
             log.debug("daemon refused an event: %s", chunk[:200])

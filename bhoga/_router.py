@@ -134,9 +134,9 @@ class Router:
         self._daemon_asks: set[str] = set()
         self._daemon_gone_until = 0.0
         if daemon is not False:
-            from bhoga._client import DaemonClient  # noqa: PLC0415 - sockets only when a daemon may be there
+            from bhoga._client import shared_client  # noqa: PLC0415 - sockets only when a daemon may be there
 
-            self._daemon = DaemonClient.if_running()
+            self._daemon = shared_client()  # one connection per process, whatever the number of Routers
         self._discovery: threading.Thread | None = None
         if eager:
             self._discovery = threading.Thread(target=self.discover, name="bhoga-discovery", daemon=True)
@@ -455,7 +455,7 @@ class Router:
         self._worker.join(timeout=5)
         self.flush()
         if self._daemon is not None:
-            self._daemon.close()
+            self._daemon.flush(timeout=0.5)  # the client is the process's, shared with other Routers: kept open
 
     def __enter__(self) -> Router:
         return self

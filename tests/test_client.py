@@ -217,3 +217,89 @@ def test_a_hung_daemon_never_blocks_the_caller(sock_path: Path) -> None:
         assert time.monotonic() - t0 < 5.0
     finally:
         hung.close()
+
+
+def test_routers_of_one_process_share_one_connection(sock_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three Routers used from four threads send and ask over one connection to the daemon, losing nothing."""
+    monkeypatch.setenv("BHOGA_SOCKET", str(sock_path))
+    with server_thread(sock_path) as srv:
+        routers = [Router(state_path=sock_path.parent / f"{i}.json", eager=False) for i in range(3)]
+        routers[0].set_quota("claude_code", 70)
+
+        def work(n: int) -> None:
+            r = routers[n % 3]
+            for i in range(500):
+                r.record_turn("openai_api", "gpt-5", i, i, None, 200)
+                if i % 100 == 0:
+                    rec = r.best_for("claude-opus-4")
+                    assert rec is not None and rec.provider_id == "claude_code"
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len({id(r._daemon) for r in routers}) == 1
+        assert len(srv.connections) == 1
+        for r in routers:
+            r.close()
+        asker = LineClient(sock_path)
+        wait_until(lambda: asker.ask({"v": 1, "op": "status"})["turns"] == 2000, what="2,000 turns counted")
+
+
+def test_a_question_after_many_events_gets_its_own_answer(sock_path: Path) -> None:
+    """On the shared connection, best() skips the answers owed to the events sent before it."""
+    router = Router(eager=False)
+    router.set_quota("claude_code", 55)
+    with server_thread(sock_path, router=router) as srv:
+        client = DaemonClient(sock_path, max_pending=100_000)
+        for round_ in range(5):
+            for i in range(3000):
+                client.send_turn("openai_api", "gpt-5", i, i, None, 200)
+            client._wake.set()
+            time.sleep(0.01 * round_)  # some answers are read by the sender, some by the question
+            rec = client.best("claude-opus-4", timeout=10)
+            assert rec is not UNREACHABLE and rec is not None and rec.quota_pct == pytest.approx(0.55)
+        assert client.flush(20)
+        assert len(srv.connections) == 1
+        client.close()
+    router.close()
+
+
+def test_connect_waits_out_a_full_listen_queue(sock_path: Path) -> None:
+    """A connect storm fills the daemon's listen queue: connect() retries until its timeout instead of failing."""
+    from bhoga._client_io import connect
+
+    sock_path.parent.mkdir(parents=True, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(sock_path))
+    listener.listen(0)
+    filler = socket.socket(socket.AF_UNIX)
+    filler.connect(str(sock_path))  # the queue (of one) is now full
+    try:
+        assert daemon_running(sock_path)  # busy is not absent
+        threading.Timer(0.3, lambda: listener.accept()[0].close()).start()
+        conn = connect(sock_path, 5.0)
+        conn.close()
+    finally:
+        filler.close()
+        listener.close()
+
+
+def test_the_client_reconnects_after_the_daemon_closed_it_as_idle(sock_path: Path) -> None:
+    """A connection the daemon closed for idleness is replaced on next use: events and questions go through."""
+    router = Router(eager=False)
+    router.set_quota("claude_code", 30)
+    with server_thread(sock_path, router=router, idle=0.5) as srv:
+        client = DaemonClient(sock_path)
+        client.send_turn("openai_api", "gpt-5", 1, 1, None, 200)
+        assert client.flush(5)
+        wait_until(lambda: srv.closed_idle >= 1, what="the idle close")
+        client.send_turn("openai_api", "gpt-5", 1, 1, None, 200)
+        assert client.flush(5)
+        rec = client.best("claude-opus-4", timeout=5)
+        assert rec is not UNREACHABLE and rec is not None and rec.provider_id == "claude_code"
+        asker = LineClient(sock_path)
+        wait_until(lambda: asker.ask({"v": 1, "op": "status"})["turns"] == 2, what="both turns counted")
+        client.close()
+    router.close()
