@@ -50,7 +50,7 @@ _SLICE: Final = 0.001  # seconds one connection may answer before the next one g
 _ROUND: Final = 0.002  # seconds of queued (bulk) answering per turn of the loop, whatever the number of clients
 _LIGHT: Final = 4096  # a read this small (a CLI, a ping) is answered at once instead of queueing behind bulk
 _MAX_CONNECTIONS: Final = 512
-_ACCEPT_BATCH: Final = 128  # connections asyncio accepts in one turn of the loop (its `backlog` argument)
+_ACCEPT_BATCH: Final = 64  # connections asyncio accepts in one turn of the loop (its `backlog` argument)
 _LISTEN_QUEUE: Final = 512  # connections the kernel holds for us meanwhile; a full queue fails connect()
 _SPARE_FDS: Final = 64  # descriptors kept for everything else the daemon opens (state, watches, logs)
 _LINGER: Final = 1.0  # seconds a finished connection may keep sending before it is cut off
@@ -77,7 +77,7 @@ def connection_limit() -> int:
     """How many connections to keep: 512, or fewer when the descriptor limit leaves less room.
 
     Accepted connections are only looked at a loop turn or two after asyncio opened them, a batch of
-    `_ACCEPT_BATCH` a turn; two batches and a reserve for the daemon's own files must fit beside the
+    `_ACCEPT_BATCH` a turn; three batches and a reserve for the daemon's own files must fit beside the
     connections, or asyncio stops accepting for a whole second on EMFILE.
     """
     try:
@@ -88,7 +88,7 @@ def connection_limit() -> int:
         return _MAX_CONNECTIONS
     if soft == resource.RLIM_INFINITY:
         return _MAX_CONNECTIONS
-    return max(8, min(_MAX_CONNECTIONS, int(soft) - 2 * _ACCEPT_BATCH - _SPARE_FDS))
+    return max(8, min(_MAX_CONNECTIONS, int(soft) - 3 * _ACCEPT_BATCH - _SPARE_FDS))
 
 
 class _Connection(asyncio.Protocol):
@@ -434,7 +434,7 @@ class Server:
         if self.connections:
             victim = min(self.connections, key=_idle_key)
             self.evicted += 1
-            log.info("%d connections: closing the longest-idle one to make room", len(self.connections))
+            log.debug("%d connections: closing the longest-idle one to make room", len(self.connections))
             victim.drop("closed to make room for a new connection")
 
     def handle_line(self, line: bytes) -> bytes:
