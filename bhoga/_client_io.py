@@ -112,7 +112,7 @@ def connect(path: Path, timeout: float) -> socket.socket:
             if left <= 0:
                 raise TimeoutError(f"{path}: the daemon's listen queue stayed full") from None
             time.sleep(min(pause, left))
-            pause = min(pause * 2, 0.05)
+            pause = min(pause * 2, 0.01)
             continue
         except OSError:
             sock.close()
