@@ -206,6 +206,8 @@ def _set_quota(args: argparse.Namespace) -> int:
     else:
         with _local_router(discover=False) as router:
             router.set_quota(args.pid, args.pct, weekly_pct=args.weekly, model=args.model)
+            if router.save_error is not None:
+                raise BhogaError(f"{args.pid}: not saved: {router.save_error}")
         where = f"saved to {_paths.state_path()}"
     print(f"{args.pid}{scope}: {args.pct:g}% left{weekly} ({where})")
     return 0

@@ -118,6 +118,8 @@ class Router:
         self.processed_turns = 0
         """Turns the worker took from the queue (the newest of each kind is parsed: the others say the same)."""
         self._warned: set[str] = set()
+        self.save_error: str | None = None
+        """Why the last write of the state file failed (one line); None after a successful one."""
         self._wake = threading.Event()
         self._stop = False
         self._dirty = False
@@ -126,6 +128,7 @@ class Router:
             self._quotas = self._store.load()
         except BhogaError as e:
             log.warning("%s; starting with no saved quota", e)
+            self._warned.add(str(e))
         self._recorder.seen(self._quotas.values())
         self._worker = threading.Thread(target=self._work, name="bhoga-turns", daemon=True)
         self._worker.start()
@@ -495,7 +498,10 @@ class Router:
         try:
             merged = self._store.merge_and_save(mine)
         except BhogaError as e:
-            log.warning("%s", e)
+            self.save_error = str(e)
+            if str(e) not in self._warned:  # the same refusal as when the state was loaded: said once
+                self._warned.add(str(e))
+                log.warning("%s", e)
             return
         # History rides on the (coalesced) state save: a turn's caller never pays for it. Only what this process
         # learned is recorded; what another process saved is marked seen, since that process records it.
@@ -505,6 +511,7 @@ class Router:
             log.warning("%s", e)
         self._recorder.seen(merged.values())
         self._last_save = time.monotonic()
+        self.save_error = None
         with self._lock:
             # Keep what other processes wrote; anything merged in meanwhile stays newest-wins.
             for pid, q in merged.items():

@@ -8,7 +8,6 @@ lose nothing. A corrupt file is moved aside with one warning and the store start
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -16,10 +15,11 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
+from bhoga import _files
 from bhoga._merge import combine
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._providers import PROVIDERS
-from bhoga.errors import StateError
+from bhoga.errors import NotRegularFileError, StateError
 
 __all__ = ["VERSION", "StateStore", "quota_from_dict", "quota_to_dict"]
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 VERSION = 1
+MAX_STATE_BYTES = 16 * 1024 * 1024
+"""A state file holds a few kilobytes; anything near this is not ours."""
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -130,22 +132,23 @@ class StateStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            raise StateError(f"cannot open state lock {self.lock_path}: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.ExitStack() as stack:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                stack.enter_context(_files.lock_file(self.lock_path))
+            except NotRegularFileError as e:
+                raise StateError(f"state lock {e}") from None
+            except OSError as e:
+                raise StateError(f"cannot open state lock {self.lock_path}: {e.strerror}") from None
             yield
-        finally:
-            os.close(fd)
 
     def _read_unlocked(self) -> dict[str, ProviderQuota]:
         try:
-            raw = self.path.read_bytes()
+            raw = _files.read_bounded(self.path, MAX_STATE_BYTES)
         except FileNotFoundError:
             return {}
+        except NotRegularFileError as e:
+            raise StateError(f"state file {e}") from None
         except OSError as e:
             raise StateError(f"cannot read state file {self.path}: {e.strerror}") from None
         try:
@@ -156,8 +159,7 @@ class StateStore:
                 raise ValueError(f"unsupported version {doc.get('version')!r}")
         except ValueError as e:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{os.getpid()}")
-            with contextlib.suppress(OSError):
-                os.replace(self.path, aside)
+            _files.move_aside(self.path, aside)
             log.warning(
                 "state file %s is unreadable (%s); moved it to %s and started fresh",
                 self.path,
@@ -190,28 +192,12 @@ class StateStore:
     def _remove_orphans(self) -> None:
         # Every writer holds the lock while its temp file exists, so any temp file seen under the lock was left
         # by a writer that was killed mid-write.
-        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                orphan.unlink()
+        _files.remove_orphans(_files.real_path(self.path))
 
     def _write_atomic(self, data: bytes) -> None:
-        import tempfile  # noqa: PLC0415 - only writers need it; keeps `import bhoga` fast
-
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            _files.atomic_write(self.path, data, mode=0o600)
+        except NotRegularFileError as e:
+            raise StateError(f"state file {e}") from None
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise StateError(f"cannot write state file {self.path}: {e.strerror}") from None
-        with contextlib.suppress(OSError):
-            dfd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)

@@ -6,11 +6,14 @@ provider involved, so a CLI can print it as it is.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "BhogaError",
     "ConfigError",
     "DiscoveryError",
     "HermesConfigError",
+    "NotRegularFileError",
     "ProtocolError",
     "StateError",
 ]
@@ -38,3 +41,17 @@ class HermesConfigError(BhogaError):
 
 class ProtocolError(BhogaError):
     """A socket request or response does not follow protocol v1."""
+
+
+class NotRegularFileError(BhogaError, OSError):
+    """A path bhoga would read, write, lock or move is not a regular file (or is too large to be ours).
+
+    Also an `OSError`, so every "cannot read this file" path handles it; the file was left exactly as it was.
+    """
+
+    def __init__(self, path: object, what: str) -> None:
+        super().__init__(errno.EINVAL, f"is {what}, not a regular file" if what.startswith("a ") else f"is {what}")
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}; left unchanged"

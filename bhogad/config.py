@@ -11,12 +11,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bhoga import _files
 from bhoga._paths import daemon_config_path
 from bhoga._routing import POLICIES as _ROUTING_POLICIES
 from bhoga._settings import fraction as _fraction
 from bhoga._settings import models as _models
 from bhoga._settings import policy_name
-from bhoga.errors import ConfigError
+from bhoga.errors import ConfigError, NotRegularFileError
 
 __all__ = ["MIN_INTERVAL", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
 
@@ -98,9 +99,11 @@ def load_config(path: Path | None = None) -> DaemonConfig:
     if path is None:
         path = daemon_config_path()
     try:
-        raw = path.read_bytes()
+        raw = _files.read_bounded(path, 1024 * 1024)
     except FileNotFoundError:
         return DaemonConfig(path=None)
+    except NotRegularFileError as exc:
+        raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:

@@ -148,14 +148,14 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
 def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
     home: Path, tmp_path: Path, procs: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A `.config.yaml.XXXX.tmp` left by a writer killed mid-write is gone after the next bhoga write."""
+    """A `.config.yaml.bhoga-XXXXXXXX.tmp` left by a writer killed mid-write is gone after the next bhoga write."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
     cfg = hermes_config(home)
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(ORIGINAL)
     _claude_login(home, "sk-ant-oat01-FAKE-chaos")
     # Exactly what bhoga.hermes._atomic leaves when SIGKILLed between mkstemp and os.replace.
-    stale = cfg.parent / f".{cfg.name}.k1ll3d_9.tmp"
+    stale = cfg.parent / f".{cfg.name}.bhoga-k1ll3d_9.tmp"
     stale.write_text(ORIGINAL.replace("provider: anthropic", "provider: anthropic-api"))
     d = DaemonProc(tmp_path / "bhogad.log")
     procs.append(d)

@@ -122,13 +122,21 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 
 def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes | None:
-    """The file's bytes, or None when it is missing, unreadable or larger than `limit`."""
+    """The file's bytes, or None when it is missing, unreadable, not a regular file or larger than `limit`.
+
+    A FIFO, device, socket or directory where a credential or cache file belongs is refused with one warning
+    and never opened for reading in a way that could block (see `bhoga._files`).
+    """
+    from bhoga import _files  # noqa: PLC0415 - bhoga._files imports nothing heavy; kept beside its one use
+    from bhoga.errors import NotRegularFileError  # noqa: PLC0415
+
     try:
-        with path.open("rb") as f:
-            data = f.read(limit + 1)
+        return _files.read_bounded(path, limit)
+    except NotRegularFileError as e:
+        _files.warn_once(logging.getLogger("bhoga.discovery"), e)
+        return None
     except OSError:
         return None
-    return None if len(data) > limit else data
 
 
 def read_json(path: Path, *, limit: int = MAX_FILE_BYTES) -> dict[str, Any] | None:

@@ -11,16 +11,15 @@ next call may happen. It holds no secret: only times, window values and a creden
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bhoga import _files
 from bhoga._model import QuotaWindow
 from bhoga._paths import state_path
 
@@ -92,23 +91,18 @@ class Gate:
     def _locked(self) -> Iterator[dict[str, Any]]:
         """Yield the parsed file under an exclusive lock; the (possibly changed) dict is written back."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _files.lock_file(self.path.with_name(self.path.name + ".lock")):
+            _files.check_regular(self.path)  # a FIFO or device here is refused (OSError), never replaced
             data = self._read()
             before = json.dumps(data, sort_keys=True)
             yield data
             if json.dumps(data, sort_keys=True) != before:
-                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-                tmp.chmod(0o600)
-                tmp.replace(self.path)
-        finally:
-            os.close(lock)
+                _files.remove_orphans(_files.real_path(self.path))
+                _files.atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode(), mode=0o600)
 
     def _read(self) -> dict[str, Any]:
         try:
-            obj = json.loads(self.path.read_bytes()[: 1024 * 1024])
+            obj = json.loads(_files.read_bounded(self.path, 1024 * 1024))
         except (OSError, ValueError, RecursionError):
             return {"version": 1, "sources": {}}
         if not isinstance(obj, dict) or not isinstance(obj.get("sources"), dict):

@@ -23,7 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bhoga import _files
 from bhoga._paths import codex_home
+from bhoga.errors import NotRegularFileError
 
 from ._common import as_dict, as_float, read_bytes, read_json
 from .codex_parse import MAIN_FAMILY, parse_rollout_tail
@@ -113,7 +115,7 @@ def read_rollout_families(
     """
     found: dict[str, tuple[datetime, dict[str, Any]]] = {}
     try:
-        with path.open("rb") as f:
+        with _files.open_regular(path) as f:
             size = f.seek(0, os.SEEK_END)
             end, chunk, carry = size, start, b""
             while end > 0:
@@ -130,6 +132,8 @@ def read_rollout_families(
                 if MAIN_FAMILY in found or begin == 0 or size - begin >= cap:
                     break
                 end, chunk = begin, chunk * 4
+    except NotRegularFileError as e:
+        _files.warn_once(log, e)
     except OSError as e:
         log.debug("rollout %s unreadable: %s", path.name, e.strerror)
     return found

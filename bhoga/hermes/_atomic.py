@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import logging
 import os
 import stat
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bhoga.errors import HermesConfigError
+from bhoga import _files
+from bhoga.errors import HermesConfigError, NotRegularFileError
 
 __all__ = ["BACKUP_SUFFIX", "Snapshot", "check_writable", "locked", "read_file", "replace_file", "write_backup"]
 
@@ -31,6 +29,8 @@ log = logging.getLogger(__name__)
 
 BACKUP_SUFFIX = ".bhoga.bak"
 LOCK_TIMEOUT = 10.0
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+"""A Hermes config is a few kilobytes; past this it is not a file to edit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,8 @@ class Snapshot:
 
 
 def _oserror(path: Path, e: OSError) -> HermesConfigError:
+    if isinstance(e, NotRegularFileError):
+        return HermesConfigError(str(e))
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return HermesConfigError(f"{path}: read-only ({e.strerror}); file left unchanged")
     return HermesConfigError(f"{path}: {e.strerror or e}; file left unchanged")
@@ -57,9 +59,7 @@ def _oserror(path: Path, e: OSError) -> HermesConfigError:
 def read_file(real: Path) -> tuple[bytes, Snapshot] | None:
     """The file's bytes and snapshot, None when it does not exist."""
     try:
-        with open(real, "rb") as f:
-            st = os.fstat(f.fileno())
-            raw = f.read()
+        raw, st = _files.read_bounded_stat(real, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -164,70 +164,36 @@ def locked(path: Path) -> Iterator[None]:
     Beside the config's own name, not a symlink's target, so a dotfiles repository gets no stray files.
     """
     lock_path = path.with_name(path.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as e:
-        raise _oserror(lock_path, e) from None
-    try:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise HermesConfigError(
-                        f"{path}: another bhoga process holds {lock_path.name}; file left unchanged"
-                    ) from None
-                time.sleep(0.02)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(_files.lock_file(lock_path, timeout=LOCK_TIMEOUT))
+        except BlockingIOError:
+            raise HermesConfigError(
+                f"{path}: another bhoga process holds {lock_path.name}; file left unchanged"
+            ) from None
+        except OSError as e:
+            raise _oserror(lock_path, e) from None
         yield
-    finally:
-        os.close(fd)
-
-
-def _remove_orphans(real: Path) -> None:
-    # Callers hold the lock, and every bhoga writer holds it while its temp file exists: a temp file seen now
-    # was left by a writer killed between mkstemp and rename.
-    for orphan in real.parent.glob(f".{real.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            orphan.unlink()
 
 
 def _write_temp(real: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> str:
-    _remove_orphans(real)
+    # Callers hold the lock, and every bhoga writer holds it while its temp file exists: a bhoga-named temp
+    # file seen now was left by a writer killed between mkstemp and rename.
+    _files.remove_orphans(real)
     try:
-        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+        return str(_files.write_temp(real, data, mode=mode, owner=owner))
     except OSError as e:
         raise _oserror(real, e) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            if owner is not None:
-                with contextlib.suppress(PermissionError):
-                    os.fchown(f.fileno(), *owner)
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_backup(path: Path, raw: bytes, snap: Snapshot) -> bool:
     """Keep the content as `<config>.bhoga.bak` beside `path` unless one exists already (the first write ever)."""
     backup = path.with_name(path.name + BACKUP_SUFFIX)
-    if backup.exists():
-        return False
+    try:
+        if _files.check_regular(backup) is not None or backup.is_symlink():
+            return False
+    except OSError as e:
+        raise _oserror(backup, e) from None
     tmp = _write_temp(backup, raw, snap.mode, (snap.uid, snap.gid))
     try:
         os.replace(tmp, backup)
@@ -251,6 +217,10 @@ def check_writable(real: Path, snap: Snapshot | None) -> None:
 
 def replace_file(real: Path, data: bytes, snap: Snapshot | None) -> bool:
     """Atomically replace `real` with `data`; False (nothing written) when the file changed since `snap`."""
+    try:
+        _files.check_regular(real)
+    except OSError as e:
+        raise _oserror(real, e) from None
     check_writable(real, snap)
     mode = snap.mode if snap is not None else 0o600
     owner = (snap.uid, snap.gid) if snap is not None else None
@@ -280,5 +250,5 @@ def replace_file(real: Path, data: bytes, snap: Snapshot | None) -> bool:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise _oserror(real, e) from None
-    _fsync_dir(real.parent)
+    _files.fsync_dir(real.parent)
     return True

@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bhoga import _paths
-from bhoga.errors import HermesConfigError
+from bhoga import _files, _paths
+from bhoga.errors import HermesConfigError, NotRegularFileError
 
 __all__ = ["CREDENTIAL_VARS", "HermesFacts", "hermes_config_path", "hermes_dir", "read_facts"]
 
@@ -37,6 +37,15 @@ _PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 
 
+def _read_text(path: Path, limit: int) -> str:
+    """A bounded, non-blocking read; a FIFO or device where Hermes keeps a file is refused with one warning."""
+    try:
+        return _files.read_bounded(path, limit).decode("utf-8")
+    except NotRegularFileError as e:
+        _files.warn_once(log, e)
+        raise
+
+
 def hermes_dir() -> Path:
     """The directory of the live Hermes config (a profile's directory when one is active)."""
     env_home = os.environ.get("HERMES_HOME", "").strip()
@@ -45,7 +54,7 @@ def hermes_dir() -> Path:
     root = _paths.hermes_home()
     active = root / "active_profile"
     try:
-        name = active.read_text(encoding="utf-8").strip()
+        name = _read_text(active, 4096).strip()
     except (OSError, UnicodeDecodeError):
         return root
     if not name or name == "default":
@@ -66,7 +75,7 @@ def hermes_config_path() -> Path:
 def _dotenv_values(path: Path) -> dict[str, str]:
     """The variables of a Hermes `.env` (python-dotenv syntax, enough of it for KEY=VALUE lines)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path, 1024 * 1024)
     except (OSError, UnicodeDecodeError):
         return {}
     values: dict[str, str] = {}
@@ -103,8 +112,8 @@ class HermesFacts:
 
 def _codex_login(auth_path: Path) -> bool:
     try:
-        data = json.loads(auth_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(_read_text(auth_path, 4 * 1024 * 1024))
+    except (OSError, ValueError, RecursionError):
         return False
     if not isinstance(data, dict):
         return False

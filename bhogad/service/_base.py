@@ -7,15 +7,14 @@ pick them up; `uninstall()` reverses it. Every outcome is one printed line; the 
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bhoga import _files
 from bhogad.service._render import program_argv
 
 __all__ = ["CommandResult", "ServiceManager", "fail", "say"]
@@ -45,17 +44,14 @@ def fail(message: str) -> None:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    _files.atomic_write(path, data, mode=0o644)
+
+
+def _same_content(path: Path, data: bytes) -> bool:
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return _files.read_bounded(path, 1024 * 1024) == data
+    except FileNotFoundError:
+        return False
 
 
 class ServiceManager(ABC):
@@ -130,7 +126,7 @@ class ServiceManager(ABC):
         changed: list[Path] = []
         try:
             for path, data in files.items():
-                if path.is_file() and path.read_bytes() == data:
+                if _same_content(path, data):
                     continue
                 _write_atomic(path, data)
                 changed.append(path)
