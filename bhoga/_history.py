@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bhoga import _files
 from bhoga._model import ProviderQuota
 from bhoga.errors import StateError
 
@@ -182,8 +183,6 @@ class HistoryStore:
                 self._compact()
 
     def _compact(self) -> None:
-        import tempfile  # noqa: PLC0415 - only compaction needs it
-
         groups = _group(self._read_raw(), datetime.now(UTC))
         lines: list[tuple[datetime, str]] = []
         for (pid, key), pts in groups.items():
@@ -192,20 +191,11 @@ class HistoryStore:
                 pts = [pts[int(i * step)] for i in range(MAX_PER_WINDOW - 1)] + [pts[-1]]
             lines.extend((p.at, _line(pid, key, p)) for p in pts)
         lines.sort(key=lambda x: x[0])
-        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                orphan.unlink()
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        # Under the lock: a bhoga-named temp file seen now is a killed writer's (see bhoga._files).
+        _files.remove_orphans(_files.real_path(self.path))
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write("".join(line for _, line in lines).encode())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            _files.atomic_write(self.path, "".join(line for _, line in lines).encode(), mode=0o600)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise StateError(f"cannot compact history file {self.path}: {e.strerror}") from None
 
 

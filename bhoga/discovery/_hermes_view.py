@@ -40,11 +40,10 @@ def hermes_env() -> dict[str, str]:
 def hermes_auth_logins() -> frozenset[str]:
     """Hermes providers with a login in its auth store (`$HERMES_HOME/auth.json`): "openai-codex", "copilot"."""
     try:
-        from bhoga.hermes._home import hermes_dir  # noqa: PLC0415
+        from bhoga.hermes._home import _read_text, hermes_dir  # noqa: PLC0415
 
-        raw = (hermes_dir() / "auth.json").read_bytes()[: 4 * 1024 * 1024]
-        data = json.loads(raw)
-    except (BhogaError, OSError, ValueError, RecursionError):
+        data = json.loads(_read_text(hermes_dir() / "auth.json", 4 * 1024 * 1024))
+    except (BhogaError, OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return frozenset()
     if not isinstance(data, dict):
         return frozenset()
