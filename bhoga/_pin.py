@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bhoga import _files
 from bhoga._paths import state_path
 
 __all__ = ["RouteRecord", "load", "pin_path", "record_pending", "record_written", "save", "set_pinned"]
@@ -57,8 +57,7 @@ class RouteRecord:
 def load() -> RouteRecord:
     """The saved record; an empty one when there is none or it cannot be read (never raises)."""
     try:
-        raw = pin_path().read_bytes()[:65536]
-        d = json.loads(raw)
+        d = json.loads(_files.read_bounded(pin_path(), 65536))
     except (OSError, ValueError, RecursionError):
         return RouteRecord()
     if not isinstance(d, dict):
@@ -92,16 +91,10 @@ def save(record: RouteRecord) -> None:
         "pinned_provider": record.pinned_provider,
         "pending_provider": record.pending_provider,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1)
-        os.replace(tmp, path)
+        _files.atomic_write(path, json.dumps(doc, indent=1).encode(), mode=0o600)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         log.warning("cannot save the Hermes route record %s: %s", path, exc.strerror or exc)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bhoga import _files
 from bhoga._paths import daemon_config_path
 from bhoga._routing import POLICIES
-from bhoga.errors import ConfigError
+from bhoga.errors import ConfigError, NotRegularFileError
 
 __all__ = ["Policy", "fraction", "load_policy", "models", "policy_name"]
 
@@ -73,9 +74,11 @@ def load_policy(path: Path | None = None) -> Policy:
 
     path = path or daemon_config_path()
     try:
-        raw = path.read_bytes()
+        raw = _files.read_bounded(path, 1024 * 1024)
     except FileNotFoundError:
         return Policy()
+    except NotRegularFileError as exc:
+        raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:

@@ -287,6 +287,21 @@ def test_bhogad_config_odd_node_is_one_line(tmp_path: Path, kind: str) -> None:
     _no_traceback(p)
     assert p.returncode == 2 and "not a regular file" in p.stderr, (p.returncode, p.stderr)
     assert identity(node) == before
+    p = _run("-m", "bhoga", "best", "gpt-5.4", env={"BHOGA_CONFIG": str(node)})
+    _no_traceback(p)
+    assert p.returncode == 1 and "not a regular file" in p.stderr, (p.returncode, p.stderr)
+    assert identity(node) == before
+
+
+def test_pin_record_odd_node_is_left_alone(tmp_path: Path) -> None:
+    """The Hermes route record beside the state: a FIFO there is neither read (no hang) nor replaced."""
+    from bhoga import _pin
+
+    node = _pin.pin_path()
+    before = make_node(node, "fifo")
+    assert _pin.load() == _pin.RouteRecord()
+    _pin.save(_pin.RouteRecord(config="/x", known_provider="anthropic"))
+    assert identity(node) == before
 
 
 def test_fifo_read_does_not_wait_for_a_writer(tmp_path: Path) -> None:
