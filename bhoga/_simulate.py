@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from bhoga._history import Point, Recorder
 from bhoga._model import ProviderQuota, QuotaWindow
-from bhoga._pace import paces
+from bhoga._pace import Pace, paces
 from bhoga._providers import PROVIDERS, hierarchy
 from bhoga._routing import POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace, lookup
@@ -169,7 +169,7 @@ class _Core(_Policy):
         self.history: dict[tuple[str, str], list[Point]] = {}
         self.recorder = Recorder()
         self.polled: dict[str, float] = {}
-        self._paces: tuple[float, dict[tuple[str, str], object]] | None = None
+        self._paces: tuple[float, dict[tuple[str, str], Pace]] | None = None
 
     def _see(self, pid: str, t: float, now: datetime, throttled_until: datetime | None = None) -> None:
         q = self.world.observe(pid, now, t)
@@ -194,14 +194,15 @@ class _Core(_Policy):
         quotas = tuple(self.view.values())
         pc = None
         if self.policy == "pace":
+            # Like the Router, reuse paces for a while: a rate over ten minutes or more barely moves in one.
             if self._paces is None or t - self._paces[0] >= 60:
-                self._paces = (t, paces(quotas, self.history, now))  # type: ignore[assignment]
-            pc = self._paces[1]  # type: ignore[index]
-        kw = {"reserve": self.reserve, "policy": self.policy, "exclude": tried, "paces": pc}
+                self._paces = (t, paces(quotas, self.history, now))
+            pc = self._paces[1]
         cur = self.current.get(model)
-        switch, _ = should_switch(cur, quotas, model, now, margin=self.margin, **kw)  # type: ignore[arg-type]
+        r, p, m = self.reserve, self.policy, self.margin
+        switch, _ = should_switch(cur, quotas, model, now, margin=m, reserve=r, policy=p, exclude=tried, paces=pc)
         if switch:
-            ranked = rank(quotas, model, now, **kw)  # type: ignore[arg-type]
+            ranked = rank(quotas, model, now, reserve=r, policy=p, exclude=tried, paces=pc)
             cur = ranked[0].provider_id if ranked else None
             self.current[model] = cur
         return cur if cur not in tried else None

@@ -61,3 +61,23 @@ def test_status_text_shows_when_it_runs_out(home: Path, monkeypatch: pytest.Monk
     _plant(state, datetime.now(UTC))
     text = _status(home)
     assert "out in 1h 5" in text or "out in 2h 00m" in text, text
+
+
+@pytest.mark.slow
+def test_daemon_status_carries_pace(home: Path, tmp_path: Path) -> None:
+    """bhogad's `status` answer gives each window its pace from the history beside its state file."""
+    from bhoga._paths import state_path
+    from tests.fixtures_daemon import DaemonProc, request
+
+    now = datetime.now(UTC)
+    _plant(state_path(), now)
+    daemon = DaemonProc(tmp_path / "bhogad.log")
+    try:
+        daemon.wait_ready()
+        doc = request({"op": "status"})
+    finally:
+        daemon.kill()
+    (claude,) = [q for q in doc["quotas"] if q["provider_id"] == "claude_code" and q["model"] == "*"]
+    burst = next(w for w in claude["windows"] if w["name"] == "burst")
+    assert burst["pace"]["pct_per_hour"] == 30.0
+    assert burst["pace"]["runs_out_at"] is not None
