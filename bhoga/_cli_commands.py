@@ -378,8 +378,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
         with _local_router(discover=False) as router:
             trace = trace_from_history(router.snapshot(), router.history(), datetime.now(UTC), args.days)
+    from bhoga._settings import load_policy  # noqa: PLC0415
+
+    rules = load_policy()  # the user's reserve and margin, as bhogad would apply them (DESIGN §8.3)
     wanted = list(dict.fromkeys(args.policies)) or [*policy_names(), "optimum"]
-    results: list[Result] = [simulate(trace, p) for p in wanted if p != "optimum"]
+    results: list[Result] = [
+        simulate(trace, p, reserve=rules.reserve, margin=rules.margin) for p in wanted if p != "optimum"
+    ]
     note = ""
     if "optimum" in wanted:
         from bhoga._sim_optimum import optimum  # noqa: PLC0415

@@ -168,3 +168,17 @@ def test_cli_simulates_the_recorded_history(home: Path, monkeypatch: pytest.Monk
     assert doc["trace"] == "recorded history"
     assert doc["requests"] == 30
     assert _bhoga("simulate", "--days", "9").returncode == 2
+
+
+def test_cli_simulate_uses_the_reserve_of_bhogad_toml(tmp_path: Path, home: Path) -> None:
+    """With `reserve = 0` in bhogad.toml, headroom drains the window: $5 instead of $6."""
+    from bhoga._paths import daemon_config_path
+
+    cfg = daemon_config_path()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text("reserve = 0\n")
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(FIFTEEN))
+    out = _bhoga("simulate", "--trace", str(path), "--policy", "headroom", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["results"][0]["spend"] == 5.0
