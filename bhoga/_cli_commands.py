@@ -121,6 +121,12 @@ def _local_status() -> dict[str, Any]:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.watch:
+        if args.json:
+            raise BhogaError("--watch draws a live view; for JSON, run `bhoga status --json` when you need it")
+        from bhoga._cli_watch import watch  # noqa: PLC0415
+
+        return watch(color=False if args.no_color else None, all_windows=args.all)
     answer = _daemon({"op": "status"})
     from_daemon = answer is not None
     if answer is None:

@@ -39,6 +39,7 @@ __all__ = [
     "ResumeRequest",
     "SetQuotaRequest",
     "StatusRequest",
+    "SubscribeRequest",
     "TurnRequest",
     "encode",
     "error_line",
@@ -106,6 +107,11 @@ class StatusRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscribeRequest:
+    """Keep this connection: the daemon pushes `{"event":"status",...}` lines whenever its state changes."""
+
+
+@dataclass(frozen=True, slots=True)
 class PauseRequest:
     """Stop writing the Hermes config until resumed."""
 
@@ -141,12 +147,14 @@ Request: TypeAlias = (
     | ResumeRequest
     | ApplyRequest
     | PinRequest
+    | SubscribeRequest
 )
 
 _PING = PingRequest()
 _STATUS = StatusRequest()
 _PAUSE = PauseRequest()
 _RESUME = ResumeRequest()
+_SUBSCRIBE = SubscribeRequest()
 
 
 def _reject_constant(name: str) -> None:
@@ -337,6 +345,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "apply": _apply,
     "pin": _bare(PinRequest(True)),
     "unpin": _bare(PinRequest(False)),
+    "subscribe": _bare(_SUBSCRIBE),
 }
 OPS: Final = tuple(_PARSERS)
 

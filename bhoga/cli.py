@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="every provider's quota left, reset times, pace and the current choice")
     s.add_argument("--json", action="store_true", help="print the status as JSON")
     s.add_argument("--all", action="store_true", help="every window of each provider, not only the binding one")
+    s.add_argument("--watch", action="store_true", help="a live view, redrawn when bhogad's state changes")
     s.add_argument("--no-color", action="store_true", help="no colour even on a terminal (also: NO_COLOR=1)")
 
     b = sub.add_parser("best", help="the provider to use for a model, why, and the alternatives")

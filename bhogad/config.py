@@ -19,13 +19,27 @@ from bhoga._settings import models as _models
 from bhoga._settings import policy_name
 from bhoga.errors import ConfigError, NotRegularFileError
 
-__all__ = ["MIN_INTERVAL", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
+__all__ = ["DEFAULT_NOTIFY", "MIN_INTERVAL", "NOTIFY_EVENTS", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
 
 POLICIES = _ROUTING_POLICIES
 MIN_INTERVAL = 60.0
 """Seconds; the Claude usage endpoint answers 429 when polled faster than about once a minute."""
 
-_KNOWN = ("models", "reserve", "margin", "policy", "interval", "write_auxiliary", "write_fallbacks", "paused")
+_KNOWN = (
+    "models",
+    "reserve",
+    "margin",
+    "policy",
+    "interval",
+    "write_auxiliary",
+    "write_fallbacks",
+    "paused",
+    "notify",
+    "notify_command",
+    "notify_desktop",
+)
+NOTIFY_EVENTS = ("flip", "low", "exhausted", "restored", "pinned_throttled")
+DEFAULT_NOTIFY = ("flip", "exhausted", "pinned_throttled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,9 @@ class DaemonConfig:
         interval: seconds between scheduled discoveries (plus up to 10 % jitter), at least `MIN_INTERVAL`.
         write_auxiliary / write_fallbacks: passed to the Hermes writer.
         paused: no Hermes writes at all (the `paused` marker file does the same at run time).
+        notify: the events that notify (DESIGN §8.8), out of `NOTIFY_EVENTS`.
+        notify_command: a program and its arguments run (no shell) for each notification, or empty.
+        notify_desktop: also show desktop notifications where a session bus or macOS is there.
         path: the file these came from, or None for the defaults.
     """
 
@@ -52,6 +69,9 @@ class DaemonConfig:
     write_auxiliary: bool = False
     write_fallbacks: bool = False
     paused: bool = False
+    notify: tuple[str, ...] = DEFAULT_NOTIFY
+    notify_command: tuple[str, ...] = ()
+    notify_desktop: bool = True
     path: Path | None = field(default=None, compare=False)
 
 
@@ -59,6 +79,27 @@ def _bool(path: Path, key: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{path}: {key} must be true or false, got {value!r}")
     return value
+
+
+def _notify(path: Path, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+        raise ConfigError(f"{path}: notify must be a list out of {', '.join(NOTIFY_EVENTS)}, got {value!r:.80}")
+    for e in value:
+        if e not in NOTIFY_EVENTS:
+            raise ConfigError(f"{path}: notify: unknown event {e!r:.40} (known: {', '.join(NOTIFY_EVENTS)})")
+    return tuple(dict.fromkeys(value))
+
+
+def _command(path: Path, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ConfigError(
+            f"{path}: notify_command must be a list [program, arg, ...] (it runs without a shell), got a string"
+        )
+    if not isinstance(value, list) or not all(isinstance(a, str) and "\0" not in a for a in value):
+        raise ConfigError(f"{path}: notify_command must be a list of strings, got {value!r:.80}")
+    if value and not value[0].strip():
+        raise ConfigError(f"{path}: notify_command: the program name is empty")
+    return tuple(value)
 
 
 def _interval(path: Path, value: object) -> float:
@@ -86,6 +127,9 @@ def parse_config(data: dict[str, object], path: Path) -> DaemonConfig:
         write_auxiliary=_bool(path, "write_auxiliary", data.get("write_auxiliary", d.write_auxiliary)),
         write_fallbacks=_bool(path, "write_fallbacks", data.get("write_fallbacks", d.write_fallbacks)),
         paused=_bool(path, "paused", data.get("paused", d.paused)),
+        notify=_notify(path, data["notify"]) if "notify" in data else d.notify,
+        notify_command=_command(path, data["notify_command"]) if "notify_command" in data else d.notify_command,
+        notify_desktop=_bool(path, "notify_desktop", data.get("notify_desktop", d.notify_desktop)),
         path=path,
     )
 

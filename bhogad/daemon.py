@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bhoga import __version__
+from bhoga._flips import record_flip
 from bhoga._paths import paused_marker_path, socket_path
 from bhoga._router import Router
 from bhoga._routing import next_change
@@ -34,7 +35,8 @@ from bhoga.errors import BhogaError, ConfigError
 from . import sdnotify, targets
 from .config import DaemonConfig, load_config
 from .flip import Flipper, FlipResult, Outcome, is_paused
-from .handler import handle_request
+from .handler import handle_request, status
+from .notify import Notifier, ProviderView, detect, flip_event
 from .pointer import forget_socket, record_socket
 from .scheduler import Periodic, ResumeDetector
 from .tasks import DiscoveryRunner, in_thread
@@ -52,6 +54,8 @@ _PASS_GAP = 0.1
 """Seconds from one Hermes pass's start to the next while quota changes keep arriving."""
 _MAX_WAIT = 0.5
 """Seconds a file change may wait for quiet: a Codex session appending all the time is still seen twice a second."""
+_PUSH_GAP = 0.25
+"""Seconds a status push waits so that a burst of changes (a turn flood) becomes one push."""
 _STOP_BUDGET = 1.5
 """Seconds shutdown may wait for a Hermes write in progress (the service manager allows 2 s in total)."""
 _FORCED = frozenset({targets.CLAUDE})
@@ -84,6 +88,10 @@ class Daemon:
         self.resume = ResumeDetector()
         self.turns_by_source: dict[str, int] = {}
         self._last_turn: dict[str, float] = {}
+        self.notifier = Notifier(config.notify, config.notify_command, desktop=config.notify_desktop)
+        self._views: dict[str, ProviderView] | None = None
+        self._server: Server | None = None
+        self._publish_timer: asyncio.TimerHandle | None = None
 
     # -- socket requests (loop thread; must be quick) -------------------------------------------------
 
@@ -118,6 +126,7 @@ class Daemon:
                 marker.unlink()
             log.info("resumed")
             self.request_flip()
+        self.state_changed()
 
     def apply(self, model: str, *, dry_run: bool, aux: bool) -> dict[str, object]:
         """The `apply` op: bhogad is the one writer while it runs (DESIGN §8.2)."""
@@ -184,6 +193,8 @@ class Daemon:
     def _note_pass(self, result: FlipResult) -> None:
         self.last_pass = result
         self._arm_change_timer()
+        self._notify_after(result)
+        self.state_changed()
         if result.path is not None and result.path != self.hermes_path and self.watcher is not None:
             self.watcher.request_rearm()
         if result.outcome in (Outcome.ERROR, Outcome.SKIPPED, Outcome.PAUSED):
@@ -195,6 +206,67 @@ class Daemon:
             self._errors_logged.clear()
             log.debug("Hermes pass: %s: %s", result.outcome, result.message)
         sdnotify.notify(f"STATUS={result.outcome}: {result.message}"[:200])
+
+    # -- what people see: live status pushes and notifications ------------------------------------------
+
+    def state_changed(self) -> None:
+        """Push the new status to `status --watch` subscribers soon; bursts of changes become one push."""
+        server, loop = self._server, self._loop
+        if server is None or loop is None or not server.subscribers or self._publish_timer is not None:
+            return
+        self._publish_timer = loop.call_later(_PUSH_GAP, self.publish)
+
+    def publish(self) -> None:
+        """Push the status to every subscriber now."""
+        self._publish_timer = None
+        if self._server is not None and self._server.subscribers:
+            from bhoga._protocol import encode  # noqa: PLC0415
+
+            self._server.publish(encode({"event": "status", **status(self)}))
+
+    def _provider_views(self) -> dict[str, ProviderView]:
+        from bhoga._routing import human_duration, window_label  # noqa: PLC0415
+
+        now = datetime.now(UTC)
+        views: dict[str, ProviderView] = {}
+        for q in self.router.quotas().values():
+            if q.model != "*":
+                continue
+            windows = [w for w in q.windows if w.scope == "*"] or list(q.windows)
+            detail = ""
+            if windows:
+                w = max(windows, key=lambda w: w.pct_used)
+                left = max(0.0, 100.0 - w.pct_used)
+                resets = (
+                    f", resets in {human_duration((w.resets_at - now).total_seconds())}"
+                    if w.resets_at is not None and w.resets_at > now
+                    else ""
+                )
+                detail = f"{left:.0f}% left in its {window_label(w)} window{resets}"
+            views[q.provider_id] = ProviderView(str(q.status), detail)
+        return views
+
+    def _notify_after(self, result: FlipResult) -> None:
+        views = self._provider_views()
+        events = detect(self._views, views, pinned=self.pinned_provider())
+        self._views = views
+        if result.outcome is Outcome.WROTE:
+            events.insert(0, flip_event(result.model, self.last_pid, result.message))
+            record_flip(result.model, self.last_pid, result.message)
+        if events:
+            self.notifier.submit(events)
+
+    def pinned_provider(self) -> str | None:
+        """The bhoga provider Hermes is pinned to by the user, None when not pinned."""
+        return None
+
+    @property
+    def last_pid(self) -> str | None:
+        """The bhoga provider id of Hermes' route after the last pass."""
+        from .flip import hermes_provider_to_pid  # noqa: PLC0415
+
+        last = self.last_pass
+        return hermes_provider_to_pid(last.provider)[0] if last is not None else None
 
     def request_discovery(self, *, force: bool, why: str) -> None:
         """Run discovery soon (see `DiscoveryRunner`)."""
@@ -235,6 +307,7 @@ class Daemon:
             return
         self.config = config
         self.router.reserve, self.router.policy = config.reserve, config.policy
+        self.notifier.configure(config.notify, config.notify_command, desktop=config.notify_desktop)
         if self.periodic is not None:
             self.periodic.set_interval(config.interval)
         log.info("settings reloaded from %s", config.path or "defaults (no bhogad.toml)")
@@ -251,6 +324,7 @@ class Daemon:
         if loop is not None:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self.request_flip)
+                loop.call_soon_threadsafe(self.state_changed)
 
     def _tick(self) -> float:
         """One ticker step; returns seconds until the next one."""
@@ -298,6 +372,8 @@ class Daemon:
             log.error("%s", msg)
             await asyncio.to_thread(self.router.close)
             return 1
+        self._server = server
+        server.on_subscribe = self.publish
         for sig, fn in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):
             loop.add_signal_handler(sig, fn)
         self.router.subscribe(self._on_quota_change)
@@ -337,8 +413,11 @@ class Daemon:
             # between its checks and its rename would leave a decision half made.
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._flip_task), _STOP_BUDGET)
+        if self._publish_timer is not None:
+            self._publish_timer.cancel()
         await server.close()
         forget_socket(server.path)
+        self.notifier.close()
         try:
             await asyncio.wait_for(in_thread(loop, self.router.close, "bhogad-close"), 1.0)
         except TimeoutError:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from bhoga._protocol import MAX_LINE, Request, encode, error_line, parse_request
+from bhoga._protocol import MAX_LINE, Request, SubscribeRequest, encode, error_line, parse_request
 from bhoga.errors import BhogaError, ProtocolError
 
 __all__ = ["UNSENT_MAX", "Handler", "Server", "SocketInUse", "connection_limit", "peer_uid"]
@@ -160,6 +160,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
+        self._server.subscribers.discard(self)
         self._buf.clear()
         self._pending = b""
         self._backlog = False
@@ -240,7 +241,7 @@ class _Connection(asyncio.Protocol):
                 srv.errors += 1
                 self.finish(b"".join(out))
                 return
-            answer = handle(line)
+            answer = handle(line, self)
             out.append(answer)
             size += len(answer)
             if size >= _CHUNK:
@@ -337,6 +338,21 @@ class _Connection(asyncio.Protocol):
             else:
                 self._transport.close()
 
+    @property
+    def subscribed(self) -> bool:
+        """Whether this connection is a live view waiting for pushes."""
+        return self in self._server.subscribers
+
+    def push(self, line: bytes) -> bool:
+        """Send an unsolicited line to a subscriber; False (and nothing queued) when it is not reading."""
+        transport = self._transport
+        if transport is None or self._finishing or transport.is_closing():
+            return False
+        if self._blocked or self.stalled_since is not None or transport.get_write_buffer_size() > UNSENT_MAX:
+            return False  # a later push carries the whole state again; never queue for a reader that stalled
+        transport.write(line)
+        return True
+
     def expire(self, why: str) -> None:
         """Drop a connection that holds an unfinished line or unread answers past the deadline."""
         self._server.expired += 1
@@ -382,6 +398,8 @@ class Server:
         self.max_connections = max_connections if max_connections is not None else connection_limit()
         self.uid = os.getuid()
         self.connections: set[_Connection] = set()
+        self.subscribers: set[_Connection] = set()
+        """Connections that sent `subscribe` and get `publish`ed lines."""
         self.requests = 0
         self.errors = 0
         self.refused = 0
@@ -394,6 +412,12 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy: collections.deque[_Connection] = collections.deque()
         self._running = False
+        self.on_subscribe: Callable[[], object] | None = None
+        """Called on the loop soon after a connection subscribed (the daemon pushes its state then)."""
+
+    def publish(self, line: bytes) -> int:
+        """Push `line` to every subscriber that keeps up; how many got it."""
+        return sum(1 for conn in list(self.subscribers) if conn.push(line))
 
     def loop_time(self) -> float:
         assert self._loop is not None
@@ -437,14 +461,21 @@ class Server:
             log.debug("%d connections: closing the longest-idle one to make room", len(self.connections))
             victim.drop("closed to make room for a new connection")
 
-    def handle_line(self, line: bytes) -> bytes:
-        """Answer one request line; never raises."""
+    def handle_line(self, line: bytes, conn: _Connection | None = None) -> bytes:
+        """Answer one request line (from `conn`, which a `subscribe` registers); never raises."""
         self.requests += 1
         try:
             request = parse_request(line)
         except ProtocolError as exc:
             self.errors += 1
             return error_line(str(exc))
+        if type(request) is SubscribeRequest:
+            if conn is None:
+                return error_line("subscribe needs a connection")
+            self.subscribers.add(conn)
+            if self.on_subscribe is not None:
+                self.later(0.0, self.on_subscribe)  # the first push follows the answer
+            return encode({"ok": True, "subscribed": True})
         try:
             response = self.handler(request)
         except BhogaError as exc:
@@ -513,7 +544,12 @@ class Server:
                 conn.expire(f"line not finished within {self.deadline:g}s; closing")
             elif conn.stalled_since is not None and conn.stalled_since < limit:
                 conn.expire(f"answers not read within {self.deadline:g}s; closing")
-            elif conn.active_at < idle_limit and conn.partial_since is None and conn.stalled_since is None:
+            elif (
+                conn.active_at < idle_limit
+                and conn.partial_since is None
+                and conn.stalled_since is None
+                and not conn.subscribed  # a live view waits for pushes, not to send requests
+            ):
                 self.closed_idle += 1
                 conn.drop(f"no request for {self.idle:g}s")
         self._schedule_sweep()
@@ -537,8 +573,9 @@ class Server:
             self._bound = None
 
 
-def _idle_key(conn: _Connection) -> float:
-    return conn.active_at
+def _idle_key(conn: _Connection) -> tuple[bool, float]:
+    # Live views (subscribers) go last: they are idle by design and a person is looking at them.
+    return conn.subscribed, conn.active_at
 
 
 def _clear_stale(path: Path) -> None:
