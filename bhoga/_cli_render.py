@@ -27,7 +27,14 @@ STALE_AFTER = 45 * 60
 _BAR = 10
 _NAME, _STATUS, _WIN, _RESET = 14, 10, 6, 7
 _LABEL = {"burst": "5h", "weekly": "7d", "monthly": "month", "budget": "budget", "budget_weekly": "bud 7d"}
-_STATUS_COLOUR = {"ok": "green", "low": "yellow", "throttled": "red", "exhausted": "red", "rejected": "red"}
+_STATUS_COLOUR = {
+    "metered": "cyan",
+    "ok": "green",
+    "low": "yellow",
+    "throttled": "red",
+    "exhausted": "red",
+    "rejected": "red",
+}
 _ORDER = {pid: i for i, pid in enumerate(PROVIDERS)}
 
 
@@ -142,6 +149,8 @@ def _cells(q: Mapping[str, Any], w: Mapping[str, Any] | None, now: datetime, sty
     else:
         metered = prov is not None and prov.kind is Kind.METERED
         text = "pay per use, no budget set" if metered else "no reading yet"
+        if metered and status == "unknown":
+            status = "metered"  # a key and no budget: usable, billed per request; "unknown" would alarm
         middle = style.paint(f"{'-':<{_WIN}} {text:<{_BAR + 5}}", "grey")
     if status == "ok" and cred == "unverified":
         status = "unverified"

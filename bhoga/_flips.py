@@ -62,11 +62,14 @@ def record_flip(model: str | None, to: str | None, why: str, *, at: datetime | N
     )
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    fd = _open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     if fd is None:
         return
     try:
-        os.write(fd, (line + "\n").encode())
+        size = os.fstat(fd).st_size
+        # A line left unfinished by a killed writer must not swallow this one: start on a fresh line.
+        torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        os.write(fd, (("\n" if torn else "") + line + "\n").encode())
         big = os.fstat(fd).st_size > MAX_BYTES
     except OSError as exc:
         log.info("could not record a flip in %s: %s", path, exc.strerror or exc)
