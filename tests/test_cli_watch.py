@@ -63,7 +63,9 @@ class PtyRun:
 
     def ctrl_c(self) -> int:
         os.write(self.master, b"\x03")  # the terminal turns it into SIGINT for the foreground process
-        return self.proc.wait(15)
+        code = self.proc.wait(15)
+        self._reader.join(10)  # everything it drew before exiting, up to the terminal's hang-up
+        return code
 
     def close(self) -> None:
         if self.proc.poll() is None:
