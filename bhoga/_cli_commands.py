@@ -338,6 +338,30 @@ def _turn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from bhoga._cli_history import history_json, render_history  # noqa: PLC0415
+    from bhoga._flips import read_flips  # noqa: PLC0415
+    from bhoga._history import HistoryStore, history_path  # noqa: PLC0415
+    from bhoga._term import style_for  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    try:
+        series = HistoryStore(history_path(_paths.state_path())).load(now)
+    except BhogaError as exc:
+        raise BhogaError(f"cannot read the history: {exc}") from None
+    if args.provider:
+        series = {k: v for k, v in series.items() if k[0] == args.provider}
+    flips = read_flips(since=now - timedelta(days=args.days))
+    if args.json:
+        _print_json(history_json(series, flips, days=args.days, now=now))
+        return 0
+    style = style_for(sys.stdout, color=False if args.no_color else None)
+    sys.stdout.write(render_history(series, flips, days=args.days, now=now, style=style))
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from bhoga._cli_doctor import run_checks  # noqa: PLC0415
 
@@ -437,6 +461,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "set-quota": _set_quota,
     "apply": _apply,
     "turn": _turn,
+    "history": _history,
     "doctor": _doctor,
     "hermes-plugin": lambda args: _cli_plugin.run(args, _daemon),
     "simulate": _simulate,

@@ -9,14 +9,14 @@ recorded reset, so a reset reads as the cliff it is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bhoga._flips import Flip
+from bhoga._history import Point
 from bhoga._providers import PROVIDERS
 from bhoga._term import Style
 
-__all__ = ["Sample", "render_history", "series_value"]
+__all__ = ["Sample", "history_json", "render_history", "series_value"]
 
 _ROWS = 6
 _AXIS = 5  # "100%" plus the axis line
@@ -25,13 +25,8 @@ _ASCII = " .:-=+*#@"
 _LABEL = {"burst": "5-hour window", "weekly": "weekly window", "monthly": "monthly window", "budget": "budget"}
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One observation: `pct_used` percent used at `at`; the window then resets at `resets_at`."""
-
-    at: datetime
-    pct_used: float
-    resets_at: datetime | None = None
+Sample = Point
+"""One observation of a window (the history's own record)."""
 
 
 def series_value(samples: Sequence[Sample], start: datetime, end: datetime) -> float | None:
@@ -152,3 +147,32 @@ def _days(days: float) -> str:
     if days == 1:
         return "day"
     return f"{days:g} days" if days >= 1 else f"{days * 24:g} hours"
+
+
+def history_json(
+    series: Mapping[tuple[str, str], Sequence[Sample]], flips: Sequence[Flip], *, days: float, now: datetime
+) -> dict[str, object]:
+    """The points behind the charts, for `bhoga history --json`."""
+    start = now - timedelta(days=days)
+
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t is not None else None
+
+    windows = [
+        {
+            "provider_id": pid,
+            "window": key,
+            "points": [
+                {"at": iso(p.at), "pct_used": p.pct_used, "resets_at": iso(p.resets_at)}
+                for p in sorted(points, key=lambda p: p.at)
+                if p.at >= start
+            ],
+        }
+        for (pid, key), points in sorted(series.items())
+    ]
+    return {
+        "ok": True,
+        "days": days,
+        "windows": [w for w in windows if w["points"]],
+        "flips": [{"at": iso(f.at), "model": f.model, "to": f.to, "why": f.why} for f in flips if f.at >= start],
+    }

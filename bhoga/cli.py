@@ -65,6 +65,16 @@ def _status_code(text: str) -> int:
     return value
 
 
+def _history_days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number of days") from None
+    if not 0.1 <= value <= 7:
+        raise argparse.ArgumentTypeError(f"{_shown(text, quote=False)} is out of range: history is kept for 7 days")
+    return value
+
+
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -190,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--trace", type=Path, metavar="FILE", help="a trace file (see benchmarks/data/traces)")
     m.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    hi = sub.add_parser("history", help="each window's usage over time as a chart, with bhogad's flips marked")
+    hi.add_argument("provider", nargs="?", choices=list(PROVIDERS), metavar="PROVIDER", help="only this provider")
+    hi.add_argument("--days", type=_history_days, default=1.0, metavar="N", help="how far back, 0.1-7 days (default 1)")
+    hi.add_argument("--json", action="store_true", help="print the points and flips as JSON")
+    hi.add_argument("--no-color", action="store_true", help="no colour even on a terminal (also: NO_COLOR=1)")
 
     sub.add_parser("doctor", help="what is found, what is missing, and the command that fixes each problem")
     sub.add_parser("pause", help="stop changing the Hermes config until `bhoga resume`")

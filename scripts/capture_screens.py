@@ -62,13 +62,46 @@ def _state() -> dict:
     }
 
 
+def _history(cache: Path) -> None:
+    """A day of readings in the history file's own format, and the flips bhogad would have logged with them."""
+    lines = []
+    t, used, reset = NOW - timedelta(days=1), 5.0, NOW - timedelta(days=1) + timedelta(hours=5)
+    while t < NOW:
+        if t >= reset:
+            used, reset = 0.0, reset + timedelta(hours=5)
+        busy = 9 <= t.astimezone().hour <= 19
+        used = min(100.0, used + (2.6 if busy else 0.4))
+        lines.append(
+            {"p": "claude_code", "w": "burst", "t": t.timestamp(), "u": round(used, 1), "r": reset.timestamp()}
+        )
+        week = 40 + 18 * (1 - (NOW - t) / timedelta(days=1))
+        lines.append({"p": "claude_code", "w": "weekly", "t": t.timestamp(), "u": round(week, 1), "r": None})
+        codex = 10 + 71 * (1 - (NOW - t) / timedelta(hours=4)) if NOW - t < timedelta(hours=4) else 3.0
+        lines.append({"p": "openai-codex", "w": "burst", "t": t.timestamp(), "u": round(codex, 1), "r": None})
+        t += timedelta(minutes=15)
+    (cache / "state-history.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    flips = [
+        (NOW - timedelta(hours=9, minutes=40), "anthropic_api", "claude_code 5h window 3% < reserve 10%"),
+        (NOW - timedelta(hours=8, minutes=55), "claude_code", "claude_code 100% left in 5h window, resets in 5h"),
+    ]
+    (cache / "flips.jsonl").write_text(
+        "".join(
+            json.dumps({"t": at.timestamp(), "model": "claude-opus-4.6", "to": to, "why": why}) + "\n"
+            for at, to, why in flips
+        )
+    )
+
+
 def _tmux(*args: str) -> str:
     return subprocess.run(["tmux", "-L", "bhoga-screens", *args], capture_output=True, text=True, check=True).stdout
 
 
 def _capture(name: str) -> None:
-    (OUT / f"{name}.txt").write_text(_tmux("capture-pane", "-p", "-t", "s").rstrip() + "\n")
-    (OUT / f"{name}.ansi").write_text(_tmux("capture-pane", "-p", "-e", "-t", "s").rstrip() + "\n")
+    for suffix, flags in ((".txt", ["-p"]), (".ansi", ["-p", "-e"])):
+        lines = _tmux("capture-pane", *flags, "-t", "s").rstrip().split("\n")
+        if lines and "bash" in lines[-1] and lines[-1].rstrip().endswith(("#", "$", "# \x1b[0m")):
+            lines.pop()  # the shell's prompt after the command, not part of the view
+        (OUT / f"{name}{suffix}").write_text("\n".join(lines).rstrip() + "\n")
 
 
 def _run_in_tmux(env: dict[str, str], command: str) -> None:
@@ -87,6 +120,7 @@ def main() -> int:
         run.mkdir(mode=0o700)
         (home / ".cache" / "bhoga").mkdir(parents=True)
         (home / ".cache" / "bhoga" / "state.json").write_text(json.dumps(_state()))
+        _history(home / ".cache" / "bhoga")
         claude = home / ".claude"
         claude.mkdir()
         oauth = {
@@ -133,8 +167,12 @@ def main() -> int:
             if (BIN / "bhoga").exists() and "history" in subprocess.run(
                 [str(BIN / "bhoga"), "--help"], capture_output=True, text=True, env=env
             ).stdout:
-                _run_in_tmux(env, f"{BIN / 'bhoga'} history")
-                time.sleep(2)
+                _tmux("new-session", "-d", "-s", "s", "-x", "80", "-y", "60", "bash --norc")
+                exports = " ".join(
+                    f"{k}={json.dumps(v)}" for k, v in env.items() if k.startswith(("BHOGA", "XDG", "HOME"))
+                )
+                _tmux("send-keys", "-t", "s", f"clear; env {exports} {BIN / 'bhoga'} history", "Enter")
+                time.sleep(4)
                 _capture("history")
                 _tmux("kill-session", "-t", "s")
         finally:
