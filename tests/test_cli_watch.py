@@ -136,3 +136,33 @@ def test_watch_without_a_daemon_says_so_and_exits_1() -> None:
     assert r.stdout == ""
     both = subprocess.run([str(BHOGA), "status", "--watch", "--json"], capture_output=True, text=True, timeout=60)
     assert both.returncode == 1 and "--watch draws a live view" in both.stderr
+
+
+def test_a_subscriber_outlives_the_idle_limit_and_is_evicted_last(tmp_path: Path) -> None:
+    """A live view sends nothing after `subscribe` by design: idle closing skips it; eviction takes it last."""
+    import socket as socket_mod
+
+    from tests.fixtures_socket import server_thread
+
+    path = tmp_path / "run" / "bhogad.sock"
+    with server_thread(path, idle=0.5, max_connections=2) as srv:
+        view = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+        view.connect(str(path))
+        view.sendall(b'{"v":1,"op":"subscribe"}\n')
+        view.settimeout(5)
+        assert view.recv(4096) == b'{"ok":true,"subscribed":true}\n'
+        quiet = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+        quiet.connect(str(path))
+        quiet.settimeout(10)
+        wait_until(lambda: quiet.recv(4096) == b"", what="the idle plain connection to be closed")
+        newer = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+        newer.connect(str(path))  # fills the limit of 2 with the view
+        newest = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+        newest.connect(str(path))  # room is made: the plain connection goes, not the view
+        newer.settimeout(5)
+        assert newer.recv(4096) == b""
+        assert len(srv.subscribers) == 1
+        view.sendall(b'{"v":1,"op":"ping"}\n')
+        assert view.recv(4096).startswith(b'{"ok":true')
+        for s in (view, quiet, newer, newest):
+            s.close()
