@@ -257,8 +257,11 @@ class Daemon:
             self.notifier.submit(events)
 
     def pinned_provider(self) -> str | None:
-        """The bhoga provider Hermes is pinned to by the user, None when not pinned."""
-        return None
+        """The bhoga provider Hermes is pinned to by the user (DESIGN §8.2), None when not pinned."""
+        last = self.last_pass
+        if last is None or str(last.outcome) != "pinned":
+            return None
+        return self.last_pid
 
     @property
     def last_pid(self) -> str | None:
