@@ -259,7 +259,7 @@ class Daemon:
     def pinned_provider(self) -> str | None:
         """The bhoga provider Hermes is pinned to by the user (DESIGN §8.2), None when not pinned."""
         last = self.last_pass
-        if last is None or str(last.outcome) != "pinned":
+        if last is None or last.outcome is not Outcome.PINNED:
             return None
         return self.last_pid
 

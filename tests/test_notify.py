@@ -136,3 +136,37 @@ def test_a_hung_notify_command_is_killed_after_the_timeout(tmp_path: Path) -> No
     assert time.monotonic() - start < 20  # bounded by the timeout, not by the script
     time.sleep(0.2)
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_a_pinned_provider_running_dry_notifies_pinned_throttled(home: Path, tmp_path: Path) -> None:
+    """With Hermes pinned to claude_code, its exhaustion is `pinned_throttled` (bhogad will not move it)."""
+    out = tmp_path / "notified.jsonl"
+    script = tmp_path / "notify.py"
+    script.write_text(SCRIPT)
+    cfg = home / ".config" / "bhoga" / "bhogad.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(
+        f"notify_command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(str(out))}]\n"
+    )
+    write_hermes(home, "anthropic", "claude-opus-4.6", codex_login=False)
+    daemon = DaemonProc(tmp_path / "bhogad.log", env={"ANTHROPIC_API_KEY": "sk-ant-api03-FAKE-pin"})
+    try:
+        daemon.wait_ready()
+        assert request({"op": "pin"})["ok"] is True
+        request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 80})
+        wait_until(
+            lambda: (request({"op": "status"})["hermes"].get("last_pass") or {}).get("outcome") == "pinned",
+            what="a pinned pass",
+        )
+        request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 0})
+        got = wait_until(lambda: _lines(out), what="the pinned_throttled notification")
+        assert [e["BHOGA_EVENT"] for e in got] == ["pinned_throttled"], got
+        assert "bhoga unpin" in got[0]["BHOGA_BODY"]
+        assert "anthropic" in hermes_text(home)  # still pinned: not moved
+    finally:
+        assert daemon.stop() == 0, daemon.log()
+
+
+def hermes_text(home: Path) -> str:
+    return (home / ".hermes" / "config.yaml").read_text()
