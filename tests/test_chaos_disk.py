@@ -34,7 +34,13 @@ def test_full_disk_leaves_hermes_config_intact(home: Path) -> None:
     cfg = hermes / "config.yaml"
     cfg.write_text(CONFIG)
     (hermes / "config.yaml.bhoga.bak").write_text(CONFIG)  # the first-write backup already exists
-    env = {"HOME": str(home), "OPENAI_API_KEY": "sk-fake-full-disk", "PATH": "/usr/bin:/bin"}
+    # No bytecode writes: under the file-size cap a first import would leave truncated .pyc files behind.
+    env = {
+        "HOME": str(home),
+        "OPENAI_API_KEY": "sk-fake-full-disk",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     p = subprocess.run([sys.executable, "-c", FULL_DISK, str(cfg)], capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("error:") and str(cfg) in p.stdout and p.stdout.count("\n") == 1
