@@ -263,6 +263,9 @@ def calibrate(
         throttled = _throttle_end(h, windows, now, body_until)
     elif throttled is None:
         throttled = _bucket_throttle(h, now)
+    if throttled is not None:
+        # A unified `rejected` reset or a 200 with an empty bucket is as much from outside as a retry-after.
+        throttled = min(throttled, now + _MAX_THROTTLE)
     return Observation(
         provider_id=pid,
         at=now,

@@ -16,7 +16,6 @@ import errno
 import fcntl
 import logging
 import os
-import re
 import stat
 import time
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ __all__ = [
     "check_regular",
     "check_regular_nofollow",
     "fsync_dir",
+    "is_bhoga_temp",
     "lock_file",
     "move_aside",
     "open_regular",
@@ -43,7 +43,6 @@ __all__ = [
     "read_bounded_stat",
     "real_path",
     "remove_orphans",
-    "temp_pattern",
     "warn_once",
     "write_temp",
 ]
@@ -110,7 +109,11 @@ def read_bounded_stat(path: Path, limit: int = MAX_READ_BYTES) -> tuple[bytes, o
     """
     with open_regular(path) as f:
         st = os.fstat(f.fileno())
-        data = f.read(limit + 1)
+        # Sized by fstat: asking for `limit` bytes up front would allocate the whole cap for a tiny file.
+        want = min(limit + 1, st.st_size + 1)
+        data = f.read(want)
+        if len(data) == want and want <= limit:  # it grew while we read: the rest, up to the cap
+            data += f.read(limit + 1 - len(data))
     if len(data) > limit:
         raise NotRegularFileError(path, f"larger than {limit} bytes")
     return data, st
@@ -184,21 +187,25 @@ def check_regular_nofollow(path: Path) -> None:
         raise _refuse(path, st.st_mode)
 
 
-def temp_pattern(target: Path) -> re.Pattern[str]:
-    """The names of temp files bhoga makes for `target` — and nothing else."""
-    return re.compile(re.escape(f".{target.name}{TEMP_MARK}") + r"[a-z0-9_]{8}\.tmp")
+_TEMP_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def is_bhoga_temp(target: Path, name: str) -> bool:
+    """Whether `name` is one of the temp files bhoga makes for `target` (`.<target>.bhoga-XXXXXXXX.tmp`)."""
+    prefix = f".{target.name}{TEMP_MARK}"
+    middle = name[len(prefix) : -len(".tmp")]
+    return name.startswith(prefix) and name.endswith(".tmp") and len(middle) == 8 and set(middle) <= _TEMP_CHARS
 
 
 def remove_orphans(target: Path) -> None:
     """Delete temp files left beside `target` by a bhoga writer killed mid-write.
 
     Call only under the target's lock: every writer holds it while its temp file exists, so a temp file seen
-    then is an orphan. Only regular files named by `temp_pattern` are removed.
+    then is an orphan. Only regular files named as `is_bhoga_temp` says are removed.
     """
-    pattern = temp_pattern(target)
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(target.parent):
-            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
+        for entry in entries:
+            if is_bhoga_temp(target, entry.name) and entry.is_file(follow_symlinks=False):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 

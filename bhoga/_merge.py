@@ -7,11 +7,19 @@ lost to an older one of ours, and vice versa.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bhoga._model import Observation, ProviderQuota, QuotaWindow
 
-__all__ = ["CREDENTIAL_STATES", "NEEDS_VERIFICATION", "combine", "credential_state", "from_observation"]
+__all__ = [
+    "CREDENTIAL_STATES",
+    "MAX_AHEAD",
+    "NEEDS_VERIFICATION",
+    "cap_ahead",
+    "combine",
+    "credential_state",
+    "from_observation",
+]
 
 CREDENTIAL_STATES = ("verified", "unverified", "rejected", "absent")
 NEEDS_VERIFICATION = frozenset({"github-copilot"})
@@ -19,6 +27,17 @@ NEEDS_VERIFICATION = frozenset({"github-copilot"})
 not enough, the provider must have accepted it (or Hermes' auth store must hold a login for it)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=31)
+"""No reset, retry-after or throttle end taken from outside lies further ahead than this (DESIGN §8.4): a server
+asking for a year's wait, or a clock gone wrong, costs a provider at most a month."""
+
+
+def cap_ahead(t: datetime | None, now: datetime) -> datetime | None:
+    """`t`, but never later than `now` + `MAX_AHEAD`."""
+    if t is None:
+        return None
+    limit = now + MAX_AHEAD
+    return limit if t > limit else t
 
 
 def _t(value: datetime | None) -> datetime:
@@ -27,12 +46,14 @@ def _t(value: datetime | None) -> datetime:
 
 def from_observation(obs: Observation) -> ProviderQuota:
     """A provider quota holding exactly what `obs` says, stamped with its time."""
-    windows = tuple(w if w.observed_at else replace(w, observed_at=obs.at) for w in obs.windows)
+    windows = tuple(
+        replace(w, observed_at=w.observed_at or obs.at, resets_at=cap_ahead(w.resets_at, obs.at)) for w in obs.windows
+    )
     throttle_news = obs.throttled_until is not None or obs.succeeded
     return ProviderQuota(
         provider_id=obs.provider_id,
         windows=windows,
-        throttled_until=obs.throttled_until,
+        throttled_until=cap_ahead(obs.throttled_until, obs.at),
         credential=bool(obs.credential),
         updated_at=obs.at,
         note=obs.note,

@@ -12,13 +12,14 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bhoga import _files
-from bhoga._merge import combine
+from bhoga._merge import cap_ahead, combine
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._providers import PROVIDERS
+from bhoga._state_shape import check_state
 from bhoga.errors import NotRegularFileError, StateError
 
 __all__ = ["VERSION", "StateStore", "quota_from_dict", "quota_to_dict"]
@@ -79,7 +80,12 @@ def quota_to_dict(q: ProviderQuota) -> dict[str, Any]:
 
 
 def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
-    """The inverse of `quota_to_dict`; fields of the wrong type are dropped, not trusted."""
+    """The inverse of `quota_to_dict`; fields of the wrong type are dropped, not trusted.
+
+    Resets and throttle ends are capped at 31 days from now, like every time from outside (a file written
+    by a bhoga without the cap, or edited by hand, must not keep a provider throttled for years).
+    """
+    now = datetime.now(UTC)
     windows = []
     for w in d.get("windows") or ():
         if not isinstance(w, dict) or not isinstance(w.get("name"), str):
@@ -91,7 +97,7 @@ def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
             QuotaWindow(
                 name=w["name"],
                 pct_used=float(pct),
-                resets_at=_dt(w.get("resets_at")),
+                resets_at=cap_ahead(_dt(w.get("resets_at")), now),
                 window_min=w["window_min"] if isinstance(w.get("window_min"), int) else 0,
                 scope=w["scope"] if isinstance(w.get("scope"), str) else "*",
                 observed_at=_dt(w.get("observed_at")),
@@ -104,7 +110,7 @@ def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
     return ProviderQuota(
         provider_id=pid,
         windows=tuple(windows),
-        throttled_until=_dt(d.get("throttled_until")),
+        throttled_until=cap_ahead(_dt(d.get("throttled_until")), now),
         throttle_observed_at=_dt(d.get("throttle_observed_at")),
         credential=d.get("credential") is True,
         credential_observed_at=_dt(d.get("credential_observed_at")),
@@ -153,17 +159,15 @@ class StateStore:
             raise StateError(f"cannot read state file {self.path}: {e.strerror}") from None
         try:
             doc = json.loads(raw)
-            if not isinstance(doc, dict) or not isinstance(doc.get("providers"), dict):
-                raise ValueError("not a bhoga state document")
-            if doc.get("version") != VERSION:
-                raise ValueError(f"unsupported version {doc.get('version')!r}")
-        except ValueError as e:
+            check_state(doc, VERSION, PROVIDERS)
+        except (ValueError, RecursionError) as e:
+            # RecursionError: JSON nested thousands deep. A wrong shape is damage too: moved aside, not half-used.
             aside = self.path.with_name(f"{self.path.name}.corrupt-{os.getpid()}")
             _files.move_aside(self.path, aside)
             log.warning(
                 "state file %s is unreadable (%s); moved it to %s and started fresh",
                 self.path,
-                str(e).splitlines()[0][:120],
+                (str(e) or type(e).__name__).splitlines()[0][:120],
                 aside.name,
             )
             return {}

@@ -57,6 +57,9 @@ _MAX_WAIT = 0.5
 _PUSH_GAP = 0.25
 """Seconds a status push waits so that a burst of changes (a turn flood) becomes one push."""
 _STOP_BUDGET = 1.5
+_FIRST_PASS_WAIT = 8.0
+"""The first Hermes pass waits this long at most for the first discovery: a stuck source (a lock held by a
+hung process, a slow disk) must never keep the daemon from routing on what it already knows."""
 """Seconds shutdown may wait for a Hermes write in progress (the service manager allows 2 s in total)."""
 _FORCED = frozenset({targets.CLAUDE})
 """Changes after which discovery may skip its "too soon" guard: a new login is a new account."""
@@ -276,6 +279,11 @@ class Daemon:
         if self.discovery is not None and self._stopping is not None and not self._stopping.is_set():
             self.discovery.request(force=force, why=why)
 
+    def _first_pass_overdue(self) -> None:
+        if self.last_pass is None and (self._flip_task is None or self._flip_task.done()):
+            log.info("first discovery still running after %.0f s; routing on what is known", _FIRST_PASS_WAIT)
+            self.request_flip()
+
     def _discovery_done(self) -> None:
         if self.last_pass is None:
             self.request_flip()  # the first pass, even when discovery changed nothing
@@ -389,6 +397,7 @@ class Daemon:
         # The first pass waits for the first discovery: a pass on the saved state alone could flip on stale
         # numbers and flip back a moment later.
         self.request_discovery(force=False, why="start")
+        loop.call_later(_FIRST_PASS_WAIT, self._first_pass_overdue)
         record_socket(server.path)
         sdnotify.notify(f"READY=1\nSTATUS=listening on {server.path}")
         log.info("bhogad %s started (pid %d), listening on %s", __version__, os.getpid(), server.path)

@@ -33,6 +33,8 @@ class Reply:
     stamp: Any = None
     """Called with no arguments just before the answer is sent; its dict of headers is added (e.g. a reset
     time relative to the moment of the answer)."""
+    drip_headers: float = 0.0
+    """Seconds between single bytes of the status line and headers (a server that never finishes its head)."""
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -129,6 +131,19 @@ class FakeServer:
                 if reply.delay:
                     time.sleep(reply.delay)
                 data, ctype = reply.payload()
+                if reply.drip_headers:
+                    head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {ctype}\r\n" + "".join(
+                        f"X-Filler-{i}: {'x' * 40}\r\n" for i in range(1000)
+                    )
+                    try:
+                        for byte in head.encode():
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(reply.drip_headers)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    self.close_connection = True
+                    return
                 try:
                     self.send_response(reply.status)
                     headers = {"Content-Type": ctype, **reply.headers, **(reply.stamp() if reply.stamp else {})}

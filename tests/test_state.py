@@ -74,8 +74,8 @@ def test_corrupt_file_is_moved_aside(tmp_path: Path, content: bytes, caplog: pyt
     assert not path.exists()
 
 
-def test_bad_fields_are_dropped_not_trusted(tmp_path: Path) -> None:
-    """Windows with impossible values or wrong types are ignored; unknown providers too."""
+def test_bad_fields_move_the_file_aside(tmp_path: Path) -> None:
+    """Windows with impossible values or wrong types mean a damaged file: moved aside whole (DESIGN §8.4)."""
     path = tmp_path / "s.json"
     path.write_text(
         json.dumps(
@@ -96,10 +96,8 @@ def test_bad_fields_are_dropped_not_trusted(tmp_path: Path) -> None:
             }
         )
     )
-    loaded = StateStore(path).load()
-    assert list(loaded) == ["claude_code"]
-    assert [(w.name, w.pct_used, w.resets_at) for w in loaded["claude_code"].windows] == [("burst", 30.0, None)]
-    assert loaded["claude_code"].credential is False
+    assert StateStore(path).load() == {}
+    assert not path.exists() and len(list(tmp_path.glob("s.json.corrupt-*"))) == 1
 
 
 def test_unwritable_directory_is_a_state_error(tmp_path: Path) -> None:

@@ -14,15 +14,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bhoga._merge import MAX_AHEAD
+
 __all__ = [
     "MAX_FILE_BYTES",
     "CredentialFact",
+    "after",
     "age_text",
     "as_dict",
     "as_float",
     "from_epoch",
     "log_failure",
     "parse_iso",
+    "printable",
     "read_bytes",
     "read_json",
     "redact",
@@ -38,7 +42,9 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 _SECRET_PATTERNS = re.compile(
     r"(sk-ant-[A-Za-z0-9_\-]{6,}|sk-[A-Za-z0-9_\-]{12,}|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-.]*"
     r"|gh[opsur]_[A-Za-z0-9]{8,}|github_pat_[A-Za-z0-9_]{8,}|rt_[A-Za-z0-9_\-]{8,}"
-    r"|(?i:bearer|token)\s+[A-Za-z0-9_\-.=]{8,})"
+    # After "Bearer"/"token" only a secret-looking word (8+ characters with a digit, or 16+ of any), so
+    # "token rejected (expired or revoked)" stays readable.
+    r"|(?i:bearer|token)\s+(?=[A-Za-z_\-.=]*[0-9]|[A-Za-z0-9_\-.=]{16})[A-Za-z0-9_\-.=]{8,})"
 )
 
 
@@ -55,10 +61,17 @@ def redact(text: str, *secrets: str) -> str:
     return _SECRET_PATTERNS.sub("***", text)
 
 
+def printable(text: str, limit: int = 300) -> str:
+    """`text` as one printable line of at most `limit` characters: control characters, escape sequences and
+    undecodable bytes from a server are shown escaped (`\\x1b`), never passed to a terminal or a journal."""
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text[: limit * 4])
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
 def log_failure(logger: logging.Logger, what: str, exc: BaseException | str, *secrets: str) -> None:
     """Log the one warning line a failed source is allowed, with secrets removed and the text bounded."""
     detail = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-    logger.warning("%s: %s", what, redact(detail, *secrets)[:300])
+    logger.warning("%s: %s", what, printable(redact(detail, *secrets)))
 
 
 def as_dict(value: object) -> dict[str, Any]:
@@ -77,15 +90,32 @@ def as_float(value: object) -> float | None:
     return f if f == f and f not in (float("inf"), float("-inf")) else None
 
 
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""Dates past this come from a broken server; arithmetic on them (plus a day, the month before) overflows."""
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _sane(dt: datetime) -> datetime | None:
+    return dt if _EARLIEST <= dt <= _LATEST else None
+
+
 def from_epoch(value: object, *, millis: bool = False) -> datetime | None:
     """An aware UTC datetime from epoch seconds (or milliseconds); None when absent or out of range."""
     f = as_float(value)
     if f is None or f <= 0:
         return None
     try:
-        return datetime.fromtimestamp(f / 1000.0 if millis else f, UTC)
+        return _sane(datetime.fromtimestamp(f / 1000.0 if millis else f, UTC))
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def after(now: datetime, seconds: object) -> datetime | None:
+    """`now` plus a number of seconds from outside, at most 31 days ahead; None when it is not a number."""
+    f = as_float(seconds)
+    if f is None:
+        return None
+    return now + timedelta(seconds=min(max(f, 0.0), MAX_AHEAD.total_seconds()))
 
 
 def parse_iso(value: object) -> datetime | None:
@@ -97,9 +127,9 @@ def parse_iso(value: object) -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(text)
-    except ValueError:
+        return _sane(dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC))
+    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset
         return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

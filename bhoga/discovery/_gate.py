@@ -34,6 +34,9 @@ DEFAULT_INTERVAL = 300.0
 AUTH_BACKOFF = 3600.0
 """After a 401/403 the same credential is not tried again for an hour (unless it changes)."""
 MAX_RETRY_AFTER = 24 * 3600.0
+LOCK_TIMEOUT = 5.0
+"""A gate update takes microseconds; a lock held this long belongs to a hung process, and waiting for it would
+stall discovery (and the daemon's first pass) for good. The call is refused instead."""
 AUTH_BLOCKED = "credential was rejected; waiting for it to change"
 
 
@@ -91,7 +94,7 @@ class Gate:
     def _locked(self) -> Iterator[dict[str, Any]]:
         """Yield the parsed file under an exclusive lock; the (possibly changed) dict is written back."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _files.lock_file(self.path.with_name(self.path.name + ".lock")):
+        with _files.lock_file(self.path.with_name(self.path.name + ".lock"), timeout=LOCK_TIMEOUT):
             _files.check_regular(self.path)  # a FIFO or device here is refused (OSError), never replaced
             data = self._read()
             before = json.dumps(data, sort_keys=True)
@@ -153,10 +156,11 @@ class Gate:
             log.warning("discovery gate %s unusable: %s", self.path, exc.strerror or type(exc).__name__)
             return "call gate file not writable"
 
-    def retry_after(self, key: str, now: datetime, seconds: float) -> None:
-        """Remember a server's wait (429 / 503 `retry-after`), clamped to [60 s, 24 h]."""
-        until = now + timedelta(seconds=min(max(seconds, 60.0), MAX_RETRY_AFTER))
-        self._update(key, retry_until=until.timestamp())
+    def retry_after(self, key: str, now: datetime, seconds: float) -> int:
+        """Remember a server's wait (429 / 503 `retry-after`), clamped to [60 s, 24 h]; the seconds stored."""
+        stored = min(max(seconds, 60.0), MAX_RETRY_AFTER)
+        self._update(key, retry_until=(now + timedelta(seconds=stored)).timestamp())
+        return int(stored)
 
     def auth_failed(self, key: str, now: datetime, marker: str) -> None:
         """Stop using the credential identified by `marker` for a while (401/403)."""

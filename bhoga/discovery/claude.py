@@ -128,8 +128,8 @@ def _from_endpoint(
         return None
     if r.status in (429, 503):
         wait = retry_after_seconds(r.header("retry-after"), now)
-        gate.retry_after(_ENDPOINT_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
-        log_failure(log, "Claude usage endpoint", f"HTTP {r.status}; waiting {int(wait or DEFAULT_INTERVAL)}s")
+        stored = gate.retry_after(_ENDPOINT_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
+        log_failure(log, "Claude usage endpoint", f"HTTP {r.status}; waiting {stored}s")
         notes.append(f"usage endpoint rate-limited (HTTP {r.status})")
         return None
     if r.status in (401, 403):

@@ -105,8 +105,8 @@ def _from_wham(gate: Gate, auth: CodexAuth, now: datetime, force: bool, notes: l
         return parse_wham(obj, now)
     if r.status in (429, 503):
         wait = retry_after_seconds(r.header("retry-after"), now)
-        gate.retry_after(_ENDPOINT_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
-        log_failure(log, "Codex wham/usage", f"HTTP {r.status}; waiting {int(wait or DEFAULT_INTERVAL)}s")
+        stored = gate.retry_after(_ENDPOINT_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
+        log_failure(log, "Codex wham/usage", f"HTTP {r.status}; waiting {stored}s")
         return None
     if r.status in (401, 403):
         gate.auth_failed(_ENDPOINT_KEY, now, marker)

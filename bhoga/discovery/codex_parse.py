@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bhoga._model import QuotaWindow, window_name
 
-from ._common import as_dict, as_float, from_epoch, parse_iso
+from ._common import after, as_dict, as_float, from_epoch, parse_iso
 
 __all__ = [
     "CodexAuth",
@@ -70,8 +70,8 @@ def parse_rate_limits(rl: object, line_time: datetime, source: str = "rollout") 
     for slot in ("primary", "secondary"):
         s = as_dict(d.get(slot))
         resets = from_epoch(s.get("resets_at"))
-        if resets is None and (secs := as_float(s.get("resets_in_seconds"))) is not None:
-            resets = line_time + timedelta(seconds=secs)
+        if resets is None:
+            resets = after(line_time, s.get("resets_in_seconds"))
         _collect(windows, _slot(s.get("used_percent"), s.get("window_minutes"), resets, scope, line_time, source))
     return tuple(windows), tuple(_family_extra(d, scope, "plan_type", "rate_limit_reached_type", "credits"))
 
@@ -121,8 +121,8 @@ def _wham_windows(rate_limit: object, scope: str, now: datetime, windows: list[Q
         s = as_dict(rl.get(slot))
         secs = as_float(s.get("limit_window_seconds"))
         resets = from_epoch(s.get("reset_at"))
-        if resets is None and (after := as_float(s.get("reset_after_seconds"))) is not None:
-            resets = now + timedelta(seconds=after)
+        if resets is None:
+            resets = after(now, s.get("reset_after_seconds"))
         w = _slot(s.get("used_percent"), None if secs is None else secs / 60.0, resets, scope, now, "wham")
         _collect(windows, w)
 

@@ -171,8 +171,8 @@ def discover_copilot(gate: Gate, now: datetime, *, force: bool = False, network:
         return obs(windows, extra, "copilot")
     if r.status in (429, 503) or (r.status == 403 and r.header("retry-after")):
         wait = retry_after_seconds(r.header("retry-after"), now)
-        gate.retry_after(_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
-        log_failure(log, "Copilot copilot_internal/user", f"HTTP {r.status}; waiting {int(wait or DEFAULT_INTERVAL)}s")
+        stored = gate.retry_after(_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
+        log_failure(log, "Copilot copilot_internal/user", f"HTTP {r.status}; waiting {stored}s")
     elif r.status in (401, 403, 404):
         gate.auth_failed(_KEY, now, token.marker)
         verdict = "rejected"
