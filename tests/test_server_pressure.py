@@ -174,9 +174,10 @@ def test_refused_connections_hold_no_descriptor() -> None:
             try:
                 assert refusals == 50
                 wait_until(lambda: srv.refused == 50, what="50 refusals")
-                # While the peers still hold their ends, the server holds none (it used to keep each 1 s).
+                # While the peers still hold their ends, the server holds none (it used to keep each 1 s); a
+                # little slack for other threads of this process (a shared daemon client reconnecting).
                 time.sleep(0.05)
-                assert _open_fds() - before <= 1
+                assert _open_fds() - before <= 5
             finally:
                 os.write(go_w, b"x")
                 os.waitpid(pid, 0)
