@@ -147,7 +147,11 @@ def _hermes_file(path: Path) -> list[Check]:
         ]
     if not path.is_file():
         return [Check("Hermes config", False, f"{path} is not a regular file", f"rm {path} && hermes setup")]
-    if (problem := config_problem(path)) is not None:
+    try:
+        problem = config_problem(path)
+    except BhogaError as exc:  # the writer raises for YAML no reader accepts
+        problem = str(exc)
+    if problem is not None:
         what = "has a duplicate key" if "duplicate" in problem.lower() else "is not YAML bhoga can edit"
         return [Check("Hermes config", False, f"{path} {what}: {problem}", f"edit {path} (or: {restore})")]
     try:
@@ -201,13 +205,25 @@ def _known_provider(name: str, path: Path) -> bool:
 
 
 def _hermes(found: set[str]) -> list[Check]:
-    from bhoga.hermes import claude_code_caveat, hermes_config_path, hermes_exclusions  # noqa: PLC0415
+    from bhoga.hermes import hermes_config_path  # noqa: PLC0415
 
     try:
         path = hermes_config_path()
     except BhogaError as exc:
         return [Check("Hermes config", False, str(exc), "hermes profile use default")]
     checks = _hermes_file(path)
+    try:
+        checks.extend(_hermes_logins(path, found))
+    except BhogaError as exc:
+        if not any(c.ok is False for c in checks):  # the file problem above already says it
+            checks.append(Check("Hermes config", False, str(exc), f"edit {path}"))
+    return checks
+
+
+def _hermes_logins(path: Path, found: set[str]) -> list[Check]:
+    from bhoga.hermes import claude_code_caveat, hermes_exclusions  # noqa: PLC0415
+
+    checks: list[Check] = []
     excluded = hermes_exclusions()
     codex = excluded.get("openai-codex")
     checks.append(
