@@ -216,8 +216,8 @@ def test_a_router_whose_daemon_went_away_answers_locally_and_finds_it_again(tmp_
     sys.addaudithook(lambda event, args: connects.append(args) if event == "socket.connect" and hook_on else None)
     hook_on = False
     daemon = DaemonProc(tmp_path / "bhogad.log")
-    daemon.wait_ready()
     try:
+        daemon.wait_ready()
         with Router(state_path=tmp_path / "other.json", eager=False) as other:
             other.set_quota("claude_code", 42)
             assert other._daemon is not None and other._daemon.flush()
