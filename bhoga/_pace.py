@@ -34,6 +34,7 @@ from bhoga._model import ProviderQuota
 __all__ = ["MIN_POINTS", "RESET_TOLERANCE", "UNKNOWN", "Pace", "current_cycle", "forecast", "lookback", "paces"]
 
 MIN_POINTS = 3
+_HORIZON_H = 24.0 * 366  # no window bhoga knows is longer than a year
 RESET_TOLERANCE = timedelta(minutes=10)
 """Reset times that move less than this are the same reset (Codex sends seconds-until-reset, which jitters)."""
 _MIN_SPAN = timedelta(minutes=10)
@@ -113,8 +114,9 @@ def forecast(points: Sequence[Point], now: datetime, *, resets_at: datetime | No
     runs_out: datetime | None = None
     if last.pct_used >= 100.0:
         runs_out = last.at
-    elif rate > 0:
-        out = last.at + timedelta(hours=(100.0 - last.pct_used) / rate)
+    elif rate > 0 and (hours_left := (100.0 - last.pct_used) / rate) < _HORIZON_H:
+        # A near-zero rate puts "runs out" beyond any datetime; past the horizon it simply does not run out.
+        out = last.at + timedelta(hours=hours_left)
         if resets is None or out < resets:
             runs_out = out
     return Pace(round(rate, 4), runs_out, at_reset, len(recent), span.total_seconds())

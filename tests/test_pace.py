@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from bhoga._history import Point
@@ -119,6 +119,7 @@ def test_linear_use_gives_its_rate_back(rate: float, n: int, step: float, start:
         max_size=30,
     )
 )
+@example([(0, 2.220446049250313e-16, None), (-1, 0.0, None), (-14400, 0.0, None)])  # a rate of ~0: overflowed
 def test_forecast_never_raises_and_never_negative(raw: list[tuple[int, float, int | None]]) -> None:
     """Any history yields a Pace with a rate that is None or ≥ 0, and a runs-out time not before the data."""
     pts = sorted(
