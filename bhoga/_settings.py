@@ -14,7 +14,7 @@ from bhoga._paths import daemon_config_path
 from bhoga._routing import POLICIES
 from bhoga.errors import ConfigError, NotRegularFileError
 
-__all__ = ["Policy", "fraction", "load_policy", "models", "policy_name"]
+__all__ = ["Policy", "fraction", "load_policy", "models", "policy_name", "read_toml"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,21 +70,30 @@ def load_policy(path: Path | None = None) -> Policy:
     Raises:
         ConfigError: the file exists but is unreadable, not TOML, or has an invalid value for one of these keys.
     """
-    import tomllib  # noqa: PLC0415 - only the CLI's local path reads it
-
     path = path or daemon_config_path()
+    data = read_toml(path)
+    return Policy() if data is None else parse_policy(data, path)
+
+
+def read_toml(path: Path) -> dict[str, object] | None:
+    """bhogad.toml at `path` parsed, or None when there is none; the one reader the CLI and the daemon share.
+
+    Raises:
+        ConfigError: the file is not a regular file, unreadable, not UTF-8 or not TOML (one line naming it).
+    """
+    import tomllib  # noqa: PLC0415 - only the paths that read the file pay for the parser
+
     try:
         raw = _files.read_bounded(path, 1024 * 1024)
     except FileNotFoundError:
-        return Policy()
+        return None
     except NotRegularFileError as exc:
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_policy(data, path)

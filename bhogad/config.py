@@ -7,17 +7,15 @@ settings.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bhoga import _files
 from bhoga._paths import daemon_config_path
 from bhoga._routing import POLICIES as _ROUTING_POLICIES
 from bhoga._settings import fraction as _fraction
 from bhoga._settings import models as _models
-from bhoga._settings import policy_name
-from bhoga.errors import ConfigError, NotRegularFileError
+from bhoga._settings import policy_name, read_toml
+from bhoga.errors import ConfigError
 
 __all__ = ["DEFAULT_NOTIFY", "MIN_INTERVAL", "NOTIFY_EVENTS", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
 
@@ -142,18 +140,7 @@ def load_config(path: Path | None = None) -> DaemonConfig:
     """
     if path is None:
         path = daemon_config_path()
-    try:
-        raw = _files.read_bounded(path, 1024 * 1024)
-    except FileNotFoundError:
+    data = read_toml(path)
+    if data is None:
         return DaemonConfig(path=None)
-    except NotRegularFileError as exc:
-        raise ConfigError(str(exc)) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     return parse_config(data, path)
