@@ -70,7 +70,8 @@ def _quota(where: str, d: object) -> None:
     if not isinstance(d, dict):
         raise _fail(where, "an object")
     windows = d.get("windows", [])
-    if not isinstance(windows, list) or len(windows) > _MAX_ITEMS:
+    # No count cap: every per-model `set_quota` adds a window, and the file's size bound already limits them.
+    if not isinstance(windows, list):
         raise _fail(f"{where}.windows", "a list")
     for i, w in enumerate(windows):
         _window(f"{where}.windows[{i}]", w)

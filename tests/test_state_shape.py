@@ -91,6 +91,16 @@ def test_right_shape_with_unknown_provider_and_missing_fields_is_kept(tmp_path: 
     assert path.exists()
 
 
+def test_many_per_model_windows_are_not_damage(tmp_path: Path) -> None:
+    """A provider with thousands of per-model windows (one per `set_quota(model=...)`) is kept, not moved aside."""
+    path = tmp_path / "state.json"
+    windows = [{**GOOD_WINDOW, "scope": f"model-{i}"} for i in range(2000)]
+    _write(path, {"version": 1, "providers": {"claude_code": {"windows": windows}}})
+    loaded = StateStore(path).load()
+    assert len(loaded["claude_code"].windows) == 2000
+    assert not list(tmp_path.glob("state.json.corrupt-*"))
+
+
 @pytest.mark.parametrize("case", ["windows-number", "extra-nested", "resets-year-9999", "credential-string"])
 def test_cli_commands_survive_a_wrong_shaped_state(home: Path, case: str) -> None:
     """`bhoga status`, `best` and `set-quota` with a wrong-shaped state: one warning, never "internal error"."""
