@@ -31,29 +31,9 @@ IDLE_SECONDS = 30.0
 
 
 def _env(root: Path) -> dict[str, str]:
-    home = root / "home"
-    run = root / "run"
-    home.mkdir()
-    run.mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BHOGA_", "HERMES_", "CODEX_", "CLAUDE_"))}
-    for k in ("ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"):
-        env.pop(k, None)
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_RUNTIME_DIR=str(run),
-        BHOGA_OFFLINE="1",
-        OPENAI_API_KEY="sk-bench-fake",
-        PYTHONUNBUFFERED="1",
-    )
-    hermes = home / ".hermes"
-    hermes.mkdir()
-    (hermes / "config.yaml").write_text("model:\n  default: gpt-5.5\n  provider: openai-codex\n")
-    auth = {"providers": {"openai-codex": {"tokens": {"access_token": "x", "refresh_token": "y"}}}}
-    (hermes / "auth.json").write_text(json.dumps(auth))
-    return env
+    from tests.socket_abuse import daemon_env
+
+    return daemon_env(root, openai_key="sk-bench-fake")
 
 
 def _rollout(home: Path, used: float, n: int) -> None:

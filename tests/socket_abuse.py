@@ -32,7 +32,7 @@ NOFILE = 1024
 CLI = (("status", "--json"), ("best", "gpt-5.5"), ("pause",), ("resume",))
 
 
-def daemon_env(root: Path) -> dict[str, str]:
+def daemon_env(root: Path, openai_key: str = "sk-abuse-fake") -> dict[str, str]:
     """A private HOME with a Hermes config and Hermes' own Codex login (fake), offline, no real credentials."""
     home = root / "home"
     run = root / "run"
@@ -49,7 +49,7 @@ def daemon_env(root: Path) -> dict[str, str]:
         XDG_STATE_HOME=str(home / ".local/state"),
         XDG_RUNTIME_DIR=str(run),
         BHOGA_OFFLINE="1",
-        OPENAI_API_KEY="sk-abuse-fake",
+        OPENAI_API_KEY=openai_key,
         PYTHONUNBUFFERED="1",
     )
     hermes = home / ".hermes"
