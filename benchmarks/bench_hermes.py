@@ -183,28 +183,6 @@ def _sized(name: str, text: str, targets: tuple[float, float]) -> list[Row]:
     ]
 
 
-_HERMES_WRITER = r"""
-import os, re, sys, time
-path, seconds = sys.argv[1], float(sys.argv[2])
-tmp = path + ".hermes-tmp"
-last = writes = lost = 0
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
-    with open(path) as f:
-        text = f.read()
-    seen = int(re.search(r"hermes_counter: (\d+)", text).group(1))
-    if seen < last:
-        lost += 1  # a write of ours was replaced by content read before it: a lost update
-    last += 1
-    with open(tmp, "w") as f:  # Hermes' own writer: temp file + os.replace, no lock
-        f.write(re.sub(r"hermes_counter: \d+", f"hermes_counter: {last}", text))
-    os.replace(tmp, path)
-    writes += 1
-    time.sleep(0.005)
-print(writes, lost)
-"""
-
-
 def _concurrent(seconds: float = 6.0) -> list[Row]:
     """bhoga flipping routes while a Hermes-like process rewrites the file every ~5 ms."""
     import subprocess
@@ -213,13 +191,16 @@ def _concurrent(seconds: float = 6.0) -> list[Row]:
     from bhoga._model import ProviderStatus, RouterRecommendation
     from bhoga.errors import HermesConfigError
     from bhoga.hermes import _atomic, apply_recommendation
+    from tests.fixtures_hermes import HERMES_LIKE_WRITER
 
     a = RouterRecommendation("claude_code", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4-6", 1, "")
     b = RouterRecommendation("github-copilot", "claude-sonnet-4.6", 0.5, ProviderStatus.OK, "claude-sonnet-4.6", 3, "")
     with _hermes_env() as path:
         path.write_text(make_config(10).replace("subsystem_0:", "hermes_counter: 0\nsubsystem_0:", 1))
         writer = subprocess.Popen(
-            [sys.executable, "-c", _HERMES_WRITER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", HERMES_LIKE_WRITER, str(path), str(seconds), "0.005"],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         flips = gave_up = i = 0
         deadline = time.monotonic() + seconds - 0.5

@@ -34,6 +34,29 @@ ROUTES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("github-copilot", "github-copilot", "claude-sonnet-4-6", ("COPILOT_GITHUB_TOKEN",)),
 ]
 
+# A stand-in for Hermes saving its config: read, bump `hermes_counter`, temp file + os.replace, no lock (as Hermes
+# does). argv: path, seconds, pause between writes. Prints "writes lost"; a lost write is a counter that went back.
+HERMES_LIKE_WRITER = r"""
+import os, re, sys, time
+path, seconds, pause = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+tmp = path + ".hermes-tmp"
+last = writes = lost = 0
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    with open(path) as f:
+        text = f.read()
+    seen = int(re.search(r"hermes_counter: (\d+)", text).group(1))
+    if seen < last:
+        lost += 1  # a write of ours was replaced by content read before it: a lost update
+    last += 1
+    with open(tmp, "w") as f:  # Hermes' own writer: temp file + os.replace, no lock
+        f.write(re.sub(r"hermes_counter: \d+", f"hermes_counter: {last}", text))
+    os.replace(tmp, path)
+    writes += 1
+    time.sleep(pause)
+print(writes, lost)
+"""
+
 
 def rec(pid: str, model: str, *, reason: str = "test") -> RouterRecommendation:
     """A recommendation as the Router builds it."""

@@ -11,30 +11,9 @@ import pytest
 
 from bhoga.errors import HermesConfigError
 from bhoga.hermes import apply_recommendation
-from tests.fixtures_hermes import CORPUS, HermesHome, hermes, rec
+from tests.fixtures_hermes import CORPUS, HERMES_LIKE_WRITER, HermesHome, hermes, rec
 
 __all__ = ["hermes"]
-
-WRITER = r"""
-import os, re, sys, time
-path, seconds = sys.argv[1], float(sys.argv[2])
-tmp = path + ".hermes-tmp"
-last = writes = lost = 0
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
-    with open(path) as f:
-        text = f.read()
-    seen = int(re.search(r"hermes_counter: (\d+)", text).group(1))
-    if seen < last:
-        lost += 1
-    last += 1
-    with open(tmp, "w") as f:
-        f.write(re.sub(r"hermes_counter: \d+", f"hermes_counter: {last}", text))
-    os.replace(tmp, path)
-    writes += 1
-    time.sleep(0.004)
-print(writes, lost)
-"""
 
 
 @pytest.mark.slow
@@ -46,7 +25,7 @@ def test_no_hermes_write_is_lost_while_bhoga_flips(hermes: HermesHome) -> None:
     text = (CORPUS / "indent2.yaml").read_text().replace("terminal:\n", "hermes_counter: 0\nterminal:\n", 1)
     hermes.write_config(text)
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(hermes.config), "4"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HERMES_LIKE_WRITER, str(hermes.config), "4", "0.004"], stdout=subprocess.PIPE, text=True
     )
     written = i = 0
     deadline = time.monotonic() + 3.5
