@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bhoga._paths import socket_path
 
@@ -164,3 +166,20 @@ def write_rollout(home: Path, used_5h: float, used_week: float = 10.0, *, name: 
     tmp.write_text(json.dumps(line) + "\n")
     os.replace(tmp, path)
     return path
+
+
+@pytest.fixture
+def start() -> Iterator[list[DaemonProc]]:
+    """Daemons a test starts with `launch`; every one is killed at the end."""
+    procs: list[DaemonProc] = []
+    yield procs
+    for p in procs:
+        p.kill()
+
+
+def launch(procs: list[DaemonProc], tmp_path: Path, *args: str) -> DaemonProc:
+    """Start a bhogad with `args`, its log beside the others, and wait until it answers ping."""
+    d = DaemonProc(tmp_path / f"bhogad-{len(procs)}.log", *args)
+    procs.append(d)
+    d.wait_ready()
+    return d

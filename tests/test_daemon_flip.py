@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,11 +18,15 @@ from tests.fixtures_daemon import (
     DaemonProc,
     hermes_config,
     hermes_route,
+    launch,
     request,
+    start,
     wait_until,
     write_hermes,
     write_rollout,
 )
+
+__all__ = ["start"]  # a fixture: imported for pytest, not called
 
 pytestmark = pytest.mark.slow
 
@@ -32,22 +35,6 @@ ANTHROPIC_KEY = "sk-ant-api03-FAKE-SECRET-anthropic-0123456789"
 CLAUDE_TOKEN = "sk-ant-oat01-FAKE-SECRET-claude-access-0123456789"
 CLAUDE_REFRESH = "sk-ant-ort01-FAKE-SECRET-claude-refresh-0123456789"
 SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, CLAUDE_TOKEN, CLAUDE_REFRESH, "FAKE-HERMES-ACCESS", "FAKE-HERMES-REFRESH")
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[list[DaemonProc]]:
-    """Start daemons with `start[0]`-style bookkeeping; every one is killed at the end."""
-    procs: list[DaemonProc] = []
-    yield procs
-    for p in procs:
-        p.kill()
-
-
-def launch(procs: list[DaemonProc], tmp_path: Path, *args: str) -> DaemonProc:
-    d = DaemonProc(tmp_path / f"bhogad-{len(procs)}.log", *args)
-    procs.append(d)
-    d.wait_ready()
-    return d
 
 
 def provider_becomes(home: Path, want: str, d: DaemonProc | None = None) -> None:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,30 +23,19 @@ from tests.fixtures_daemon import (
     DaemonProc,
     hermes_config,
     hermes_route,
+    launch,
     request,
+    start,
     wait_until,
     write_hermes,
     write_rollout,
 )
 
+__all__ = ["start"]  # a fixture: imported for pytest, not called
+
 pytestmark = pytest.mark.slow
 
 OPENAI_KEY = "sk-proj-FAKE-SECRET-truth-openai-0123456789"
-
-
-@pytest.fixture
-def start() -> Iterator[list[DaemonProc]]:
-    procs: list[DaemonProc] = []
-    yield procs
-    for p in procs:
-        p.kill()
-
-
-def launch(procs: list[DaemonProc], tmp_path: Path, *args: str) -> DaemonProc:
-    d = DaemonProc(tmp_path / f"bhogad-{len(procs)}.log", *args)
-    procs.append(d)
-    d.wait_ready()
-    return d
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
