@@ -311,6 +311,8 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: re-read bhogad.toml; an invalid file keeps the settings in force."""
+        if self._stopping is not None and self._stopping.is_set():
+            return
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:
@@ -412,8 +414,8 @@ class Daemon:
     async def _shutdown(self, server: Server) -> None:
         sdnotify.notify("STOPPING=1")
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+        # The handlers stay: a second SIGTERM while stopping (a user's `kill`, a service manager's repeat) must
+        # not kill the process halfway through saving state. `stop` is idempotent; `reload` is ignored now.
         if self.discovery is not None:
             self.discovery.closed = True
         if self.watcher is not None:

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bhoga._client_io import connect
+
 FLOODERS = 10
 IDLE = 600
 STORMERS = 2
@@ -204,10 +206,7 @@ def _load(path: Path, phase: str, seconds: float) -> None:
     threads: list[threading.Thread] = []
     if phase == "flood":
         for _ in range(IDLE):
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(10)
-            s.connect(str(path))
-            idle.append(s)
+            idle.append(connect(path, 10.0))  # retries while the listen queue is full, as the CLI does
         threads = [threading.Thread(target=_flooder, args=(path, stop, sent), daemon=True) for _ in range(FLOODERS)]
     else:
         threads = [
