@@ -69,9 +69,9 @@ def _push_latency(sock_path: Path) -> float:
 def _render_time() -> float:
     from datetime import UTC, datetime, timedelta
 
-    from bhoga._cli_render import render_status
     from bhoga._providers import PROVIDERS
-    from bhoga._term import Style
+    from bhoga.cli._render import render_status
+    from bhoga.cli._term import Style
 
     now = datetime.now(UTC)
     window = {"name": "burst", "pct_used": 40.0, "resets_at": (now + timedelta(hours=2)).isoformat(),

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bhoga._cli_history import Sample, render_history, series_value
 from bhoga._flips import Flip, read_flips, record_flip
-from bhoga._term import Style, strip_ansi
+from bhoga.cli._history import Sample, render_history, series_value
+from bhoga.cli._term import Style, strip_ansi
 from tests.fixtures_daemon import DaemonProc, request, wait_until, write_hermes
 
 BHOGA = Path(sys.executable).with_name("bhoga")

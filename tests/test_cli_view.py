@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bhoga import __version__
-from bhoga._cli_render import render_status
-from bhoga._term import Style, strip_ansi
+from bhoga.cli._render import render_status
+from bhoga.cli._term import Style, strip_ansi
 from tests.fixtures_daemon import DaemonProc, write_hermes
 
 BIN = Path(sys.executable).parent

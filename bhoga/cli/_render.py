@@ -16,7 +16,7 @@ from typing import Any
 
 from bhoga._model import RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind
-from bhoga._term import Style
+from bhoga.cli._term import Style
 
 __all__ = ["STALE_AFTER", "fit", "render_best", "render_status", "until"]
 

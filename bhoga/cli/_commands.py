@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bhoga import _cli_plugin, _paths
+from bhoga import _paths
+from bhoga.cli import _plugin
 from bhoga.errors import BhogaError
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.watch:
         if args.json:
             raise BhogaError("--watch draws a live view; for JSON, run `bhoga status --json` when you need it")
-        from bhoga._cli_watch import watch  # noqa: PLC0415
+        from bhoga.cli._watch import watch  # noqa: PLC0415
 
         return watch(color=False if args.no_color else None, all_windows=args.all)
     answer = _daemon({"op": "status"})
@@ -134,8 +135,8 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(answer)
         return 0
-    from bhoga._cli_render import render_status  # noqa: PLC0415
-    from bhoga._term import style_for  # noqa: PLC0415
+    from bhoga.cli._render import render_status  # noqa: PLC0415
+    from bhoga.cli._term import style_for  # noqa: PLC0415
 
     style = style_for(sys.stdout, color=False if args.no_color else None)
     sys.stdout.write(render_status(answer, from_daemon=from_daemon, style=style, all_windows=args.all))
@@ -195,7 +196,7 @@ def _best(args: argparse.Namespace) -> int:
             )
         _print_json(out)
     else:
-        from bhoga._cli_render import render_best  # noqa: PLC0415
+        from bhoga.cli._render import render_best  # noqa: PLC0415
 
         sys.stdout.write(render_best(args.model, rec, ranked, unknown=unknown))
     return 0 if rec is not None else 1
@@ -341,10 +342,10 @@ def _turn(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta  # noqa: PLC0415
 
-    from bhoga._cli_history import history_json, render_history  # noqa: PLC0415
     from bhoga._flips import read_flips  # noqa: PLC0415
     from bhoga._history import HistoryStore, history_path  # noqa: PLC0415
-    from bhoga._term import style_for  # noqa: PLC0415
+    from bhoga.cli._history import history_json, render_history  # noqa: PLC0415
+    from bhoga.cli._term import style_for  # noqa: PLC0415
 
     now = datetime.now(UTC)
     try:
@@ -363,7 +364,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from bhoga._cli_doctor import run_checks  # noqa: PLC0415
+    from bhoga.cli._doctor import run_checks  # noqa: PLC0415
 
     problems = 0
     for check in run_checks():
@@ -463,7 +464,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "turn": _turn,
     "history": _history,
     "doctor": _doctor,
-    "hermes-plugin": lambda args: _cli_plugin.run(args, _daemon),
+    "hermes-plugin": lambda args: _plugin.run(args, _daemon),
     "simulate": _simulate,
     "pause": _pause,
     "resume": _pause,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bhoga._flips import Flip
 from bhoga._history import Point
 from bhoga._providers import PROVIDERS
-from bhoga._term import Style
+from bhoga.cli._term import Style
 
 __all__ = ["Sample", "history_json", "render_history", "series_value"]
 

@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None:  # the console script; a caller passing argv keeps its own logging setup
         _setup_logging()
-    from bhoga import _cli_commands as commands  # noqa: PLC0415 - keep `--help` and usage errors instant
+    from bhoga.cli import _commands as commands  # noqa: PLC0415 - keep `--help` and usage errors instant
 
     try:
         return commands.run(args)

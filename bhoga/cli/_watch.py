@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bhoga._cli_render import render_status
-from bhoga._term import Style, style_for
+from bhoga.cli._render import render_status
+from bhoga.cli._term import Style, style_for
 from bhoga.errors import BhogaError
 
 __all__ = ["watch"]
@@ -145,7 +145,7 @@ def _frame(answer: dict[str, Any] | None, down_since: datetime | None, style: St
 
 def watch(*, color: bool | None, all_windows: bool, out: TextIO | None = None) -> int:
     """Run the live view until Ctrl-C; exit code 0, or `BhogaError` when no daemon answers at the start."""
-    from bhoga._cli_commands import live_socket  # noqa: PLC0415
+    from bhoga.cli._commands import live_socket  # noqa: PLC0415
 
     path = live_socket()
     link = _connect(path)

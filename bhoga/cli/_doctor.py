@@ -269,7 +269,7 @@ def _daemon() -> list[Check]:
 
     unit = service_file()
     installed = unit.is_file()
-    from bhoga._cli_commands import live_socket  # noqa: PLC0415
+    from bhoga.cli._commands import live_socket  # noqa: PLC0415
 
     sock = live_socket()
     running = daemon_running(sock)
