@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import logging
 import os
 import stat
 import time
@@ -26,6 +25,7 @@ from bhoga.errors import NotRegularFileError
 # Annotations only: `typing` is not imported at run time (it would slow `import bhoga`).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import logging
     from typing import BinaryIO
 
 __all__ = [

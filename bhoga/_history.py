@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bhoga import _files
+from bhoga import _files, _lazy
 from bhoga._model import ProviderQuota
 from bhoga.errors import StateError
 
@@ -47,7 +46,7 @@ __all__ = [
     "history_path",
 ]
 
-log = logging.getLogger(__name__)
+log = _lazy.logger(__name__)
 
 KEEP = timedelta(days=7)
 """Points older than this are dropped."""

@@ -1,13 +1,15 @@
-"""Load `dataclasses` without `inspect`, and `logging` without `traceback`: `import bhoga` is on a harness's
-start-up path.
+"""Keep `import bhoga` light: it is on a harness's start-up path.
 
 `dataclasses` imports `inspect` (with `ast`, `dis` and `tokenize`: ~12 ms, over a third of `import bhoga`) but
-calls it only to invent a docstring for a dataclass that has none; `logging` imports `traceback` (with
-`linecache`, `tokenize` and `textwrap`: ~3 ms) but uses it only to format an exception or a stack. Each is
-imported with a placeholder in the place of the module it defers, and then given a stand-in that imports the
-real module on first use. Nothing else ever sees a placeholder: the interpreter's import lock is held meanwhile,
+calls it only to invent a docstring for a dataclass that has none, and `copy` only for `asdict`/`astuple`;
+`pathlib` imports `urllib.parse` (with `ipaddress`: ~3 ms) only for `Path.as_uri`. Each is imported with a
+placeholder in the place of the module it defers, and then given a stand-in that imports the real module on
+first use. Nothing else ever sees a placeholder: the interpreter's import lock is held meanwhile,
 so no other thread can import anything until the placeholder has left `sys.modules`, and a module loaded along
-the way that bound it gets the stand-in too. When either module is already loaded, nothing is done for it.
+the way that bound it gets the stand-in too. When a module is already loaded, nothing is done for it.
+
+`logging` (~4 ms with `string`, `warnings` and `traceback`) is not imported at all: the modules `import bhoga`
+loads take their logger from `logger()`, which loads `logging` at the first message.
 
 This runs when the module is imported, which `bhoga/__init__.py` does before anything else. Every dataclass
 `import bhoga` defines has a docstring, so `inspect` stays unloaded until something else needs it.
@@ -18,7 +20,11 @@ from __future__ import annotations
 import sys
 from types import ModuleType
 
-__all__ = ["import_deferring"]
+__all__ = ["import_deferring", "logger"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
 
 
 class _Deferred:
@@ -39,31 +45,81 @@ class _Deferred:
         return getattr(real, attr)
 
 
-def import_deferring(name: str, deferred: str) -> None:
-    """Import module `name` without loading module `deferred`, which it imports but needs only later."""
-    if name in sys.modules or deferred in sys.modules:
+def _forwarder(module: str, attr: str) -> object:
+    """A function that calls `module.attr`, importing `module` on its first call (for `from module import attr`)."""
+
+    def forward(*args: object, **kwargs: object) -> object:
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(module), attr)(*args, **kwargs)
+
+    forward.__name__ = forward.__qualname__ = attr
+    return forward
+
+
+def _placeholder_getattr(module: str) -> object:
+    def getattr_(attr: str) -> object:
+        if attr.startswith("__"):  # the import system probing (`__path__`, ...): a plain module
+            raise AttributeError(attr)
+        return _forwarder(module, attr)
+
+    return getattr_
+
+
+def import_deferring(name: str, *deferred: str) -> None:
+    """Import module `name` without loading the modules `deferred`, which it imports but needs only later.
+
+    `import d` binds a stand-in module; `from d import f` binds a function that calls the real `d.f`."""
+    deferred = tuple(d for d in deferred if d not in sys.modules)
+    if name in sys.modules or not deferred:
         return
     import _imp  # noqa: PLC0415
 
-    placeholder = type(sys)(deferred)
+    placeholders = {d: type(sys)(d) for d in deferred}
+    for d, placeholder in placeholders.items():
+        setattr(placeholder, "__getattr__", _placeholder_getattr(d))  # noqa: B010 - a module-level __getattr__
     _imp.acquire_lock()
     try:
         before = set(sys.modules)
-        sys.modules[deferred] = placeholder
+        sys.modules.update(placeholders)
         try:
             __import__(name)
         finally:
-            if sys.modules.get(deferred) is placeholder:
-                del sys.modules[deferred]
+            for d, placeholder in placeholders.items():
+                if sys.modules.get(d) is placeholder:
+                    del sys.modules[d]
         owners = [m for key in set(sys.modules) - before if (m := sys.modules[key]) is not None]
-        stand_in = _Deferred(deferred, owners)
-        for module in owners:
-            for key, value in list(vars(module).items()):
-                if value is placeholder:
-                    setattr(module, key, stand_in)
+        for d, placeholder in placeholders.items():
+            stand_in = _Deferred(d, owners)
+            for module in owners:
+                for key, value in list(vars(module).items()):
+                    if value is placeholder:
+                        setattr(module, key, stand_in)
     finally:
         _imp.release_lock()
 
 
-import_deferring("dataclasses", "inspect")
-import_deferring("logging", "traceback")
+class _Logger:
+    """`logging.getLogger(name)`, looked up (and `logging` imported) at the first message."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: logging.Logger | None = None
+
+    def __getattr__(self, attr: str) -> object:
+        if self._logger is None:
+            import logging  # noqa: PLC0415
+
+            self._logger = logging.getLogger(self._name)
+        return getattr(self._logger, attr)
+
+
+def logger(name: str) -> logging.Logger:
+    """The logger called `name`, without importing `logging` before it is first used."""
+    return _Logger(name)  # type: ignore[return-value]
+
+
+import_deferring("dataclasses", "inspect", "copy")
+import_deferring("pathlib", "urllib.parse")

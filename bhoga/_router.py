@@ -7,7 +7,6 @@ quota state changes or a reset or throttle end passes, so `best_for` is a dictio
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -18,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
-from bhoga import _paths
+from bhoga import _lazy, _paths
 from bhoga._history import HistoryStore, Point, Recorder, history_path
 from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
     from bhoga._client import DaemonClient
     from bhoga._pace import Pace
 
-log = logging.getLogger(__name__)
+log = _lazy.logger(__name__)
 
 _Turn = tuple[object, object, object, object, object, object, object]
 _SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bhoga import _files
+from bhoga import _files, _lazy
 from bhoga._merge import cap_ahead, combine
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._providers import PROVIDERS
@@ -29,7 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-log = logging.getLogger(__name__)
+log = _lazy.logger(__name__)
 VERSION = 1
 MAX_STATE_BYTES = 16 * 1024 * 1024
 """A state file holds a few kilobytes; anything near this is not ours."""

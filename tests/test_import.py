@@ -5,11 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(code: str) -> str:
+def _run(code: str, *, no_site: bool = False) -> str:
+    # -S: without site, an editable install's finder (which imports urllib.parse itself) stays out of the way
+    args = [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(code)]
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60, check=False
+        args if no_site else [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
@@ -64,3 +73,30 @@ def test_dataclasses_loaded_first_is_left_alone() -> None:
         """
     )
     assert out.strip() == "True"
+
+
+def test_import_bhoga_loads_neither_logging_nor_urllib_nor_copy() -> None:
+    """`import bhoga` leaves `logging`, `urllib.parse` and `copy` unloaded; each works on first use afterwards."""
+    out = _run(
+        """
+        import sys
+        import bhoga
+        print(sorted(m for m in ("logging", "urllib.parse", "copy", "string") if m in sys.modules))
+        import dataclasses, pathlib
+        print(pathlib.PurePosixPath("/tmp/a b").as_uri())
+        @dataclasses.dataclass
+        class Box:
+            items: list
+        box = Box([[1]])
+        print(dataclasses.asdict(box)["items"] is not box.items, dataclasses.astuple(box))
+        from bhoga import _state
+        import logging
+        logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
+        _state.log.warning("via the %s logger", "deferred")
+        """,
+        no_site=True,
+    )
+    assert out.splitlines()[0] == "[]"
+    assert "file:///tmp/a%20b" in out
+    assert "True ([[1]],)" in out
+    assert "bhoga._state WARNING via the deferred logger" in out
