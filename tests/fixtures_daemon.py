@@ -22,15 +22,18 @@ WAIT = 30.0
 """Generous upper bound for anything the daemon should do "soon"; tests never assert speed."""
 
 
-def wait_until(pred: Callable[[], object], timeout: float = WAIT, what: str = "condition") -> Any:
-    """Poll `pred` until it returns something truthy; its value, or AssertionError after `timeout`."""
+def wait_until(pred: Callable[[], object], timeout: float = WAIT, what: str | Callable[[], str] = "condition") -> Any:
+    """Poll `pred` until it returns something truthy; its value, or AssertionError after `timeout`.
+
+    `what` may be a callable, evaluated only on failure, so a message can carry the daemon's log as it is then.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = pred()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
         time.sleep(0.05)
 
 

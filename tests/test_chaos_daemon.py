@@ -134,10 +134,10 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
     d.wait_ready()
     request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 95})
     request({"op": "set_quota", "pid": "anthropic_api", "pct_remaining": 10})
-    wait_until(lambda: _check_config(cfg) == "anthropic", what="final flip to claude_code\n" + d.log())
+    wait_until(lambda: _check_config(cfg) == "anthropic", what=lambda: "final flip to claude_code\n" + d.log())
     request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 2})
     request({"op": "set_quota", "pid": "anthropic_api", "pct_remaining": 90})
-    wait_until(lambda: _check_config(cfg) == "anthropic-api", what="final flip to anthropic_api\n" + d.log())
+    wait_until(lambda: _check_config(cfg) == "anthropic-api", what=lambda: "final flip to anthropic_api\n" + d.log())
     assert d.stop() == 0
     # A clean run leaves no temp file, and removes any a kill inside a write left behind.
     assert _temp_files(cfg) == []
@@ -162,7 +162,7 @@ def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
     d.wait_ready()
     request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 2})
     request({"op": "set_quota", "pid": "anthropic_api", "pct_remaining": 90})
-    wait_until(lambda: _check_config(cfg) == "anthropic-api", what="flip to anthropic_api\n" + d.log())
+    wait_until(lambda: _check_config(cfg) == "anthropic-api", what=lambda: "flip to anthropic_api\n" + d.log())
     assert d.stop() == 0
     assert _temp_files(cfg) == []
 
@@ -179,7 +179,7 @@ def test_hung_usage_endpoint_does_not_stop_the_daemon_serving(
         d = DaemonProc(tmp_path / "bhogad.log")
         procs.append(d)
         d.wait_ready()
-        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what="usage call in flight\n" + d.log())
+        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "usage call in flight\n" + d.log())
         for _ in range(5):
             assert request({"op": "ping"}, timeout=10.0)["ok"] is True
             assert request({"op": "status"}, timeout=10.0)["ok"] is True

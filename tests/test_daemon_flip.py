@@ -38,7 +38,9 @@ SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, CLAUDE_TOKEN, CLAUDE_REFRESH, "FAKE-HERMES
 
 
 def provider_becomes(home: Path, want: str, d: DaemonProc | None = None) -> None:
-    what = f"Hermes provider {want!r}" + (f"\n--- log ---\n{d.log()}" if d else "")
+    def what() -> str:  # the log as it is when the wait fails, not as it was when it began
+        return f"Hermes provider {want!r}" + (f"\n--- log ---\n{d.log()}" if d else "")
+
     wait_until(lambda: hermes_route(home)[0] == want, what=what)
 
 
@@ -56,7 +58,7 @@ def test_rollout_file_flips_hermes_and_keeps_the_rest(
     write_hermes(home, "openai-codex", "gpt-5.5")
     write_rollout(home, 20, name="a")
     d = launch(start, tmp_path)
-    wait_until(lambda: "still the best" in d.log() or "keeping" in d.log(), what="first pass")
+    wait_until(lambda: "still the best" in d.log() or "keeping" in d.log(), what=lambda: "first pass")
     assert hermes_route(home) == ("openai-codex", "gpt-5.5")
     write_rollout(home, 97, name="b")
     provider_becomes(home, "openai-api", d)
@@ -76,7 +78,7 @@ def test_socket_429_turn_flips_hermes(
     write_hermes(home, "openai-codex", "gpt-5.5")
     d = launch(start, tmp_path)
     assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 80})["ok"]
-    wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what="steady")
+    wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what=lambda: "steady")
     turn = {"op": "turn", "pid": "openai-codex", "model": "gpt-5.5", "status_code": 429}
     assert request({**turn, "headers": {"retry-after": "600", "authorization": "Bearer " + OPENAI_KEY}})["ok"]
     provider_becomes(home, "openai-api", d)
@@ -96,7 +98,7 @@ def test_error_body_turn_from_hermes_flips_hermes_until_its_reset(
     write_hermes(home, "openai-codex", "gpt-5.5")
     d = launch(start, tmp_path)
     assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 80})["ok"]
-    wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what="steady")
+    wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what=lambda: "steady")
     reset = int(time.time()) + 7200
     body = {"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached",
                       "resets_at": reset, "resets_in_seconds": 7200}}  # fmt: skip
@@ -127,8 +129,8 @@ def test_codex_home_created_after_start_is_picked_up(
     assert d.stop() == 0
 
 
-def _claude_credentials(home: Path, token: str) -> None:
-    expires = int((datetime.now(UTC) + timedelta(hours=6)).timestamp() * 1000)
+def _claude_credentials(home: Path, token: str, hours: float = 6) -> None:
+    expires = int((datetime.now(UTC) + timedelta(hours=hours)).timestamp() * 1000)
     creds = {
         "claudeAiOauth": {
             "accessToken": token,
@@ -165,11 +167,13 @@ def test_server_answer_and_replaced_credentials_flip_hermes(
         _claude_credentials(home, CLAUDE_TOKEN)
         write_hermes(home, "anthropic", "claude-sonnet-4-6", codex_login=False)
         d = launch(start, tmp_path)
-        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what="first usage call")
-        wait_until(lambda: "claude_code is still the best" in d.log(), what="steady on claude_code\n" + d.log())
+        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "first usage call")
+        wait_until(lambda: "claude_code is still the best" in d.log(), what=lambda: "steady on claude_code\n" + d.log())
         assert hermes_route(home)[0] == "anthropic"
         srv.route("/api/oauth/usage", Reply(200, _usage(97.0)))
-        _claude_credentials(home, CLAUDE_TOKEN)  # Claude Code (or Hermes) rewrote its login file
+        # Claude Code (or Hermes) refreshed its login: a new expiry, hours later. (The same expiry to the second is
+        # the same login, which the 5-minute rule rightly refuses: that made this test fail when it ran fast.)
+        _claude_credentials(home, CLAUDE_TOKEN, hours=8)
         provider_becomes(home, "anthropic-api", d)
         assert srv.count("/api/oauth/usage") == 2
         sent = [r.headers.get("Authorization", r.headers.get("authorization", "")) for r in srv.requests]
@@ -186,10 +190,10 @@ def test_pyyaml_rewrite_is_reread_and_its_model_routed(
     write_hermes(home, "openai-codex", "gpt-5.5")
     write_rollout(home, 20, name="a")
     d = launch(start, tmp_path)
-    wait_until(lambda: "still the best" in d.log(), what="first pass")
+    wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
     data = {"agent": {"max_turns": 5}, "model": {"default": "gpt-5.4-mini", "provider": "openai-codex"}, "x": [1, 2]}
     hermes_config(home).write_text(yaml.safe_dump(data, default_flow_style=True))
-    wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4-mini", what="re-read")
+    wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4-mini", what=lambda: "re-read")
     write_rollout(home, 97, name="b")
     provider_becomes(home, "openai-api", d)
     after = yaml.safe_load(hermes_config(home).read_text())
@@ -206,11 +210,11 @@ def test_pause_stops_writes_and_resume_applies(
     write_hermes(home, "openai-codex", "gpt-5.5")
     write_rollout(home, 20, name="a")
     d = launch(start, tmp_path)
-    wait_until(lambda: "still the best" in d.log(), what="first pass")
+    wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
     before = hermes_config(home).read_bytes()
     assert request({"op": "pause"})["paused"] is True
     write_rollout(home, 97, name="b")
-    wait_until(lambda: "paused; would switch" in d.log(), what="paused pass")
+    wait_until(lambda: "paused; would switch" in d.log(), what=lambda: "paused pass")
     assert hermes_config(home).read_bytes() == before
     assert request({"op": "resume"})["paused"] is False
     provider_becomes(home, "openai-api", d)
@@ -226,7 +230,7 @@ def test_provider_bhoga_does_not_route_is_left_alone(
     before = hermes_config(home).read_bytes()
     write_rollout(home, 97, name="a")
     d = launch(start, tmp_path)
-    wait_until(lambda: "which bhoga does not route; leaving it" in d.log(), what="leave-alone line")
+    wait_until(lambda: "which bhoga does not route; leaving it" in d.log(), what=lambda: "leave-alone line")
     time.sleep(1.0)
     assert hermes_config(home).read_bytes() == before
     assert d.stop() == 0
@@ -273,10 +277,10 @@ def test_symlinked_hermes_dir_is_watched_and_kept(
     (home / ".hermes").symlink_to(real)
     write_rollout(home, 20, name="a")
     d = launch(start, tmp_path)
-    wait_until(lambda: "still the best" in d.log(), what="first pass")
+    wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
     text = (real / "config.yaml").read_text().replace("gpt-5.5", "gpt-5.4")
     (real / "config.yaml").write_text(text)  # an editor writing the real file in place
-    wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4", what="hand edit seen")
+    wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4", what=lambda: "hand edit seen")
     write_rollout(home, 97, name="b")
     provider_becomes(home, "openai-api", d)
     assert (home / ".hermes").is_symlink()
@@ -294,7 +298,7 @@ def test_sigterm_does_not_wait_for_a_hung_discovery(
         monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
         _claude_credentials(home, CLAUDE_TOKEN)
         d = launch(start, tmp_path)
-        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what="usage call in flight")
+        wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "usage call in flight")
         assert d.stop(timeout=30) == 0
         # Had shutdown waited for the request, its 5 s client timeout would have been logged before exit.
         log = d.log()

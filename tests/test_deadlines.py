@@ -101,7 +101,7 @@ def test_daemon_routes_and_answers_while_discovery_is_stuck(
         def first_pass() -> object:
             return request({"op": "status"})["hermes"].get("last_pass")
 
-        wait_until(first_pass, what="first Hermes pass\n" + d.log())
+        wait_until(first_pass, what=lambda: "first Hermes pass\n" + d.log())
         turn = {"op": "turn", "pid": "openai_api", "model": "gpt-5.4", "input_tokens": 1, "output_tokens": 1}
         assert request(turn)["ok"]
         assert request({"op": "ping"})["ok"]

@@ -260,7 +260,9 @@ def world(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hermes_py
                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
                 try:
                     url = f"http://127.0.0.1:{port}"
-                    wait_until(lambda: _gateway_up(url, gateway, gw_log), timeout=300, what="the Hermes gateway")
+                    wait_until(
+                        lambda: _gateway_up(url, gateway, gw_log), timeout=300, what=lambda: "the Hermes gateway"
+                    )
                     world = World(home, hermes_bin, env, anthropic, copilot, proxy, daemon, url, world_answered)
                     yield world
                 finally:
@@ -282,14 +284,18 @@ def test_hermes_429_flips_to_copilot_and_back_after_the_reset(world: World) -> N
 
     One-shot runs and one long-lived gateway process both follow each flip.
     """
-    wait_until(lambda: hermes_route(world.home) == ("anthropic", "claude-sonnet-4-6"), what="bhogad's first pass")
+    wait_until(
+        lambda: hermes_route(world.home) == ("anthropic", "claude-sonnet-4-6"), what=lambda: "bhogad's first pass"
+    )
     assert world.gateway("turn zero") == "FAKE-ANTHROPIC-ANSWER"
     watch = RouteWatch(world.home)
     try:
         out1 = world.hermes("turn one")
         assert "429" in out1
         assert len(_posts(world.anthropic, "/v1/messages")) == 2 and world.answered_429
-        wait_until(lambda: hermes_route(world.home)[0] == "copilot", what=f"flip to copilot\n{world.daemon.log()}")
+        wait_until(
+            lambda: hermes_route(world.home)[0] == "copilot", what=lambda: f"flip to copilot\n{world.daemon.log()}"
+        )
         flipped = watch.first("copilot", world.answered_429[0])
         assert flipped is not None
         latency = flipped - world.answered_429[0]
@@ -308,7 +314,7 @@ def test_hermes_429_flips_to_copilot_and_back_after_the_reset(world: World) -> N
         assert {json.loads(r.body)["model"] for r in copilot_turns} == {"claude-sonnet-4.6"}
 
         wait_until(lambda: hermes_route(world.home)[0] == "anthropic", timeout=THROTTLE + 120,
-                   what=f"flip back to anthropic\n{world.daemon.log()}")  # fmt: skip
+                   what=lambda: f"flip back to anthropic\n{world.daemon.log()}")  # fmt: skip
         back = watch.first("anthropic", world.answered_429[0])
         assert back is not None and back >= world.answered_429[0] + THROTTLE - 1
         assert "FAKE-ANTHROPIC-ANSWER" in world.hermes("turn three")

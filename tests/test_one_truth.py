@@ -74,7 +74,7 @@ def test_keyless_processes_never_erase_the_daemons_key(
     write_rollout(home, 20)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     d = launch(start, tmp_path)
-    wait_until(lambda: quota("openai_api").get("credential") is True, what="daemon sees its key")
+    wait_until(lambda: quota("openai_api").get("credential") is True, what=lambda: "daemon sees its key")
     assert quota("openai_api")["credential_state"] == "verified"
     assert quota("openai_api")["credential_sources"] == ["env"]
     monkeypatch.delenv("OPENAI_API_KEY")
@@ -104,7 +104,7 @@ def test_keyless_processes_never_erase_the_daemons_key(
     best = answers[1]
     assert best["recommendation"]["provider_id"] == "openai_api", best
     assert best["ranked"][0] == best["recommendation"]  # the winner is ranked[0]
-    wait_until(lambda: hermes_route(home)[0] == "openai-api", what=f"flip to openai-api\n{d.log()}")
+    wait_until(lambda: hermes_route(home)[0] == "openai-api", what=lambda: f"flip to openai-api\n{d.log()}")
     assert d.stop() == 0
     assert OPENAI_KEY not in d.log()
 
@@ -146,7 +146,7 @@ def provoke_flips(seconds: float, check: Callable[[], None], *, codex_pct: tuple
 
 
 def first_pass(d: DaemonProc) -> None:
-    wait_until(lambda: request({"op": "status"})["hermes"]["last_pass"], what=f"bhogad's first pass\n{d.log()}")
+    wait_until(lambda: request({"op": "status"})["hermes"]["last_pass"], what=lambda: f"bhogad's first pass\n{d.log()}")
 
 
 def test_apply_during_a_running_daemon_is_never_reverted(
@@ -195,7 +195,7 @@ def test_hand_edit_pins_across_flips_and_restarts_until_unpin(
     tmp = path.with_name(".edit.tmp")
     tmp.write_bytes(edited)
     os.replace(tmp, path)
-    wait_until(lambda: request({"op": "status"})["hermes"]["pinned"], what=f"the hand edit to pin\n{d.log()}")
+    wait_until(lambda: request({"op": "status"})["hermes"]["pinned"], what=lambda: f"the hand edit to pin\n{d.log()}")
     hermes = request({"op": "status"})["hermes"]
     assert hermes["pinned_since"] and "route pinned" in d.log()
 
@@ -203,7 +203,7 @@ def test_hand_edit_pins_across_flips_and_restarts_until_unpin(
         assert path.read_bytes() == edited, d.log()
 
     assert provoke_flips(FLIP_SECONDS, unchanged, codex_pct=(95,)) > 0
-    wait_until(lambda: "not changing it (pinned)" in d.log(), what="the pinned-throttled log line")
+    wait_until(lambda: "not changing it (pinned)" in d.log(), what=lambda: "the pinned-throttled log line")
     assert d.stop() == 0
 
     d2 = launch(start, tmp_path)
@@ -212,7 +212,7 @@ def test_hand_edit_pins_across_flips_and_restarts_until_unpin(
     provoke_flips(1.0, unchanged, codex_pct=(95,))
     out = cli("unpin")
     assert out.returncode == 0, out.stderr
-    wait_until(lambda: hermes_route(home)[0] == "openai-codex", what=f"bhogad to route again\n{d2.log()}")
+    wait_until(lambda: hermes_route(home)[0] == "openai-codex", what=lambda: f"bhogad to route again\n{d2.log()}")
     assert request({"op": "status"})["hermes"]["pinned"] is False
     assert "# mine" in path.read_text() or "# my hermes config" in path.read_text()
     assert d2.stop() == 0
@@ -230,7 +230,8 @@ def test_model_change_alone_is_routed_not_pinned(
     first_pass(d)
     path.write_text(path.read_text().replace("default: gpt-5.5", "default: gpt-5.4"))
     wait_until(
-        lambda: [r["model"] for r in request({"op": "status"})["routes"]] == ["gpt-5.4"], what="the new model routed"
+        lambda: [r["model"] for r in request({"op": "status"})["routes"]] == ["gpt-5.4"],
+        what=lambda: "the new model routed",
     )
     assert request({"op": "status"})["hermes"]["pinned"] is False
     assert cli("pin").returncode == 0
@@ -280,13 +281,13 @@ def test_drain_soonest_flips_and_discovery_keeps_endpoint_limits(
         monkeypatch.setenv("PATH", str(empty_bin))  # no claude, codex or gh CLI to fall back on
         started = time.monotonic()
         d = launch(start, tmp_path)
-        wait_until(lambda: hermes_route(home)[0] == "copilot", what=f"drain-soonest flip to copilot\n{d.log()}")
+        wait_until(lambda: hermes_route(home)[0] == "copilot", what=lambda: f"drain-soonest flip to copilot\n{d.log()}")
         assert "drain-soonest" in d.log(), d.log()
         assert quota("github-copilot")["credential_state"] == "verified"
         wait_until(
             lambda: d.log().count("discovery (schedule") >= SCHEDULED_RUNS,
             timeout=70.0 * SCHEDULED_RUNS + 30,
-            what="scheduled discovery",
+            what=lambda: "scheduled discovery",
         )
         time.sleep(2.0)  # let the last scheduled run finish its (refused) calls
         elapsed = time.monotonic() - started

@@ -111,7 +111,7 @@ def test_daemon_files_and_socket_are_private(home: Path, tmp_path: Path, procs: 
     procs.append(d)
     d.wait_ready()
     assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 50})["ok"]
-    wait_until(state_path().exists, what="state.json written")
+    wait_until(state_path().exists, what=lambda: "state.json written")
     sock = socket_path()
     assert stat.S_ISSOCK(sock.stat().st_mode)
     assert stat.S_IMODE(sock.stat().st_mode) == 0o600
@@ -138,8 +138,10 @@ def test_planted_secrets_appear_nowhere_a_run_wrote(
         procs.append(d)
         d.wait_ready()
         for path in ("/api/oauth/usage", "/backend-api/wham/usage", "/copilot_internal/user"):
-            wait_until(lambda p=path: srv.count(p) >= 1, what=f"{path} called\n{d.log()}")  # type: ignore[misc]
-        wait_until(lambda: "provider: anthropic\n" in hermes_config(home).read_text(), what="a flip\n" + d.log())
+            wait_until(lambda p=path: srv.count(p) >= 1, what=lambda p=path: f"{p} called\n{d.log()}")  # type: ignore[misc]
+        wait_until(
+            lambda: "provider: anthropic\n" in hermes_config(home).read_text(), what=lambda: "a flip\n" + d.log()
+        )
         # A harness reporting a turn with its auth headers: they must be dropped, not stored.
         headers = {"authorization": f"Bearer {OPENAI_KEY}", "x-api-key": ANTHROPIC_KEY, "retry-after": "60"}
         turn = {"op": "turn", "pid": "openai_api", "model": "gpt-5.5", "status_code": 429, "headers": headers}
