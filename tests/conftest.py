@@ -8,6 +8,21 @@ from pathlib import Path
 
 import pytest
 
+# The real user's bhoga files, named before any fixture moves HOME: no test may create or change them.
+_REAL_FILES = tuple(
+    Path(os.path.expanduser("~")) / rel
+    for rel in (".cache/bhoga/state.json", ".cache/bhoga/state-history.jsonl", ".config/bhoga/bhogad.toml")
+)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 # Variables that would let a test see the developer's real accounts or daemon.
 _SCRUB = (
     "ANTHROPIC_API_KEY",
@@ -53,5 +68,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # Point every provider URL at a closed loopback port so a forgotten override can never leave the machine.
     for var in ("BHOGA_ANTHROPIC_BASE_URL", "BHOGA_CHATGPT_BASE_URL", "BHOGA_GITHUB_API_URL"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
+    before = [_stamp(p) for p in _REAL_FILES]
     yield h
     assert os.environ.get("HOME") == str(h)
+    touched = [str(p) for p, b in zip(_REAL_FILES, before, strict=True) if _stamp(p) != b]
+    assert not touched, f"this test changed the real user's files: {touched}"
