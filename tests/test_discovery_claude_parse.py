@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from discovery_helpers import data, data_json
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bhoga.discovery.claude_parse import (
     keychain_account,
     keychain_service_names,
     parse_cached_usage,
+    parse_cached_usage_bytes,
     parse_credentials,
     parse_usage,
     parse_usage_text,
@@ -202,3 +206,47 @@ def test_usage_panel_variants() -> None:
     third = by_key(parse_usage_text(variants[2], NOW))
     assert (third["burst"].pct_used, third["weekly"].pct_used) == (88, 60)  # "remaining" → used
     assert by_key(parse_usage_text(variants[3], NOW))["burst"].pct_used == 2
+
+
+_USAGE = {"fetchedAtMs": 1787188917258, "accountUuid": "a", "utilization": {"five_hour": {"utilization": 46}}}
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["x", "y", "z"]), inner, max_size=3),
+    max_leaves=4,
+)
+
+
+@st.composite
+def _claude_docs(draw: st.DrawFn) -> dict[str, object]:
+    """A .claude.json-like object: the two keys at the top, nested deeper, repeated, missing, or odd-valued."""
+    doc: dict[str, object] = draw(st.dictionaries(st.sampled_from(["numStartups", "projects", "theme"]), _json_values))
+    where = draw(st.sampled_from(["top", "nested", "both", "none"]))
+    cache: object = draw(st.sampled_from([_USAGE, {**_USAGE, "accountUuid": "b"}, "text", None, [1, {"a": 2}]]))
+    account: object = draw(st.sampled_from([{"accountUuid": "a"}, {"accountUuid": "b"}, {}, 3]))
+    if where in ("top", "both"):
+        doc["cachedUsageUtilization"] = cache
+        doc["oauthAccount"] = account
+    if where in ("nested", "both"):
+        doc["projects"] = {"/p": {"cachedUsageUtilization": _USAGE, "oauthAccount": {"accountUuid": "a"}}}
+    return doc
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=_claude_docs(), indent=st.sampled_from([None, 1, 2, 4]))
+def test_cached_usage_bytes_agrees_with_the_full_parse(doc: dict[str, object], indent: int | None) -> None:
+    """Reading only the two top-level keys of a raw .claude.json gives the full parse's answer for any layout."""
+    raw = json.dumps(doc, indent=indent).encode()
+    assert parse_cached_usage_bytes(raw) == parse_cached_usage(doc)
+
+
+def test_cached_usage_bytes_reads_the_sample_and_refuses_garbage() -> None:
+    """The recorded Claude Code file is read without a full parse; empty, non-UTF-8 and non-objects give None."""
+    raw = data("claude_dot_claude_json_cached_usage.json")
+    assert parse_cached_usage_bytes(raw) == parse_cached_usage(json.loads(raw)) is not None
+    # Cut off after the two keys (a writer caught mid-way): the full parse fails, so only the fast path reads it.
+    cut = raw[: raw.rindex(b"}")]
+    with pytest.raises(ValueError):
+        json.loads(cut)
+    assert parse_cached_usage_bytes(cut) == parse_cached_usage(json.loads(raw))
+    for bad in (b"", None, b"\xff\xfe{", b"[1, 2]", b'{\n  "cachedUsageUtilization": {bro'):
+        assert parse_cached_usage_bytes(bad) is None

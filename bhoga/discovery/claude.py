@@ -19,7 +19,7 @@ from pathlib import Path
 from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import anthropic_base_url, claude_config_dir, claude_json_path
 
-from ._common import CredentialFact, age_text, log_failure, read_bytes, read_json, retry_after_seconds
+from ._common import CredentialFact, age_text, log_failure, read_bytes, retry_after_seconds
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._http import USER_AGENT, http_get
 from ._proc import run_capture, which
@@ -27,7 +27,7 @@ from .claude_parse import (
     ClaudeCredentials,
     keychain_account,
     keychain_service_names,
-    parse_cached_usage,
+    parse_cached_usage_bytes,
     parse_credentials,
     parse_usage,
     parse_usage_text,
@@ -164,7 +164,7 @@ def _from_cli(gate: Gate, now: datetime, force: bool) -> tuple[QuotaWindow, ...]
 def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
     """One observation of the Claude Code plan; never raises (a failing source logs one line)."""
     creds, where = read_credentials(keychain=False)
-    cached = parse_cached_usage(read_json(claude_json_path()))
+    cached = parse_cached_usage_bytes(read_bytes(claude_json_path()))
     if creds is None and network and not (cached and cached.fresh(now)):
         creds, where = read_credentials()
     notes: list[str] = []

@@ -25,6 +25,7 @@ __all__ = [
     "keychain_account",
     "keychain_service_names",
     "parse_cached_usage",
+    "parse_cached_usage_bytes",
     "parse_credentials",
     "parse_usage",
     "parse_usage_text",
@@ -210,6 +211,54 @@ def parse_cached_usage(claude_json: object) -> CachedUsage | None:
     if fetched is None or not isinstance(usage, dict):
         return None
     return CachedUsage(fetched, usage)
+
+
+_DECODER = json.JSONDecoder()
+_TOP_KEYS = ("cachedUsageUtilization", "oauthAccount")
+_PRETTY = '{\n  "'
+"""How Claude Code writes the file (`JSON.stringify(config, null, 2)`): top-level keys start a line, two spaces in."""
+
+
+def parse_cached_usage_bytes(data: bytes | None) -> CachedUsage | None:
+    """`parse_cached_usage` of a raw `.claude.json`, decoding only the two keys it needs when it safely can.
+
+    Real files are megabytes of project history around two small top-level keys, and a full parse of every
+    rewrite costs milliseconds. In a file laid out as Claude Code writes it, a key that occurs once and starts
+    a line two spaces in is a top-level key (a newline never occurs inside a JSON string, and deeper keys are
+    indented further), so its value is decoded where it stands. Any other layout, a repeated name or a value
+    that does not decode falls back to the full parse: the answer is the full parse's for every well-formed
+    file; a file broken elsewhere still yields these keys.
+    """
+    if not data:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.startswith(_PRETTY):
+        return _full_parse(text)
+    found: dict[str, object] = {}
+    for key in _TOP_KEYS:
+        quoted = f'"{key}"'
+        at = text.find(f"\n  {quoted}: ")
+        if at < 0:
+            if quoted in text:
+                return _full_parse(text)  # present, but not where a top-level key would be
+            continue
+        if text.count(quoted) > 1:
+            return _full_parse(text)
+        try:
+            found[key], _ = _DECODER.raw_decode(text, at + len(quoted) + 5)
+        except (ValueError, RecursionError):
+            return _full_parse(text)
+    return parse_cached_usage(found)
+
+
+def _full_parse(text: str) -> CachedUsage | None:
+    try:
+        return parse_cached_usage(json.loads(text))
+    except (ValueError, RecursionError):
+        return None
 
 
 _LINE_RE = re.compile(
