@@ -17,8 +17,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+from bhoga._merge import MAX_AHEAD
 from bhoga._model import ANY_MODEL, Observation, QuotaWindow, window_name
 from bhoga._providers import PROVIDERS, Kind
+from bhoga._values import as_amount, clamp_throttle, from_epoch, later, parse_iso, retry_after_seconds
 
 __all__ = [
     "RATE_LIMIT_HEADER_PREFIXES",
@@ -40,9 +42,6 @@ _MAX_VALUE = 256
 _MAX_HEADERS = 128
 # A 429 without any hint: wait this long before trying the provider again.
 DEFAULT_BACKOFF = timedelta(seconds=60)
-# "retry-after: 0" still deserves a short pause, and nothing sane throttles for longer than a monthly window.
-_MIN_THROTTLE = timedelta(seconds=1)
-_MAX_THROTTLE = timedelta(days=31)
 
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|h|m|s)")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -81,36 +80,9 @@ def filter_headers(headers: object) -> dict[str, str]:
     return out
 
 
-def _number(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        x = float(value)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) and x >= 0 else None
-
-
-def _epoch(value: str | None) -> datetime | None:
-    x = _number(value)
-    if x is None or x == 0:
-        return None
-    if x > 1e11:  # epoch milliseconds (OpenRouter), not seconds
-        x /= 1000.0
-    try:
-        return datetime.fromtimestamp(x, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _rfc3339(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+def _reset(value: str | None) -> datetime | None:
+    """A reset in epoch seconds, or milliseconds (OpenRouter): told apart by size."""
+    return from_epoch(value, millis=None)
 
 
 def parse_go_duration(value: str | None) -> float | None:
@@ -132,31 +104,8 @@ def parse_go_duration(value: str | None) -> float | None:
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     """When `retry-after` (delay-seconds or an HTTP-date) says to try again; None when it says nothing."""
-    if not value:
-        return None
-    seconds = _number(value)
-    if seconds is not None:
-        until = _after(now, seconds)
-    else:
-        from email.utils import parsedate_to_datetime  # noqa: PLC0415 - rare path; email is slow to import
-
-        try:
-            until = parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if until is None:
-            return None
-        until = until if until.tzinfo else until.replace(tzinfo=UTC)
-    return _clamp(until, now)
-
-
-def _after(now: datetime, seconds: float) -> datetime:
-    """`now` plus `seconds`, never overflowing: a year is longer than any window a provider reports."""
-    return now + timedelta(seconds=min(seconds, 366 * 86400.0))
-
-
-def _clamp(until: datetime, now: datetime) -> datetime:
-    return min(max(until, now + _MIN_THROTTLE), now + _MAX_THROTTLE)
+    seconds = retry_after_seconds(value, now)
+    return None if seconds is None else clamp_throttle(later(now, seconds), now)
 
 
 def _unified_windows(h: Mapping[str, str], now: datetime) -> tuple[list[QuotaWindow], datetime | None]:
@@ -164,8 +113,8 @@ def _unified_windows(h: Mapping[str, str], now: datetime) -> tuple[list[QuotaWin
     rejected_until: datetime | None = None
     for slot, name, scope, minutes in _UNIFIED:
         prefix = f"anthropic-ratelimit-unified-{slot}-"
-        util = _number(h.get(prefix + "utilization"))
-        reset = _epoch(h.get(prefix + "reset"))
+        util = as_amount(h.get(prefix + "utilization"))
+        reset = _reset(h.get(prefix + "reset"))
         if util is not None:
             pct = min(util * 100.0, 100.0)
             windows.append(QuotaWindow(name, pct, reset, minutes, scope, now, "header"))
@@ -173,7 +122,7 @@ def _unified_windows(h: Mapping[str, str], now: datetime) -> tuple[list[QuotaWin
             until = reset or now + DEFAULT_BACKOFF
             rejected_until = until if rejected_until is None else min(rejected_until, until)
     if h.get("anthropic-ratelimit-unified-status", "").lower() == "rejected" and rejected_until is None:
-        rejected_until = _epoch(h.get("anthropic-ratelimit-unified-reset")) or now + DEFAULT_BACKOFF
+        rejected_until = _reset(h.get("anthropic-ratelimit-unified-reset")) or now + DEFAULT_BACKOFF
     return windows, rejected_until
 
 
@@ -183,14 +132,14 @@ def _codex_windows(h: Mapping[str, str], now: datetime) -> list[QuotaWindow]:
         m = _CODEX.match(key)
         if m is None:
             continue
-        pct = _number(value)
+        pct = as_amount(value)
         base = key.removesuffix("used-percent")
-        minutes = _number(h.get(base + "window-minutes"))
+        minutes = as_amount(h.get(base + "window-minutes"))
         if pct is None or not minutes:
             continue  # a window of length 0 is an empty slot
-        reset = _epoch(h.get(base + "reset-at"))
-        if reset is None and (after := _number(h.get(base + "reset-after-seconds"))):
-            reset = _after(now, after)
+        reset = _reset(h.get(base + "reset-at"))
+        if reset is None and (seconds := as_amount(h.get(base + "reset-after-seconds"))):
+            reset = later(now, seconds)
         scope = ANY_MODEL
         if family := m.group("family"):
             scope = (h.get(f"x-codex-{family}-limit-name") or family).strip().lower() or family
@@ -204,14 +153,14 @@ def _bucket_throttle(h: Mapping[str, str], now: datetime) -> datetime | None:
     """The end of an exhausted per-minute bucket (Anthropic API key, OpenAI, OpenRouter), if any."""
     ends: list[datetime] = []
     for kind in ("requests", "tokens", "input-tokens", "output-tokens"):
-        if _number(h.get(f"anthropic-ratelimit-{kind}-remaining")) == 0:
-            ends.append(_rfc3339(h.get(f"anthropic-ratelimit-{kind}-reset")) or now + DEFAULT_BACKOFF)
+        if as_amount(h.get(f"anthropic-ratelimit-{kind}-remaining")) == 0:
+            ends.append(parse_iso(h.get(f"anthropic-ratelimit-{kind}-reset")) or now + DEFAULT_BACKOFF)
     for kind in ("requests", "tokens"):
-        if _number(h.get(f"x-ratelimit-remaining-{kind}")) == 0:
+        if as_amount(h.get(f"x-ratelimit-remaining-{kind}")) == 0:
             secs = parse_go_duration(h.get(f"x-ratelimit-reset-{kind}"))
-            ends.append(_after(now, secs) if secs is not None else now + DEFAULT_BACKOFF)
-    if _number(h.get("x-ratelimit-remaining")) == 0:  # OpenRouter: epoch milliseconds
-        ends.append(_epoch(h.get("x-ratelimit-reset")) or now + DEFAULT_BACKOFF)
+            ends.append(later(now, secs) if secs is not None else now + DEFAULT_BACKOFF)
+    if as_amount(h.get("x-ratelimit-remaining")) == 0:  # OpenRouter: epoch milliseconds
+        ends.append(_reset(h.get("x-ratelimit-reset")) or now + DEFAULT_BACKOFF)
     return max(ends) if ends else None
 
 
@@ -222,12 +171,12 @@ def _throttle_end(
     then the end the error body names, then a default back-off."""
     if (until := parse_retry_after(h.get("retry-after"), now)) is not None:
         return until
-    if ms := _number(h.get("retry-after-ms")):
-        return _clamp(_after(now, ms / 1000.0), now)
+    if ms := as_amount(h.get("retry-after-ms")):
+        return clamp_throttle(later(now, ms / 1000.0), now)
     full = [w.resets_at for w in windows if w.pct_used >= 100.0 and w.resets_at and w.resets_at > now]
     if full:
-        return _clamp(min(full), now)
-    return _clamp(_bucket_throttle(h, now) or body or now + DEFAULT_BACKOFF, now)
+        return clamp_throttle(min(full), now)
+    return clamp_throttle(_bucket_throttle(h, now) or body or now + DEFAULT_BACKOFF, now)
 
 
 def calibrate(
@@ -265,7 +214,7 @@ def calibrate(
         throttled = _bucket_throttle(h, now)
     if throttled is not None:
         # A unified `rejected` reset or a 200 with an empty bucket is as much from outside as a retry-after.
-        throttled = min(throttled, now + _MAX_THROTTLE)
+        throttled = min(throttled, now + MAX_AHEAD)
     return Observation(
         provider_id=pid,
         at=now,

@@ -19,10 +19,11 @@ Sources for every shape are in tests/data/errors/README.md. Nothing here raises 
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from bhoga._values import after, as_amount, clamp_throttle, parse_time
 
 __all__ = ["BUDGET_BACKOFF", "ErrorHint", "read_error"]
 
@@ -91,54 +92,6 @@ def _literal(text: str, start: int) -> object:
         return None
 
 
-def _num(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        x = float(value)
-    elif isinstance(value, str):
-        try:
-            x = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return x if math.isfinite(x) and x >= 0 else None
-
-
-def _when(value: object, now: datetime) -> datetime | None:
-    """An epoch (seconds or milliseconds) or ISO 8601 time."""
-    x = _num(value)
-    if x is not None:
-        if x == 0:
-            return None
-        if x > 1e11:
-            x /= 1000.0
-        try:
-            return datetime.fromtimestamp(x, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return None
-
-
-def _cap(until: datetime | None, now: datetime) -> datetime | None:
-    if until is None:
-        return None
-    return min(max(until, now + timedelta(seconds=1)), now + timedelta(days=31))
-
-
-def _after(now: datetime, seconds: float | None) -> datetime | None:
-    if seconds is None:
-        return None
-    return now + timedelta(seconds=min(seconds, 366 * 86400.0))
-
-
 def _duration_in(text: str) -> float | None:
     m = _IN.search(text)
     if m is None:
@@ -174,8 +127,8 @@ def _next_month(now: datetime) -> datetime:
 
 def _text_until(text: str, now: datetime) -> datetime | None:
     if m := _CLAUDE_PIPE.search(text):
-        return _when(m.group(1), now)
-    return _after(now, _duration_in(text)) or _reset_on(text)
+        return parse_time(m.group(1))
+    return after(now, _duration_in(text)) or _reset_on(text)
 
 
 def _headers(meta: object) -> dict[str, str]:
@@ -213,8 +166,9 @@ def _read(text: str, now: datetime) -> ErrorHint:
     message = err.get("message")
     words = f"{message if isinstance(message, str) else ''} {text}"
     if "usage_limit_reached" in kinds:
-        until = _when(err.get("resets_at"), now) or _after(now, _num(err.get("resets_in_seconds")))
-        return ErrorHint(True, _cap(until or _text_until(words, now), now), kind="usage_limit_reached")
+        until = parse_time(err.get("resets_at")) or after(now, as_amount(err.get("resets_in_seconds")))
+        until = until or _text_until(words, now)
+        return ErrorHint(True, until and clamp_throttle(until, now), kind="usage_limit_reached")
     if kinds & _BUDGET_CODES or (err.get("code") == 402 or "402" in kinds) or "insufficient credits" in words.lower():
         return ErrorHint(True, None, budget=True, kind=kind or "insufficient_credits")
     headers = _headers(err.get("metadata"))
@@ -222,5 +176,5 @@ def _read(text: str, now: datetime) -> ErrorHint:
         until = _text_until(words, now)
         if until is None and "quota_exceeded" in kinds:
             until = _next_month(now)  # Copilot's premium requests reset on the 1st of the month, 00:00 UTC
-        return ErrorHint(True, _cap(until, now), headers=headers, kind=kind or "rate_limit")
+        return ErrorHint(True, until and clamp_throttle(until, now), headers=headers, kind=kind or "rate_limit")
     return _NONE

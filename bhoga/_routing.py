@@ -38,6 +38,7 @@ from datetime import datetime
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy, to_hermes_model
+from bhoga._values import human_duration, window_label
 
 # Annotations only: `bhoga._pace` is needed only by callers that compute paces.
 TYPE_CHECKING = False
@@ -53,28 +54,9 @@ __all__ = [
     "next_change",
     "rank",
     "should_switch",
-    "window_label",
 ]
 
 POLICIES = ("headroom", "drain-soonest", "pace")
-_LABELS = {"burst": "5h", "weekly": "7d", "monthly": "monthly", "budget": "budget"}
-
-
-def window_label(w: QuotaWindow) -> str:
-    """A short name people know: "5h", "7d", "7d opus", "monthly"."""
-    base = _LABELS.get(w.name, w.name)
-    return base if w.scope == "*" else f"{base} {w.scope}"
-
-
-def human_duration(seconds: float) -> str:
-    """'2h 13m', '3d 4h', '45s': a time span as people read it."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, h, d = s // 60 % 60, s // 3600 % 24, s // 86400
-    if d:
-        return f"{d}d {h}h"
-    return f"{h}h {m}m" if h else f"{m}m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +201,7 @@ def _pct(x: float) -> str:
 
 def _state_text(c: _Candidate, now: datetime, reserve: float) -> str:
     pid = c.provider.id
-    label = window_label(c.binding) if c.binding else ""
+    label = window_label(c.binding.name, c.binding.scope) if c.binding else ""
     if c.status is ProviderStatus.THROTTLED:
         return (
             f"{pid} throttled for {human_duration((c.until - now).total_seconds())}" if c.until else f"{pid} throttled"

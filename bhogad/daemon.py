@@ -228,7 +228,7 @@ class Daemon:
             self._server.publish(encode({"event": "status", **status(self)}))
 
     def _provider_views(self) -> dict[str, ProviderView]:
-        from bhoga._routing import human_duration, window_label  # noqa: PLC0415
+        from bhoga._values import human_duration, window_label  # noqa: PLC0415
 
         now = datetime.now(UTC)
         views: dict[str, ProviderView] = {}
@@ -245,7 +245,7 @@ class Daemon:
                     if w.resets_at is not None and w.resets_at > now
                     else ""
                 )
-                detail = f"{left:.0f}% left in its {window_label(w)} window{resets}"
+                detail = f"{left:.0f}% left in its {window_label(w.name, w.scope)} window{resets}"
             views[q.provider_id] = ProviderView(str(q.status), detail)
         return views
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow
 from bhoga._providers import PROVIDERS, Kind
-from bhoga._routing import human_duration, next_change, rank, should_switch
+from bhoga._routing import next_change, rank, should_switch
 from tests.strategies import NOW, quotas
 
 H = timedelta(hours=1)
@@ -219,11 +219,6 @@ def test_next_change_is_the_earliest_future_reset_or_throttle_end() -> None:
         sub("github-copilot", ("monthly", 1.0), resets=-H),
     ]
     assert next_change(qs, NOW) == NOW + H
-
-
-def test_human_duration() -> None:
-    """Durations read like '2h 13m', '3d 4h', '45s'."""
-    assert [human_duration(s) for s in (45, 600, 7980, 273600, -5)] == ["45s", "10m", "2h 13m", "3d 4h", "0s"]
 
 
 # -- properties ------------------------------------------------------------------------------------------

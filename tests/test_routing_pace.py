@@ -40,7 +40,7 @@ def test_running_out_before_reset_counts_for_less() -> None:
     paces = {("claude_code", "burst"): out_in(1), ("github-copilot", "monthly"): SAFE}
     assert order(qs, paces) == ["github-copilot", "claude_code"]
     assert order(qs, paces, "headroom") == ["claude_code", "github-copilot"]
-    assert "runs out in 1h 0m at this pace" in rank(qs, OPUS, NOW, policy="pace", paces=paces)[1].reason
+    assert "runs out in 1h at this pace" in rank(qs, OPUS, NOW, policy="pace", paces=paces)[1].reason
 
 
 def test_among_safe_windows_the_soonest_reset_wins() -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bhoga._flips import Flip
 from bhoga._history import Point
 from bhoga._providers import PROVIDERS
+from bhoga._values import human_duration, window_label
 from bhoga.cli._term import Style
 
 __all__ = ["Sample", "history_json", "render_history", "series_value"]
@@ -22,7 +23,6 @@ _ROWS = 6
 _AXIS = 5  # "100%" plus the axis line
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
 _ASCII = " .:-=+*#@"
-_LABEL = {"burst": "5-hour window", "weekly": "weekly window", "monthly": "monthly window", "budget": "budget"}
 
 
 Sample = Point
@@ -61,8 +61,7 @@ def _colour(value: float | None) -> str:
 
 def _title(pid: str, key: str) -> str:
     name, _, scope = key.partition("@")
-    label = _LABEL.get(name, name)
-    return f"{pid} · {label}{f' ({scope})' if scope else ''}"
+    return f"{pid} · {window_label(name, scope, long=True)}"
 
 
 def _x_axis(start: datetime, span: timedelta, cols: int) -> str:
@@ -82,12 +81,7 @@ def _x_axis(start: datetime, span: timedelta, cols: int) -> str:
 
 
 def _ago(d: timedelta) -> str:
-    s = int(d.total_seconds())
-    if s >= 86400 and s % 86400 == 0:
-        return f"-{s // 86400}d"
-    if s >= 3600:
-        return f"-{s / 3600:.0f}h"
-    return f"-{s // 60}m"
+    return "-" + human_duration(d.total_seconds())
 
 
 def render_history(

@@ -16,6 +16,7 @@ from typing import Any
 
 from bhoga._model import RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind
+from bhoga._values import human_duration, window_label
 from bhoga.cli._term import Style
 
 __all__ = ["STALE_AFTER", "fit", "render_best", "render_status", "until"]
@@ -25,8 +26,7 @@ STALE_AFTER = 45 * 60
 (Copilot's 15 minutes), so a daemon that keeps up never shows it, and a three-hour-old number never says "ok"."""
 
 _BAR = 10
-_NAME, _STATUS, _WIN, _RESET = 14, 10, 6, 7
-_LABEL = {"burst": "5h", "weekly": "7d", "monthly": "month", "budget": "budget", "budget_weekly": "bud 7d"}
+_NAME, _STATUS, _WIN, _RESET = 14, 10, 9, 7
 _STATUS_COLOUR = {
     "metered": "cyan",
     "ok": "green",
@@ -42,25 +42,8 @@ def until(when: datetime | None, now: datetime) -> str:
     """Time to `when` the way a person says it: "2h 13m", "3d 4h", "45s"; "-" when unknown, "now" when past."""
     if when is None:
         return "-"
-    s = int((when - now).total_seconds())
-    if s <= 0:
-        return "now"
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
-def _age(seconds: float) -> str:
-    s = int(seconds)
-    if s < 3600:
-        return f"{max(s // 60, 1)}m"
-    if s < 86400:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
+    s = (when - now).total_seconds()
+    return "now" if s < 1 else human_duration(s)
 
 
 def fit(text: str, width: int) -> str:
@@ -83,9 +66,7 @@ def _pct(fraction: float) -> str:
 
 
 def _label(w: Mapping[str, Any]) -> str:
-    base = _LABEL.get(str(w.get("name")), str(w.get("name")))
-    scope = str(w.get("scope") or "*")
-    return base if scope == "*" else f"{base} {scope}"
+    return window_label(str(w.get("name")), str(w.get("scope") or "*"))
 
 
 def _left(w: Mapping[str, Any]) -> float:
@@ -138,7 +119,7 @@ def _cells(q: Mapping[str, Any], w: Mapping[str, Any] | None, now: datetime, sty
         old = seen is not None and (now - seen).total_seconds() > STALE_AFTER and w.get("source") != "set_quota"
         if (passed or old) and status not in ("throttled", "rejected"):
             stale = True
-            status = f"stale {_age((now - seen).total_seconds())}" if seen else "stale"
+            status = f"stale {human_duration((now - seen).total_seconds())}" if seen else "stale"
         left = _left(w)
         colour = "grey" if stale else "green" if left >= 0.5 else "yellow" if left >= 0.2 else "red"
         gauge = style.bar(0.0 if passed else left, _BAR, colour)
@@ -189,7 +170,7 @@ def _daemon_line(daemon: Mapping[str, Any] | None, now: datetime, style: Style) 
     facts = [f"bhogad {daemon.get('version') or '?'}", f"pid {daemon.get('pid') or '?'}"]
     started = _dt(daemon.get("started_at"))
     if started is not None:
-        facts.append(f"up {_age((now - started).total_seconds())}")
+        facts.append(f"up {human_duration((now - started).total_seconds())}")
     return style.paint(facts[0], "bold") + " · " + " · ".join(facts[1:])
 
 

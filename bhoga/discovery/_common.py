@@ -1,5 +1,5 @@
-"""Small helpers every quota source shares: lenient value parsing, time conversion, capped file reads and
-secret redaction for the one log line a failure is allowed.
+"""Small helpers every quota source shares: capped file reads and secret redaction for the one log line a
+failure is allowed (lenient values and times are `bhoga._values`, shared with header calibration).
 
 Nothing here raises on bad input: undocumented endpoints drift, so a wrong type is "no value", not an error.
 """
@@ -10,27 +10,18 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from bhoga._merge import MAX_AHEAD
 
 __all__ = [
     "MAX_FILE_BYTES",
     "CredentialFact",
-    "after",
-    "age_text",
-    "as_dict",
-    "as_float",
-    "from_epoch",
     "log_failure",
-    "parse_iso",
     "printable",
     "read_bytes",
     "read_json",
     "redact",
-    "retry_after_seconds",
     "utcnow",
 ]
 
@@ -74,83 +65,6 @@ def log_failure(logger: logging.Logger, what: str, exc: BaseException | str, *se
     logger.warning("%s: %s", what, printable(redact(detail, *secrets)))
 
 
-def as_dict(value: object) -> dict[str, Any]:
-    """`value` when it is a JSON object, else an empty dict (nulls and wrong types read as "nothing")."""
-    return value if isinstance(value, dict) else {}
-
-
-def as_float(value: object) -> float | None:
-    """A finite number from a JSON number or numeric string; None for null, bools and garbage."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return f if f == f and f not in (float("inf"), float("-inf")) else None
-
-
-_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-"""Dates past this come from a broken server; arithmetic on them (plus a day, the month before) overflows."""
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _sane(dt: datetime) -> datetime | None:
-    return dt if _EARLIEST <= dt <= _LATEST else None
-
-
-def from_epoch(value: object, *, millis: bool = False) -> datetime | None:
-    """An aware UTC datetime from epoch seconds (or milliseconds); None when absent or out of range."""
-    f = as_float(value)
-    if f is None or f <= 0:
-        return None
-    try:
-        return _sane(datetime.fromtimestamp(f / 1000.0 if millis else f, UTC))
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def after(now: datetime, seconds: object) -> datetime | None:
-    """`now` plus a number of seconds from outside, at most 31 days ahead; None when it is not a number."""
-    f = as_float(seconds)
-    if f is None:
-        return None
-    return now + timedelta(seconds=min(max(f, 0.0), MAX_AHEAD.total_seconds()))
-
-
-def parse_iso(value: object) -> datetime | None:
-    """An aware datetime from ISO-8601 text (`Z`, offsets, microseconds, a bare date as 00:00 UTC)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        dt = datetime.fromisoformat(text)
-        return _sane(dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC))
-    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset
-        return None
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `retry-after` value (delay-seconds or HTTP-date); None when unparseable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    f = as_float(text)
-    if f is not None:
-        return max(0.0, f)
-    from email.utils import parsedate_to_datetime  # noqa: PLC0415 - rare: only an HTTP-date retry-after
-
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
 def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes | None:
     """The file's bytes, or None when it is missing, unreadable, not a regular file or larger than `limit`.
 
@@ -179,18 +93,6 @@ def read_json(path: Path, *, limit: int = MAX_FILE_BYTES) -> dict[str, Any] | No
     except (ValueError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
-
-
-def age_text(delta: timedelta) -> str:
-    """A short human age: "42s", "7m", "3h", "8d"."""
-    s = max(0, int(delta.total_seconds()))
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
 
 
 @dataclass(frozen=True, slots=True)

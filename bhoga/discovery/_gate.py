@@ -22,8 +22,7 @@ from typing import Any
 from bhoga import _files
 from bhoga._model import QuotaWindow
 from bhoga._paths import state_path
-
-from ._common import as_dict, as_float, from_epoch
+from bhoga._values import as_dict, as_float, from_epoch
 
 __all__ = ["AUTH_BLOCKED", "DEFAULT_INTERVAL", "Gate", "LastGood", "gate_path"]
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import anthropic_base_url, claude_config_dir, claude_json_path
+from bhoga._values import human_duration, retry_after_seconds
 
-from ._common import CredentialFact, age_text, log_failure, read_bytes, retry_after_seconds
+from ._common import CredentialFact, log_failure, read_bytes
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._http import USER_AGENT, http_get
 from ._proc import run_capture, which
@@ -92,7 +93,7 @@ def _stale_note(creds: ClaudeCredentials, now: datetime) -> str:
     if creds.expires_at is None:
         return "stale credentials: Claude Code token has no expiry; run `claude` once to refresh the login"
     return (
-        f"stale credentials: Claude Code token expired {age_text(now - creds.expires_at)} ago; "
+        f"stale credentials: Claude Code token expired {human_duration(now - creds.expires_at)} ago; "
         "run `claude` once so it refreshes its own login"
     )
 
@@ -227,7 +228,7 @@ def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: 
     if not fallbacks:
         return obs((), (), "none")
     at, windows, more, label = max(fallbacks, key=lambda f: f[0])
-    notes.append(f"{label} is {age_text(now - at)} old")
+    notes.append(f"{label} is {human_duration(now - at)} old")
     return obs(windows, more, "last-good" if label == "last good answer" else "cache")
 
 
@@ -254,5 +255,5 @@ def claude_credential_fact(now: datetime) -> CredentialFact:
         )
     assert creds.expires_at is not None
     return CredentialFact(
-        PID, True, f"Claude Code login in {where}{plan}, token valid for {age_text(creds.expires_at - now)}"
+        PID, True, f"Claude Code login in {where}{plan}, token valid for {human_duration(creds.expires_at - now)}"
     )

@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bhoga._model import QuotaWindow
-
-from ._common import as_dict, as_float, from_epoch, parse_iso
+from bhoga._values import as_dict, as_float, from_epoch, parse_iso
 
 __all__ = [
     "CACHE_MAX_AGE",

@@ -16,8 +16,9 @@ from typing import Any
 
 from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import chatgpt_base_url, codex_home
+from bhoga._values import human_duration, retry_after_seconds
 
-from ._common import CredentialFact, age_text, log_failure, read_bytes, retry_after_seconds
+from ._common import CredentialFact, log_failure, read_bytes
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._hermes_view import hermes_auth_logins
 from ._http import USER_AGENT, http_get
@@ -202,7 +203,9 @@ def discover_codex(gate: Gate, now: datetime, *, force: bool = False, network: b
         try_app, app_force = credential is not False, force
         if auth is not None and auth.mode == "chatgpt":
             if auth.expires_at is not None and auth.expires_at <= now:
-                notes.append(f"stale credentials: Codex access token expired {age_text(now - auth.expires_at)} ago")
+                notes.append(
+                    f"stale credentials: Codex access token expired {human_duration(now - auth.expires_at)} ago"
+                )
             else:
                 got = _from_wham(gate, auth, now, force, notes)
                 if isinstance(got, tuple):
@@ -221,7 +224,9 @@ def discover_codex(gate: Gate, now: datetime, *, force: bool = False, network: b
     if not fallbacks:
         return obs(((), ()), "none")
     at, found, source = max(fallbacks, key=lambda f: f[0])
-    notes.append(f"{'newest Codex session' if source == 'rollout' else 'last good answer'} is {age_text(now - at)} old")
+    notes.append(
+        f"{'newest Codex session' if source == 'rollout' else 'last good answer'} is {human_duration(now - at)} old"
+    )
     return obs(found, source)
 
 
@@ -249,7 +254,7 @@ def codex_credential_fact(now: datetime) -> CredentialFact:
         return CredentialFact(
             PID,
             True,
-            f"Codex ChatGPT login in {path}{plan}: access token expired {age_text(now - auth.expires_at)} ago",
+            f"Codex ChatGPT login in {path}{plan}: access token expired {human_duration(now - auth.expires_at)} ago",
             "run `codex` once so it refreshes its own login",
         )
     return CredentialFact(PID, True, f"Codex ChatGPT login in {path}{plan}")

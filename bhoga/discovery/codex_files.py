@@ -25,9 +25,10 @@ from typing import Any
 
 from bhoga import _files
 from bhoga._paths import codex_home
+from bhoga._values import as_dict, as_float
 from bhoga.errors import NotRegularFileError
 
-from ._common import as_dict, as_float, read_bytes, read_json
+from ._common import read_bytes, read_json
 from .codex_parse import MAIN_FAMILY, parse_rollout_tail
 
 __all__ = ["DEFAULT_CODEX_MODELS", "get_codex_models", "newest_rollouts", "read_rollout_families"]

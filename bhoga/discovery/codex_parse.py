@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bhoga._model import QuotaWindow, window_name
-
-from ._common import after, as_dict, as_float, from_epoch, parse_iso
+from bhoga._values import after, as_dict, as_float, from_epoch, parse_iso
 
 __all__ = [
     "CodexAuth",

@@ -15,8 +15,9 @@ from typing import Any
 
 from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import github_api_url
+from bhoga._values import as_dict, as_float, parse_iso, retry_after_seconds
 
-from ._common import CredentialFact, as_dict, as_float, log_failure, parse_iso, retry_after_seconds
+from ._common import CredentialFact, log_failure
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._hermes_view import fingerprint, hermes_auth_logins, hermes_env
 from ._http import http_get
@@ -194,9 +195,9 @@ def _last_good(
     lg = gate.last_good(PID)
     if lg is None:
         return (), ()
-    from ._common import age_text  # noqa: PLC0415
+    from bhoga._values import human_duration  # noqa: PLC0415
 
-    notes.append(f"last good answer is {age_text(now - lg.at)} old")
+    notes.append(f"last good answer is {human_duration(now - lg.at)} old")
     return lg.windows, lg.extra
 
 
