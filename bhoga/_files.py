@@ -38,6 +38,7 @@ __all__ = [
     "is_bhoga_temp",
     "lock_file",
     "move_aside",
+    "open_fd",
     "open_regular",
     "read_bounded",
     "read_bounded_stat",
@@ -131,6 +132,33 @@ def open_regular(path: Path) -> BinaryIO:
         os.close(fd)
         raise
     return os.fdopen(fd, "rb")
+
+
+def open_fd(path: Path, flags: int, *, mode: int = 0o600, follow: bool = True) -> int | None:
+    """A descriptor on regular file `path` opened with `flags` (`O_APPEND`, `O_CREAT`, ...), never blocking;
+    None when nothing is there. `follow=False` refuses a symlink at `path` itself (for files bhoga alone
+    writes). Raises `NotRegularFileError` for anything not a regular file, `OSError` for the rest."""
+    flags |= os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    if follow:
+        check_regular(path)  # a directory would fail to open for writing with a less telling error
+    else:
+        check_regular_nofollow(path)
+    try:
+        fd = os.open(path, flags, mode)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP and not follow:
+            raise NotRegularFileError(path, "a symlink") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _refuse(path, st.st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def read_bounded(path: Path, limit: int = MAX_READ_BYTES) -> bytes:

@@ -11,12 +11,13 @@ import contextlib
 import json
 import logging
 import os
-import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bhoga import _files
 from bhoga._paths import state_path
+from bhoga.errors import NotRegularFileError
 
 __all__ = ["Flip", "flips_path", "read_flips", "record_flip"]
 
@@ -43,14 +44,12 @@ def flips_path() -> Path:
 
 def _open(path: Path, flags: int) -> int | None:
     try:
-        fd = os.open(path, flags | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
+        return _files.open_fd(path, flags, follow=False)
+    except NotRegularFileError:
         log.warning("%s is not a regular file; flips are not recorded there", path)
-        return None
-    return fd
+    except OSError:
+        pass
+    return None
 
 
 def record_flip(model: str | None, to: str | None, why: str, *, at: datetime | None = None) -> None:
@@ -81,17 +80,12 @@ def record_flip(model: str | None, to: str | None, why: str, *, at: datetime | N
 
 
 def _compact(path: Path) -> None:
-    keep = read_flips(path, since=datetime.now(UTC) - KEEP)[-1000:]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for flip in keep:
-                row = {"t": flip.at.timestamp(), "model": flip.model, "to": flip.to, "why": flip.why}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    # Under a lock, so two compacting writers do not race and a temp file seen now is a killed writer's.
+    with contextlib.suppress(OSError), _files.lock_file(path.with_name(path.name + ".lock"), timeout=5):
+        _files.remove_orphans(path)
+        keep = read_flips(path, since=datetime.now(UTC) - KEEP)[-1000:]
+        rows = ({"t": flip.at.timestamp(), "model": flip.model, "to": flip.to, "why": flip.why} for flip in keep)
+        _files.atomic_write(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode())
 
 
 def read_flips(path: Path | None = None, *, since: datetime | None = None) -> list[Flip]:

@@ -23,10 +23,8 @@ Reads are bounded (`MAX_BYTES`), refuse anything that is not a regular file, and
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,7 +32,7 @@ from pathlib import Path
 
 from bhoga import _files, _lazy
 from bhoga._model import ProviderQuota
-from bhoga.errors import StateError
+from bhoga.errors import NotRegularFileError, StateError
 
 __all__ = [
     "KEEP",
@@ -111,31 +109,24 @@ class HistoryStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
-        except OSError as e:
-            raise StateError(f"cannot open history lock {self.lock_path}: {e.strerror}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise StateError(f"history lock {self.lock_path} is not a regular file; refusing to use it")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.ExitStack() as held:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                held.enter_context(_files.lock_file(self.lock_path))
+            except NotRegularFileError as e:
+                raise StateError(f"history lock {self.lock_path} {e.strerror}; refusing to use it") from None
+            except OSError as e:
+                raise StateError(f"cannot open history lock {self.lock_path}: {e.strerror}") from None
             yield
-        finally:
-            os.close(fd)
 
-    def _open_regular(self, flags: int) -> int | None:
+    def _open_regular(self, flags: int, *, follow: bool = True) -> int | None:
         """A descriptor on the history file when it is a regular file; None when it does not exist."""
         try:
-            fd = os.open(self.path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
+            return _files.open_fd(self.path, flags, follow=follow)
+        except NotRegularFileError as e:
+            raise StateError(f"history file {self.path} {e.strerror}; refusing to use it") from None
         except OSError as e:
             raise StateError(f"cannot open history file {self.path}: {e.strerror}") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise StateError(f"history file {self.path} is not a regular file; refusing to use it")
-        return fd
 
     def _read_raw(self) -> bytes:
         fd = self._open_regular(os.O_RDONLY)
@@ -164,7 +155,7 @@ class HistoryStore:
         if not data:
             return
         with self._locked():
-            fd = self._open_regular(os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW)
+            fd = self._open_regular(os.O_RDWR | os.O_APPEND | os.O_CREAT, follow=False)
             if fd is None:  # pragma: no cover - O_CREAT makes it exist
                 return
             try:

@@ -11,6 +11,8 @@ import stat
 import sys
 from pathlib import Path
 
+from bhoga import _files
+
 __all__ = [
     "anthropic_base_url",
     "chatgpt_base_url",
@@ -117,12 +119,12 @@ def socket_pointer_path() -> Path:
 def _read_pointer(path: Path) -> list[Path]:
     """The socket path recorded in `path`; nothing for a missing, odd (FIFO, device) or oversized file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = _files.open_fd(path, os.O_RDONLY, follow=False)
     except OSError:
         return []
+    if fd is None:
+        return []
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return []
         text = os.read(fd, 4097).decode("utf-8", "replace").strip()
     except OSError:
         return []

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bhoga import _files
 from bhoga._providers import PROVIDERS, Kind
-from bhoga.errors import BhogaError
+from bhoga.errors import BhogaError, NotRegularFileError
 
 __all__ = ["Metered", "Subscription", "Trace", "Window", "load_trace", "lookup", "trace_to_json"]
 
@@ -181,12 +182,11 @@ def parse_trace(doc: object, where: str = "trace") -> Trace:
 def load_trace(path: Path) -> Trace:
     """Read a trace file; `TraceError` (one line) when it cannot be read or used."""
     try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_TRACE_BYTES + 1)
+        raw = _files.read_bounded(path, MAX_TRACE_BYTES)  # a FIFO or device never blocks the command
+    except NotRegularFileError as e:
+        raise TraceError(f"trace {path} {e.strerror}") from None
     except OSError as e:
         raise TraceError(f"cannot read trace {path}: {e.strerror}") from None
-    if len(raw) > MAX_TRACE_BYTES:
-        raise TraceError(f"trace {path} is larger than {MAX_TRACE_BYTES // 2**20} MiB")
     try:
         doc = json.loads(raw)
     except ValueError as e:

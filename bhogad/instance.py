@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import stat
 from pathlib import Path
 
 from bhoga import _files
@@ -41,15 +40,13 @@ class InstanceLock:
         if not directory.exists():
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            _files.check_regular_nofollow(self.path)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+            fd = _files.open_fd(self.path, os.O_RDWR | os.O_CREAT, follow=False)
         except NotRegularFileError as exc:
             raise BhogaError(f"lock file {exc}") from None
         except OSError as exc:
             raise BhogaError(f"cannot open the lock file {self.path}: {exc.strerror}") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise BhogaError(f"lock file {self.path}: not a regular file; left unchanged")
+        if fd is None:  # O_CREAT: only a file removed between the create and the open gets here
+            raise BhogaError(f"cannot open the lock file {self.path}: it vanished while being created")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -322,3 +322,71 @@ def test_fifo_read_does_not_wait_for_a_writer(tmp_path: Path) -> None:
     with pytest.raises(NotRegularFileError):
         _files.read_bounded(fifo)
     t.join(5)
+
+
+# -- the writers routed through the file module (issue 18) ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_trace_file_odd_node_is_one_line_not_a_hang(tmp_path: Path, kind: str) -> None:
+    """`bhoga simulate --trace` on a FIFO, device, socket or directory refuses it at once in one line."""
+    from bhoga._sim_trace import TraceError, load_trace
+
+    node = tmp_path / "trace.json"
+    before = make_node(node, kind)
+    with pytest.raises(TraceError, match="not a regular file") as info:
+        load_trace(node)
+    assert "\n" not in str(info.value) and identity(node) == before
+
+
+def test_socket_note_is_written_through_the_file_module(tmp_path: Path) -> None:
+    """bhogad's socket note replaces a regular file atomically, clears a killed predecessor's temp file and
+    leaves a FIFO in its place alone."""
+    from bhoga._paths import socket_candidates, socket_pointer_path
+    from bhogad.pointer import forget_socket, record_socket
+
+    note = socket_pointer_path()
+    note.parent.mkdir(parents=True, exist_ok=True)
+    orphan = note.with_name(f".{note.name}{_files.TEMP_MARK}abcd1234.tmp")
+    orphan.write_text("half")
+    sock = tmp_path / "run" / "bhogad.sock"
+    record_socket(sock)
+    assert note.read_text() == f"{sock}\n" and not orphan.exists()
+    assert sock in socket_candidates()
+    forget_socket(sock)
+    assert not note.exists()
+    before = make_node(note, "fifo")
+    record_socket(sock)
+    forget_socket(sock)
+    assert identity(note) == before
+
+
+def test_flip_log_compaction_is_atomic_and_clears_orphans(tmp_path: Path) -> None:
+    """Compacting the flip log writes through the file module: a killed writer's temp file goes, recent flips stay."""
+    from bhoga import _flips
+
+    path = _flips.flips_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    orphan = path.with_name(f".{path.name}{_files.TEMP_MARK}abcd1234.tmp")
+    orphan.write_text("half")
+    now = time.time()
+    n = _flips.MAX_BYTES // 300 + 2  # one more append passes MAX_BYTES and compacts
+    rows = ({"t": now - n + i, "model": "m", "to": "claude_code", "why": f"flip {i} " + "x" * 290} for i in range(n))
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _flips.record_flip("m", "claude_code", f"flip {n}")
+    assert not orphan.exists() and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert [f.why.split()[1] for f in _flips.read_flips(path)] == [str(i) for i in range(n + 1)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_history_lock_odd_node_is_one_line(tmp_path: Path, kind: str) -> None:
+    """A FIFO, device, socket or directory at the history lock path is refused in one line and left alone."""
+    from datetime import UTC, datetime
+
+    from bhoga._history import HistoryStore, Point
+
+    store = HistoryStore(tmp_path / "h.jsonl")
+    before = make_node(store.lock_path, kind)
+    with pytest.raises(StateError, match=r"history lock .* not a regular file") as info:
+        store.append([("claude_code", "burst", Point(datetime.now(UTC), 10.0, None))])
+    assert "\n" not in str(info.value) and identity(store.lock_path) == before

@@ -12,13 +12,12 @@ import contextlib
 import os
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bhoga import __version__, _paths
-from bhoga.errors import HermesConfigError
+from bhoga import __version__, _files, _paths
+from bhoga.errors import HermesConfigError, NotRegularFileError
 from bhoga.hermes._home import hermes_dir
 from bhoga.hermes._plugins import plugin_lists, set_plugin_enabled
 
@@ -89,9 +88,10 @@ def _read(path: Path) -> bytes | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         raise HermesConfigError(f"{path}: not a regular file; left alone")
-    if st.st_size > 1 << 20:
-        raise HermesConfigError(f"{path}: larger than any plugin file bhoga writes; left alone")
-    return path.read_bytes()
+    try:
+        return _files.read_bounded(path, 1 << 20)
+    except NotRegularFileError as e:
+        raise HermesConfigError(f"{path}: {e.strerror}; left alone") from None
 
 
 def _files_state(directory: Path) -> str:
@@ -106,17 +106,9 @@ def _files_state(directory: Path) -> str:
 
 
 def _write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bhoga-tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        _files.atomic_write(path, data, mode=0o644)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise HermesConfigError(f"{path}: {e.strerror or e}; plugin not written") from None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bhoga import _files
 from bhogad.service._render import LAUNCHD_LABEL, render_plist, render_service, render_socket
 
 __all__ = ["EXAMPLE_HOME_LINUX", "EXAMPLE_HOME_MACOS", "example_files", "main"]
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     for rel, data in example_files().items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        _files.atomic_write(path, data, mode=0o644)
         print(f"wrote {path}")
     return 0
 
