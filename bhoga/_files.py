@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bhoga.errors import NotRegularFileError
+from bhoga.errors import NotRegularFileError, StateError
 
 # Annotations only: `typing` is not imported at run time (it would slow `import bhoga`).
 TYPE_CHECKING = False
@@ -37,6 +37,7 @@ __all__ = [
     "fsync_dir",
     "is_bhoga_temp",
     "lock_file",
+    "locked_for",
     "move_aside",
     "open_fd",
     "open_regular",
@@ -122,15 +123,9 @@ def read_bounded_stat(path: Path, limit: int = MAX_READ_BYTES) -> tuple[bytes, o
 
 def open_regular(path: Path) -> BinaryIO:
     """Regular file `path` opened for reading, never blocking on the way (see `read_bounded_stat`)."""
-    check_regular(path)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _refuse(path, st.st_mode)
-    except BaseException:
-        os.close(fd)
-        raise
+    fd = open_fd(path, os.O_RDONLY)
+    if fd is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     return os.fdopen(fd, "rb")
 
 
@@ -201,6 +196,22 @@ def lock_file(path: Path, *, timeout: float | None = None, busy: str = "") -> It
         yield fd
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def locked_for(path: Path, what: str) -> Iterator[None]:
+    """Hold `<path>.lock` (its directory made 0700 first) around a read-merge-write of `path`; a lock that
+    cannot be had is one `StateError` line naming `what` ("state", "history")."""
+    lock = path.with_name(path.name + ".lock")
+    with contextlib.ExitStack() as held:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            held.enter_context(lock_file(lock))
+        except NotRegularFileError as e:
+            raise StateError(f"{what} lock {e}") from None
+        except OSError as e:
+            raise StateError(f"cannot open {what} lock {lock}: {e.strerror}") from None
+        yield
 
 
 def check_regular_nofollow(path: Path) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,17 +107,8 @@ class HistoryStore:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with contextlib.ExitStack() as held:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                held.enter_context(_files.lock_file(self.lock_path))
-            except NotRegularFileError as e:
-                raise StateError(f"history lock {self.lock_path} {e.strerror}; refusing to use it") from None
-            except OSError as e:
-                raise StateError(f"cannot open history lock {self.lock_path}: {e.strerror}") from None
-            yield
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return _files.locked_for(self.path, "history")
 
     def _open_regular(self, flags: int, *, follow: bool = True) -> int | None:
         """A descriptor on the history file when it is a regular file; None when it does not exist."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -135,17 +135,8 @@ class StateStore:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                stack.enter_context(_files.lock_file(self.lock_path))
-            except NotRegularFileError as e:
-                raise StateError(f"state lock {e}") from None
-            except OSError as e:
-                raise StateError(f"cannot open state lock {self.lock_path}: {e.strerror}") from None
-            yield
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return _files.locked_for(self.path, "state")
 
     def _read_unlocked(self) -> dict[str, ProviderQuota]:
         try:

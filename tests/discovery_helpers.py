@@ -1,5 +1,6 @@
-"""Helpers for the discovery tests: writers for Claude/Codex files in the temporary HOME, fake CLI scripts,
-and the fake secrets every test greps its captured output for.
+"""The one set of writers for provider files in the temporary HOME (Claude Code's login and usage cache,
+Codex's login and rollouts), fake CLI scripts, and the fake secrets every test greps its captured output for.
+Every test that plants such a file uses these, so a format change is made once.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ import os
 import stat
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).parent / "data" / "discovery"
+H3, D4 = timedelta(hours=3), timedelta(days=4)
 
 CLAUDE_TOKEN = "sk-ant-oat01-TESTSECRETclaudeACCESS0123456789abcdef"
 CLAUDE_REFRESH = "sk-ant-ort01-TESTSECRETclaudeREFRESH0123456789abcdef"
@@ -62,20 +65,31 @@ def assert_no_secrets_in_files(root: Path, *, skip: tuple[Path, ...] = ()) -> No
             assert_no_secrets(p.read_bytes().decode("utf-8", "replace"))
 
 
-def write_claude_credentials(home: Path, *, expires_in: float = 3600.0, scopes: list[str] | None = None) -> Path:
-    creds = {
-        "claudeAiOauth": {
-            "accessToken": CLAUDE_TOKEN,
-            "refreshToken": CLAUDE_REFRESH,
-            "expiresAt": int((time.time() + expires_in) * 1000),
-            "scopes": scopes if scopes is not None else ["user:inference", "user:profile"],
-            "subscriptionType": "max",
-            "rateLimitTier": "default_claude_max_20x",
-        }
+def write_claude_credentials(
+    home: Path,
+    *,
+    token: str = CLAUDE_TOKEN,
+    refresh: str | None = CLAUDE_REFRESH,
+    expires_in: float = 3600.0,
+    scopes: list[str] | None = None,
+    path: Path | None = None,
+) -> Path:
+    """Claude Code's login (`~/.claude/.credentials.json`, or `path`), replaced atomically the way Claude Code
+    writes it, so a watcher never sees half a file."""
+    oauth: dict[str, Any] = {"accessToken": token}
+    if refresh is not None:
+        oauth["refreshToken"] = refresh
+    oauth |= {
+        "expiresAt": int((time.time() + expires_in) * 1000),
+        "scopes": scopes if scopes is not None else ["user:inference", "user:profile"],
+        "subscriptionType": "max",
+        "rateLimitTier": "default_claude_max_20x",
     }
-    path = home / ".claude" / ".credentials.json"
+    path = path or home / ".claude" / ".credentials.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(creds))
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(json.dumps({"claudeAiOauth": oauth}))
+    os.replace(tmp, path)
     return path
 
 
@@ -113,14 +127,31 @@ def write_codex_auth(home: Path, *, expires_in: float = 3600.0) -> Path:
 
 
 def write_rollout(home: Path, day: str, name: str, lines: list[Any], *, mtime: float | None = None) -> Path:
-    """A rollout file under sessions/YYYY/MM/DD (`day` "2026/11/25"); dict lines are JSON-encoded."""
+    """A rollout file under sessions/YYYY/MM/DD (`day` "2026/11/25"), replaced atomically so a watcher never
+    reads half of it; dict lines are JSON-encoded."""
     d = home / ".codex" / "sessions" / day
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"rollout-{name}.jsonl"
-    path.write_bytes(b"".join((x if isinstance(x, bytes) else json.dumps(x).encode()) + b"\n" for x in lines))
+    tmp = path.with_name("." + path.name)
+    tmp.write_bytes(b"".join((x if isinstance(x, bytes) else json.dumps(x).encode()) + b"\n" for x in lines))
     if mtime is not None:
-        os.utime(path, (mtime, mtime))
+        os.utime(tmp, (mtime, mtime))
+    os.replace(tmp, path)
     return path
+
+
+def write_codex_usage(home: Path, used_5h: float, used_week: float = 10.0, *, name: str = "a") -> Path:
+    """Today's Codex rollout whose newest token_count says the 5 h window is `used_5h` percent used now."""
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    limits = {
+        "limit_id": "codex",
+        "primary": {"used_percent": used_5h, "window_minutes": 300, "resets_at": int((now + H3).timestamp())},
+        "secondary": {"used_percent": used_week, "window_minutes": 10080, "resets_at": int((now + D4).timestamp())},
+    }
+    return write_rollout(
+        home, now.strftime("%Y/%m/%d"), f"{now:%Y-%m-%dT%H-%M-%S}-{name}", [token_count_line(stamp, limits)]
+    )
 
 
 def token_count_line(ts: str, rate_limits: dict[str, Any]) -> dict[str, Any]:

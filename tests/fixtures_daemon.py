@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,40 +134,6 @@ def hermes_route(home: Path) -> tuple[str | None, str | None]:
         return None, None
     model = data.get("model") or {}
     return model.get("provider"), model.get("default")
-
-
-def write_rollout(home: Path, used_5h: float, used_week: float = 10.0, *, name: str = "a") -> Path:
-    """A Codex rollout file whose newest token_count says the 5 h window is `used_5h` percent used."""
-    now = datetime.now(UTC)
-    day = home / ".codex" / "sessions" / now.strftime("%Y/%m/%d")
-    day.mkdir(parents=True, exist_ok=True)
-    path = day / f"rollout-{now.strftime('%Y-%m-%dT%H-%M-%S')}-{name}.jsonl"
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-    line = {
-        "timestamp": stamp,
-        "type": "event_msg",
-        "payload": {
-            "type": "token_count",
-            "info": None,
-            "rate_limits": {
-                "limit_id": "codex",
-                "primary": {
-                    "used_percent": used_5h,
-                    "window_minutes": 300,
-                    "resets_at": int((now + timedelta(hours=3)).timestamp()),
-                },
-                "secondary": {
-                    "used_percent": used_week,
-                    "window_minutes": 10080,
-                    "resets_at": int((now + timedelta(days=4)).timestamp()),
-                },
-            },
-        },
-    }
-    tmp = path.with_name("." + path.name)
-    tmp.write_text(json.dumps(line) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeServer
+
+from tests.fakeserver import FakeServer
 
 
 @pytest.fixture

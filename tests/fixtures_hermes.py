@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from bhoga._model import ProviderStatus, RouterRecommendation
 from bhoga._providers import provider, to_hermes_model
+from tests.discovery_helpers import write_claude_credentials
 
 DATA = Path(__file__).parent / "data" / "hermes"
 CORPUS = DATA / "corpus"
@@ -85,18 +85,10 @@ class HermesHome:
         return self.config
 
     def claude_login(self) -> None:
-        d = self.home / ".claude"
-        d.mkdir(exist_ok=True)
-        creds = {
-            "claudeAiOauth": {
-                "accessToken": CLAUDE_ACCESS,
-                "refreshToken": "sk-ant-ort01-FAKErefresh",
-                "expiresAt": 9_999_999_999_000,
-                "scopes": ["user:inference"],
-                "subscriptionType": "max",
-            }
-        }
-        (d / ".credentials.json").write_text(json.dumps(creds))
+        """A Claude Code login that stays valid for the whole test run."""
+        write_claude_credentials(
+            self.home, token=CLAUDE_ACCESS, refresh="sk-ant-ort01-FAKErefresh", expires_in=365 * 86400.0
+        )
 
     def codex_login(self) -> None:
         shutil.copyfile(DATA / "hermes_auth.openai-codex.json", self.dir / "auth.json")

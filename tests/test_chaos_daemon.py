@@ -20,6 +20,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from bhoga._paths import state_path
+from tests.discovery_helpers import write_claude_credentials
 from tests.fakeserver import FakeServer, Reply
 from tests.fixtures_daemon import DaemonProc, hermes_config, request, wait_until
 
@@ -48,21 +49,6 @@ def procs() -> Iterator[list[DaemonProc]]:
     yield started
     for p in started:
         p.kill()
-
-
-def _claude_login(home: Path, token: str) -> None:
-    """A Claude Code login valid for six hours (a fake token) so claude_code is a candidate."""
-    creds = home / ".claude" / ".credentials.json"
-    creds.parent.mkdir(parents=True, exist_ok=True)
-    expires = int((time.time() + 6 * 3600) * 1000)
-    oauth = {
-        "accessToken": token,
-        "refreshToken": "sk-ant-ort01-FAKE-chaos-refresh",
-        "expiresAt": expires,
-        "scopes": ["user:inference", "user:profile"],
-        "subscriptionType": "max",
-    }
-    creds.write_text(json.dumps({"claudeAiOauth": oauth}))
 
 
 def _temp_files(cfg: Path) -> list[str]:
@@ -108,7 +94,7 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
     cfg = hermes_config(home)
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(ORIGINAL)
-    _claude_login(home, "sk-ant-oat01-FAKE-chaos")
+    write_claude_credentials(home, token="sk-ant-oat01-FAKE-chaos", expires_in=6 * 3600)
     rng = random.Random(8)
     seen: set[str] = set()
     for i in range(KILLS):
@@ -153,7 +139,7 @@ def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
     cfg = hermes_config(home)
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(ORIGINAL)
-    _claude_login(home, "sk-ant-oat01-FAKE-chaos")
+    write_claude_credentials(home, token="sk-ant-oat01-FAKE-chaos", expires_in=6 * 3600)
     # Exactly what bhoga.hermes._atomic leaves when SIGKILLed between mkstemp and os.replace.
     stale = cfg.parent / f".{cfg.name}.bhoga-k1ll3d_9.tmp"
     stale.write_text(ORIGINAL.replace("provider: anthropic", "provider: anthropic-api"))
@@ -175,7 +161,7 @@ def test_hung_usage_endpoint_does_not_stop_the_daemon_serving(
         srv.route("/api/oauth/usage", Reply(200, {}, delay=60.0))
         monkeypatch.delenv("BHOGA_OFFLINE")
         monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
-        _claude_login(home, "sk-ant-oat01-FAKE-hung")
+        write_claude_credentials(home, token="sk-ant-oat01-FAKE-hung", expires_in=6 * 3600)
         d = DaemonProc(tmp_path / "bhogad.log")
         procs.append(d)
         d.wait_ready()

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from discovery_helpers import write_claude_credentials
-from fakeserver import FakeServer, Reply
 
 from bhoga import Router
 from bhoga._calibrate import calibrate
@@ -19,8 +17,10 @@ from bhoga.discovery._common import log_failure
 from bhoga.discovery.claude_parse import parse_usage
 from bhoga.discovery.codex_parse import parse_wham
 from bhoga.discovery.copilot import parse_copilot_user
+from tests.discovery_helpers import write_claude_credentials
+from tests.fakeserver import FakeServer, Reply
 
-pytest_plugins = ("fixtures_discovery",)
+pytest_plugins = ("tests.fixtures_discovery",)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 MONTH = timedelta(days=31)

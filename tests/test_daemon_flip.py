@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from tests.discovery_helpers import write_claude_credentials, write_codex_usage
 from tests.fakeserver import FakeServer, Reply
 from tests.fixtures_daemon import (
     DaemonProc,
@@ -23,7 +23,6 @@ from tests.fixtures_daemon import (
     start,
     wait_until,
     write_hermes,
-    write_rollout,
 )
 
 __all__ = ["start"]  # a fixture: imported for pytest, not called
@@ -56,15 +55,16 @@ def test_rollout_file_flips_hermes_and_keeps_the_rest(
     """A new Codex rollout saying 97 % used moves Hermes to openai-api; comments and other keys stay."""
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 20, name="a")
+    write_codex_usage(home, 20, name="a")
     d = launch(start, tmp_path)
     wait_until(lambda: "still the best" in d.log() or "keeping" in d.log(), what=lambda: "first pass")
     assert hermes_route(home) == ("openai-codex", "gpt-5.5")
-    write_rollout(home, 97, name="b")
+    write_codex_usage(home, 97, name="b")
     provider_becomes(home, "openai-api", d)
     text = hermes_config(home).read_text()
     assert "# my hermes config" in text and "max_turns: 60  # keep" in text
-    assert "flip gpt-5.5: openai-codex → openai_api" in d.log()
+    # The log line follows the write: wait for it rather than race the daemon to it.
+    wait_until(lambda: "flip gpt-5.5: openai-codex → openai_api" in d.log(), what=lambda: "flip log line\n" + d.log())
     assert d.stop() == 0
     state = "".join(p.read_text(errors="replace") for p in (home / ".cache").rglob("*") if p.is_file())
     assert_no_secrets(d.log(), state, text)
@@ -124,27 +124,9 @@ def test_codex_home_created_after_start_is_picked_up(
     request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 5})
     provider_becomes(home, "openai-api", d)
     time.sleep(0.05)  # the rollout's observation must be newer than the set_quota
-    write_rollout(home, 10, name="late")  # mkdir -p ~/.codex/sessions/Y/M/D, then the file
+    write_codex_usage(home, 10, name="late")  # mkdir -p ~/.codex/sessions/Y/M/D, then the file
     provider_becomes(home, "openai-codex", d)
     assert d.stop() == 0
-
-
-def _claude_credentials(home: Path, token: str, hours: float = 6) -> None:
-    expires = int((datetime.now(UTC) + timedelta(hours=hours)).timestamp() * 1000)
-    creds = {
-        "claudeAiOauth": {
-            "accessToken": token,
-            "refreshToken": CLAUDE_REFRESH,
-            "expiresAt": expires,
-            "scopes": ["user:inference", "user:profile"],
-            "subscriptionType": "max",
-        }
-    }
-    d = home / ".claude"
-    d.mkdir(exist_ok=True)
-    tmp = d / ".credentials.json.tmp"
-    tmp.write_text(json.dumps(creds))
-    os.replace(tmp, d / ".credentials.json")
 
 
 def _usage(used: float) -> dict[str, object]:
@@ -164,7 +146,7 @@ def test_server_answer_and_replaced_credentials_flip_hermes(
         monkeypatch.delenv("BHOGA_OFFLINE")
         monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
-        _claude_credentials(home, CLAUDE_TOKEN)
+        write_claude_credentials(home, token=CLAUDE_TOKEN, refresh=CLAUDE_REFRESH, expires_in=6 * 3600)
         write_hermes(home, "anthropic", "claude-sonnet-4-6", codex_login=False)
         d = launch(start, tmp_path)
         wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "first usage call")
@@ -173,7 +155,7 @@ def test_server_answer_and_replaced_credentials_flip_hermes(
         srv.route("/api/oauth/usage", Reply(200, _usage(97.0)))
         # Claude Code (or Hermes) refreshed its login: a new expiry, hours later. (The same expiry to the second is
         # the same login, which the 5-minute rule rightly refuses: that made this test fail when it ran fast.)
-        _claude_credentials(home, CLAUDE_TOKEN, hours=8)
+        write_claude_credentials(home, token=CLAUDE_TOKEN, refresh=CLAUDE_REFRESH, expires_in=8 * 3600)
         provider_becomes(home, "anthropic-api", d)
         assert srv.count("/api/oauth/usage") == 2
         sent = [r.headers.get("Authorization", r.headers.get("authorization", "")) for r in srv.requests]
@@ -188,13 +170,13 @@ def test_pyyaml_rewrite_is_reread_and_its_model_routed(
     """A config rewritten by a PyYAML writer (the user switched model) is re-read; the next flip keeps that model."""
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 20, name="a")
+    write_codex_usage(home, 20, name="a")
     d = launch(start, tmp_path)
     wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
     data = {"agent": {"max_turns": 5}, "model": {"default": "gpt-5.4-mini", "provider": "openai-codex"}, "x": [1, 2]}
     hermes_config(home).write_text(yaml.safe_dump(data, default_flow_style=True))
     wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4-mini", what=lambda: "re-read")
-    write_rollout(home, 97, name="b")
+    write_codex_usage(home, 97, name="b")
     provider_becomes(home, "openai-api", d)
     after = yaml.safe_load(hermes_config(home).read_text())
     assert after["model"]["default"] == "gpt-5.4-mini"
@@ -208,12 +190,12 @@ def test_pause_stops_writes_and_resume_applies(
     """While paused a needed flip is only logged; resuming writes it."""
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 20, name="a")
+    write_codex_usage(home, 20, name="a")
     d = launch(start, tmp_path)
     wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
     before = hermes_config(home).read_bytes()
     assert request({"op": "pause"})["paused"] is True
-    write_rollout(home, 97, name="b")
+    write_codex_usage(home, 97, name="b")
     wait_until(lambda: "paused; would switch" in d.log(), what=lambda: "paused pass")
     assert hermes_config(home).read_bytes() == before
     assert request({"op": "resume"})["paused"] is False
@@ -228,7 +210,7 @@ def test_provider_bhoga_does_not_route_is_left_alone(
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "lmstudio", "gpt-5.5")
     before = hermes_config(home).read_bytes()
-    write_rollout(home, 97, name="a")
+    write_codex_usage(home, 97, name="a")
     d = launch(start, tmp_path)
     wait_until(lambda: "which bhoga does not route; leaving it" in d.log(), what=lambda: "leave-alone line")
     time.sleep(1.0)
@@ -244,7 +226,7 @@ def test_once_writes_and_reports(home: Path, monkeypatch: pytest.MonkeyPatch) ->
     """`bhogad --once` does one pass, prints what it did and exits 0."""
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 97)
+    write_codex_usage(home, 97)
     proc = _once()
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and "openai_api" in proc.stdout
@@ -257,7 +239,7 @@ def test_once_exits_1_when_hermes_config_cannot_be_written(home: Path, monkeypat
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     cfg = write_hermes(home, "openai-codex", "gpt-5.5")
     os.link(cfg, home / "config-hardlink.yaml")
-    write_rollout(home, 97)
+    write_codex_usage(home, 97)
     before = cfg.read_bytes()
     proc = _once()
     assert proc.returncode == 1
@@ -275,13 +257,13 @@ def test_symlinked_hermes_dir_is_watched_and_kept(
     real.parent.mkdir()
     (home / ".hermes").rename(real)
     (home / ".hermes").symlink_to(real)
-    write_rollout(home, 20, name="a")
+    write_codex_usage(home, 20, name="a")
     d = launch(start, tmp_path)
     wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
     text = (real / "config.yaml").read_text().replace("gpt-5.5", "gpt-5.4")
     (real / "config.yaml").write_text(text)  # an editor writing the real file in place
     wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4", what=lambda: "hand edit seen")
-    write_rollout(home, 97, name="b")
+    write_codex_usage(home, 97, name="b")
     provider_becomes(home, "openai-api", d)
     assert (home / ".hermes").is_symlink()
     assert yaml.safe_load((real / "config.yaml").read_text())["model"]["default"] == "gpt-5.4"
@@ -296,7 +278,7 @@ def test_sigterm_does_not_wait_for_a_hung_discovery(
         srv.route("/api/oauth/usage", Reply(200, _usage(20.0), delay=60.0))
         monkeypatch.delenv("BHOGA_OFFLINE")
         monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
-        _claude_credentials(home, CLAUDE_TOKEN)
+        write_claude_credentials(home, token=CLAUDE_TOKEN, refresh=CLAUDE_REFRESH, expires_in=6 * 3600)
         d = launch(start, tmp_path)
         wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "usage call in flight")
         assert d.stop(timeout=30) == 0
@@ -312,7 +294,7 @@ def test_hermes_login_appearing_is_noticed(
     """Without Hermes' own Codex login openai-codex is skipped; `hermes auth` writing auth.json brings it back."""
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "openai-codex", "gpt-5.5", codex_login=False)
-    write_rollout(home, 10, name="a")
+    write_codex_usage(home, 10, name="a")
     d = launch(start, tmp_path)
     provider_becomes(home, "openai-api", d)
     login = home / "login.json"

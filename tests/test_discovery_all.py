@@ -13,7 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from discovery_helpers import (
+
+from bhoga._model import QuotaWindow
+from bhoga.discovery import check_quota, credential_report, discover_all
+from bhoga.discovery._gate import Gate
+from bhoga.discovery._http import http_get
+from tests.discovery_helpers import (
     API_KEY,
     COPILOT_TOKEN,
     assert_no_secrets,
@@ -21,14 +26,9 @@ from discovery_helpers import (
     write_claude_json,
     write_codex_auth,
 )
-from fakeserver import FakeServer, Reply
+from tests.fakeserver import FakeServer, Reply
 
-from bhoga._model import QuotaWindow
-from bhoga.discovery import check_quota, credential_report, discover_all
-from bhoga.discovery._gate import Gate
-from bhoga.discovery._http import http_get
-
-pytest_plugins = ("fixtures_discovery",)
+pytest_plugins = ("tests.fixtures_discovery",)
 
 NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from discovery_helpers import (
+
+from bhoga.discovery import check_quota, claude, discover
+from bhoga.discovery._gate import Gate, gate_path
+from bhoga.discovery.claude_parse import keychain_service_names
+from tests.discovery_helpers import (
     CLAUDE_TOKEN,
     assert_no_secrets,
     assert_no_secrets_in_files,
@@ -18,13 +22,9 @@ from discovery_helpers import (
     write_claude_json,
     write_exe,
 )
-from fakeserver import FakeServer, Reply
+from tests.fakeserver import FakeServer, Reply
 
-from bhoga.discovery import check_quota, claude, discover
-from bhoga.discovery._gate import Gate, gate_path
-from bhoga.discovery.claude_parse import keychain_service_names
-
-pytest_plugins = ("fixtures_discovery",)
+pytest_plugins = ("tests.fixtures_discovery",)
 
 USAGE = "/api/oauth/usage"
 

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from discovery_helpers import data, data_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from bhoga.discovery.claude_parse import (
     parse_usage,
     parse_usage_text,
 )
+from tests.discovery_helpers import data, data_json
 
 NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 

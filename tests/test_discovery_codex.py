@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from discovery_helpers import (
+
+from bhoga.discovery import check_quota, codex, discover, get_codex_models
+from bhoga.discovery.codex_files import newest_rollouts, read_rollout_families
+from tests.discovery_helpers import (
     CODEX_REFRESH,
     assert_no_secrets,
     assert_no_secrets_in_files,
@@ -23,12 +26,9 @@ from discovery_helpers import (
     write_exe,
     write_rollout,
 )
-from fakeserver import FakeServer, Reply
+from tests.fakeserver import FakeServer, Reply
 
-from bhoga.discovery import check_quota, codex, discover, get_codex_models
-from bhoga.discovery.codex_files import newest_rollouts, read_rollout_families
-
-pytest_plugins = ("fixtures_discovery",)
+pytest_plugins = ("tests.fixtures_discovery",)
 
 WHAM = "/backend-api/wham/usage"
 RL = {

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from discovery_helpers import codex_access_token, data, data_json
 
 from bhoga.discovery.codex_parse import (
     jwt_claims,
@@ -16,6 +15,7 @@ from bhoga.discovery.codex_parse import (
     parse_rollout_tail,
     parse_wham,
 )
+from tests.discovery_helpers import codex_access_token, data, data_json
 
 NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 

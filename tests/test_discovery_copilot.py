@@ -7,20 +7,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from discovery_helpers import (
+
+from bhoga.discovery import check_quota, credential_report, discover
+from bhoga.discovery._gate import gate_path
+from bhoga.discovery.copilot import find_token, parse_copilot_user
+from tests.discovery_helpers import (
     CLASSIC_PAT,
     COPILOT_TOKEN,
     assert_no_secrets,
     data_json,
     write_exe,
 )
-from fakeserver import FakeServer, Reply
+from tests.fakeserver import FakeServer, Reply
 
-from bhoga.discovery import check_quota, credential_report, discover
-from bhoga.discovery._gate import gate_path
-from bhoga.discovery.copilot import find_token, parse_copilot_user
-
-pytest_plugins = ("fixtures_discovery",)
+pytest_plugins = ("tests.fixtures_discovery",)
 
 USER = "/copilot_internal/user"
 NOW = datetime(2026, 9, 20, tzinfo=UTC)

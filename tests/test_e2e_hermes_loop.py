@@ -31,10 +31,11 @@ from typing import Any
 
 import pytest
 
+from tests.discovery_helpers import write_claude_credentials
 from tests.fakeproxy import InterceptProxy, make_ca
 from tests.fakeserver import FakeServer, Recorded, Reply
 from tests.fixtures_daemon import DaemonProc, hermes_route, request, wait_until
-from tests.test_hermes_resolver import hermes_python
+from tests.fixtures_resolver import hermes_python
 
 __all__ = ["hermes_python"]
 
@@ -198,11 +199,7 @@ def world(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hermes_py
         "# my Hermes config\nmodel:\n  default: claude-sonnet-4-6\n  provider: anthropic\n"
         "agent:\n  api_max_retries: 1  # one attempt per call: no waiting between retries in this test\n"
     )
-    (home / ".claude").mkdir()
-    expires = int(time.time() * 1000) + 86_400_000
-    (home / ".claude" / ".credentials.json").write_text(json.dumps({"claudeAiOauth": {
-        "accessToken": CLAUDE_ACCESS, "refreshToken": CLAUDE_REFRESH, "expiresAt": expires,
-        "scopes": ["user:inference", "user:profile"], "subscriptionType": "max"}}))  # fmt: skip
+    write_claude_credentials(home, token=CLAUDE_ACCESS, refresh=CLAUDE_REFRESH, expires_in=86_400)
     monkeypatch.setenv("HERMES_HOME", str(hermes_home))
     monkeypatch.setenv("COPILOT_GITHUB_TOKEN", COPILOT_TOKEN)
 

@@ -13,7 +13,7 @@ import pytest
 
 from bhoga.hermes import _plugin_files
 from tests.fixtures_daemon import DaemonProc, request, wait_until
-from tests.test_hermes_resolver import hermes_python
+from tests.fixtures_resolver import hermes_python
 
 __all__ = ["hermes_python"]
 

@@ -17,7 +17,7 @@ import pytest
 
 from bhoga._paths import socket_path, state_path
 from bhoga._router import Router
-from tests.discovery_helpers import CLAUDE_TOKEN, write_claude_credentials
+from tests.discovery_helpers import CLAUDE_TOKEN, write_claude_credentials, write_codex_usage
 from tests.fakeserver import FakeServer, Reply
 from tests.fixtures_daemon import (
     DaemonProc,
@@ -28,7 +28,6 @@ from tests.fixtures_daemon import (
     start,
     wait_until,
     write_hermes,
-    write_rollout,
 )
 
 __all__ = ["start"]  # a fixture: imported for pytest, not called
@@ -71,7 +70,7 @@ def test_keyless_processes_never_erase_the_daemons_key(
     """bhogad sees OPENAI_API_KEY; keyless `bhoga` runs, `bhogad --once` and Routers leave that knowledge intact, so a
     429 on the Codex plan sent on one connection is answered by `best` with openai_api at once."""
     write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 20)
+    write_codex_usage(home, 20)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     d = launch(start, tmp_path)
     wait_until(lambda: quota("openai_api").get("credential") is True, what=lambda: "daemon sees its key")
@@ -155,7 +154,7 @@ def test_apply_during_a_running_daemon_is_never_reverted(
     """`bhoga apply` hands the write to bhogad, which then routes the applied model: flips provoked for
     FLIP_SECONDS (bhogad.toml names another model) never revert it, and `bhogad --once` writes nothing."""
     write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 20)
+    write_codex_usage(home, 20)
     bhogad_toml(home, 'models = ["gpt-5.5"]\n')
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
@@ -186,7 +185,7 @@ def test_hand_edit_pins_across_flips_and_restarts_until_unpin(
     """A hand edit of model.provider pins the route: bhogad keeps it through FLIP_SECONDS of provoked flips
     (a 429 on the pinned provider is logged, not acted on) and a restart, until `bhoga unpin`."""
     path = write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 20)
+    write_codex_usage(home, 20)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     d = launch(start, tmp_path)
     first_pass(d)
@@ -224,7 +223,7 @@ def test_model_change_alone_is_routed_not_pinned(
     """Changing only model.default (as `hermes model` within one provider) is a model change: no pin, the new
     model is routed; `bhoga pin` pins on purpose."""
     path = write_hermes(home, "openai-codex", "gpt-5.5")
-    write_rollout(home, 20)
+    write_codex_usage(home, 20)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     d = launch(start, tmp_path)
     first_pass(d)

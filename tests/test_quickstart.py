@@ -3,7 +3,6 @@ record_turn, apply_to_hermes."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bhoga import Router, apply_to_hermes
+from tests.discovery_helpers import write_claude_credentials, write_claude_json
 
 ACCOUNT = "00000000-0000-4000-8000-0000000000a1"
 ACCESS_TOKEN = "sk-ant-oat01-QUICKSTARTFAKETOKEN"
@@ -19,34 +19,12 @@ ACCESS_TOKEN = "sk-ant-oat01-QUICKSTARTFAKETOKEN"
 def plant_claude_code(home: Path, used_5h: float, used_7d: float) -> None:
     """A logged-in Claude Code whose own usage cache (fetched a minute ago) says how much is used."""
     soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    (home / ".claude").mkdir()
-    expires = int((time.time() + 3600) * 1000)
-    (home / ".claude" / ".credentials.json").write_text(
-        json.dumps(
-            {
-                "claudeAiOauth": {
-                    "accessToken": ACCESS_TOKEN,
-                    "expiresAt": expires,
-                    "scopes": ["user:inference", "user:profile"],
-                }
-            }
-        )
-    )
-    (home / ".claude.json").write_text(
-        json.dumps(
-            {
-                "oauthAccount": {"accountUuid": ACCOUNT},
-                "cachedUsageUtilization": {
-                    "fetchedAtMs": int(time.time() * 1000) - 60_000,
-                    "accountUuid": ACCOUNT,
-                    "utilization": {
-                        "five_hour": {"utilization": used_5h, "resets_at": soon},
-                        "seven_day": {"utilization": used_7d, "resets_at": soon},
-                    },
-                },
-            }
-        )
-    )
+    write_claude_credentials(home, token=ACCESS_TOKEN, refresh=None)
+    usage = {
+        "five_hour": {"utilization": used_5h, "resets_at": soon},
+        "seven_day": {"utilization": used_7d, "resets_at": soon},
+    }
+    write_claude_json(home, usage, account=ACCOUNT, cache_account=ACCOUNT)
 
 
 def test_quick_start(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import base64
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bhoga._paths import socket_path, state_path
+from tests.discovery_helpers import write_claude_credentials
 from tests.fakeserver import FakeServer, Reply
 from tests.fixtures_daemon import DaemonProc, hermes_config, request, wait_until, write_hermes
 
@@ -64,28 +64,12 @@ def procs() -> Iterator[list[DaemonProc]]:
         p.kill()
 
 
-def _claude_login(path: Path, expires: float) -> None:
-    """Claude Code's login file, replaced atomically the way Claude Code writes it."""
-    oauth = {
-        "accessToken": CLAUDE_ACCESS,
-        "refreshToken": CLAUDE_REFRESH,
-        "expiresAt": int(expires * 1000),
-        "scopes": ["user:inference", "user:profile"],
-        "subscriptionType": "max",
-    }
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_text(json.dumps({"claudeAiOauth": oauth}))
-    os.replace(tmp, path)
-
-
 def _plant(home: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Fake credentials in every place bhoga reads them; the files planted (inputs, not outputs)."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     monkeypatch.setenv("GH_TOKEN", GH_TOKEN)
-    claude = home / ".claude" / ".credentials.json"
-    claude.parent.mkdir(parents=True)
-    _claude_login(claude, time.time() + 6 * 3600)
+    claude = write_claude_credentials(home, token=CLAUDE_ACCESS, refresh=CLAUDE_REFRESH, expires_in=6 * 3600)
     codex = home / ".codex" / "auth.json"
     codex.parent.mkdir(parents=True)
     tokens = {"access_token": CODEX_ACCESS, "refresh_token": CODEX_REFRESH, "id_token": CODEX_ID, "account_id": "a"}
