@@ -169,18 +169,10 @@ def lock_file(path: Path, *, timeout: float | None = None, busy: str = "") -> It
     and refused when it is not a regular file. With `timeout`, `BlockingIOError` (message `busy`) when the
     lock is still held after that many seconds; without, waits as long as it takes.
     """
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = open_fd(path, os.O_RDWR | os.O_CREAT, follow=False)
+    if fd is None:  # O_CREAT: only a lock file removed between its creation and the open gets here
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     try:
-        check_regular_nofollow(path)
-        fd = os.open(path, flags, 0o600)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise NotRegularFileError(path, "a symlink") from None
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _refuse(path, st.st_mode)
         if timeout is None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         else:
