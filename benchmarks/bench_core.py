@@ -119,6 +119,70 @@ def _best_after_change(r: Router, what: str, target_us: float) -> list[Row]:
     ]
 
 
+_GONE_CHILD = """
+import os, signal, statistics, sys, time
+from bhoga import Router
+r = Router(eager=False)  # the daemon's state file: its view is the Router's own when bhogad goes
+models = [f"gpt-5.{i}" for i in range(20)]
+assert r._daemon is not None and r.best_for(models[0]) is not None, "bhogad did not answer"
+for m in models:
+    r.best_for(m)
+os.kill(int(sys.argv[1]), signal.SIGTERM)
+deadline = time.monotonic() + 30
+while not r._daemon_gone_until and time.monotonic() < deadline:  # until a call has found it gone
+    for m in models:
+        r.best_for(m)
+    time.sleep(0.05)
+assert r._daemon_gone_until, "the Router never noticed that bhogad went away"
+assert all(r.best_for(m) is not None for m in models), "no local answer"
+best, samples = r.best_for, []
+for _ in range(15):
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        for m in models:
+            best(m)
+    samples.append((time.perf_counter() - t0) / 20000)
+print(statistics.median(samples))
+"""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _best_after_daemon_went_away() -> float:
+    """Seconds per `best_for` (cached, 20 models) in a Router that found a real bhogad at start and lost it."""
+    from tests.socket_abuse import daemon_env
+
+    with tempfile.TemporaryDirectory(prefix="bhoga-bench-gone-") as d:
+        env = daemon_env(Path(d))
+        sock = Path(env["XDG_RUNTIME_DIR"]) / "bhoga" / "bhogad.sock"
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "bhogad"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not sock.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            while '"openai-codex"' not in _read(Path(env["XDG_CACHE_HOME"]) / "bhoga" / "state.json"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("bhogad saved no state")
+                time.sleep(0.05)
+            out = subprocess.run(
+                [sys.executable, "-c", _GONE_CHILD, str(daemon.pid)],
+                env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            if out.returncode:
+                raise RuntimeError(out.stderr.strip().splitlines()[-1])
+            return float(out.stdout.split()[-1])
+        finally:
+            daemon.terminate()
+            daemon.wait(10)
+
+
 def _add_per_model_quotas(r: Router, n: int) -> None:
     """`n` per-model quotas (as `set_quota(pid, pct, model=...)` makes them), spread over the 5 providers."""
     now = datetime.now(UTC)
@@ -175,6 +239,19 @@ def run() -> list[Row]:
             )
         )
         r.close()
+
+    gone = _best_after_daemon_went_away()
+    rows.append(
+        Row(
+            "core",
+            "best_for, cached, 20 models, in a Router that found bhogad at start and lost it",
+            gone * 1e6,
+            "µs",
+            "≤ 0.3 µs",
+            gone <= 0.3e-6,
+            "real bhogad, stopped with SIGTERM; answers from the Router's own view",
+        )
+    )
 
     over_cpu, over_wall, bare = _import_from_wheel()
     rows.append(

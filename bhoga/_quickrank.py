@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bhoga._model import ANY_MODEL, ProviderQuota, QuotaWindow, RouterRecommendation
-from bhoga._providers import hierarchy
+from bhoga._providers import hierarchy, to_hermes_model
 from bhoga._routing import _reason, _recommend, _sort_key, evaluate
 
 __all__ = ["QuotaIndex", "quick_best"]
 
+_Lookup = tuple[tuple[str, ...], tuple[QuotaWindow, ...]]
 _MEMO_MAX = 4096
 _SCAN_BELOW = 16
 """With fewer scopes than this, testing each one is quicker than looking up the model's substrings."""
@@ -29,7 +30,7 @@ _SCAN_BELOW = 16
 class QuotaIndex:
     """One provider record with its windows sorted for quick per-model lookups."""
 
-    __slots__ = ("_by_model", "_lengths", "_scoped", "any", "quota", "times")
+    __slots__ = ("_by_model", "_by_scopes", "_lengths", "_none", "_scoped", "any", "quota", "scoped", "times")
 
     def __init__(self, quota: ProviderQuota) -> None:
         self.quota = quota
@@ -38,10 +39,14 @@ class QuotaIndex:
             if w.scope != ANY_MODEL:
                 scoped.setdefault(w.scope, []).append((pos, w))
         self._scoped = scoped
+        self.scoped = bool(scoped)
+        """Whether some window binds only some models (`lookup` then depends on the model)."""
         self._lengths = sorted({len(s) for s in scoped})
         self.any = tuple(w for w in quota.windows if w.scope == ANY_MODEL) if scoped else quota.windows
         """The account-wide windows, in the record's order."""
-        self._by_model: dict[str, tuple[QuotaWindow, ...]] = {}
+        self._none: _Lookup = ((), self.any)
+        self._by_model: dict[str, _Lookup] = {}
+        self._by_scopes: dict[tuple[str, ...], _Lookup] = {}
         moments = (quota.throttled_until, *(w.resets_at for w in quota.windows))
         self.times = sorted(t.timestamp() for t in moments if t is not None)
         """Every reset and throttle end, as sorted epoch seconds."""
@@ -53,23 +58,34 @@ class QuotaIndex:
 
     def windows_for(self, model: str) -> tuple[QuotaWindow, ...]:
         """The windows that bind `model` (`QuotaWindow.applies_to`), in the record's order."""
+        return self.lookup(model)[1]
+
+    def lookup(self, model: str) -> _Lookup:
+        """(the scopes that occur in `model`, sorted; the windows that bind it): models with the same scopes
+        are bound by the same windows."""
         if not self._scoped:
-            return self.any
+            return self._none
         hit = self._by_model.get(model)
         if hit is not None:
             return hit
-        scopes = self._scopes_in(model.lower())
-        if scopes:
-            found = [pw for s in scopes for pw in self._scoped[s]]
-            found += ((pos, w) for pos, w in enumerate(self.quota.windows) if w.scope == ANY_MODEL)
-            found.sort(key=lambda pw: pw[0])
-            windows = tuple(w for _, w in found)
-        else:
-            windows = self.any
+        found = self._scopes_in(model.lower())
+        scopes = tuple(sorted(found)) if len(found) > 1 else tuple(found)
+        hit = self._by_scopes.get(scopes)
+        if hit is None:
+            if scopes:
+                binding = [pw for s in scopes for pw in self._scoped[s]]
+                binding += ((pos, w) for pos, w in enumerate(self.quota.windows) if w.scope == ANY_MODEL)
+                binding.sort(key=lambda pw: pw[0])
+                hit = (scopes, tuple(w for _, w in binding))
+            else:
+                hit = self._none
+            if len(self._by_scopes) >= _MEMO_MAX:
+                self._by_scopes.clear()
+            self._by_scopes[scopes] = hit
         if len(self._by_model) >= _MEMO_MAX:
             self._by_model.clear()
-        self._by_model[model] = windows
-        return windows
+        self._by_model[model] = hit
+        return hit
 
     def _scopes_in(self, name: str) -> list[str]:
         """The scopes that occur in `name` (a lowercased model name)."""
@@ -100,21 +116,68 @@ def _allowed(model: str) -> frozenset[str]:
     return hit
 
 
+Classes = dict[object, "RouterRecommendation | None"]
+"""`quick_best`'s memo: per class of models (the providers that serve them, the scopes in their names), the
+winner. Valid for one state and until its next change, so the caller owns and clears it."""
+
+
 def quick_best(
-    indexes: Iterable[QuotaIndex], model: str, now: datetime, *, reserve: float, policy: str
+    indexes: Iterable[QuotaIndex],
+    model: str,
+    now: datetime | float,
+    *,
+    reserve: float,
+    policy: str,
+    classes: Classes | None = None,
 ) -> RouterRecommendation | None:
     """`rank(quotas, model, now, reserve=reserve, policy=policy)[0]` (None when empty), for policies other
-    than "pace" (which needs the window history)."""
+    than "pace" (which needs the window history). `now` is a datetime or epoch seconds.
+
+    A model's ranking depends on its name only through the providers that serve it and the windows that bind
+    it, so with `classes` a model never seen before is answered from another of its class (`claude-sonnet-5`
+    after `claude-sonnet-4-6`): only its own recommendation is built.
+    """
     allowed = _allowed(model)
+    key: object = allowed
+    if classes is not None:
+        scopes = [idx.lookup(model)[0] for idx in indexes if idx.scoped and idx.quota.provider_id in allowed]
+        if scopes:
+            key = (allowed, *scopes)
+        hit = classes.get(key, _MISSING)
+        if hit is not _MISSING:
+            if hit is None:
+                return None
+            assert isinstance(hit, RouterRecommendation)
+            pid = hit.provider_id
+            return RouterRecommendation(
+                pid,
+                model,
+                hit.quota_pct,
+                hit.status,
+                to_hermes_model(pid, model),
+                hit.priority,
+                hit.reason,
+                hit.binding_window,
+                hit.resets_at,
+            )
+    if not isinstance(now, datetime):
+        now = datetime.fromtimestamp(now, UTC)
     cands = []
     for idx in indexes:
-        q = idx.quota
-        if q.provider_id in allowed:
-            c = evaluate(q, model, now, reserve, policy=policy, windows=idx.windows_for(model))
+        if idx.quota.provider_id in allowed:
+            c = evaluate(idx.quota, model, now, reserve, policy=policy, windows=idx.windows_for(model))
             if c is not None:
                 cands.append(c)
-    if not cands:
-        return None
-    if len(cands) > 1:
-        cands.sort(key=lambda c: _sort_key(c, policy))
-    return _recommend(cands[0], model, _reason(cands, now, reserve))
+    best = None
+    if cands:
+        if len(cands) > 1:
+            cands.sort(key=lambda c: _sort_key(c, policy))
+        best = _recommend(cands[0], model, _reason(cands, now, reserve))
+    if classes is not None:
+        if len(classes) >= _MEMO_MAX:
+            classes.clear()
+        classes[key] = best
+    return best
+
+
+_MISSING = object()

@@ -15,6 +15,8 @@ from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import monotonic as _monotonic
+from time import time as _time
 from types import TracebackType
 
 from bhoga import _lazy, _paths
@@ -22,7 +24,7 @@ from bhoga._history import HistoryStore, Point, Recorder, history_path
 from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, provider
-from bhoga._quickrank import QuotaIndex, quick_best
+from bhoga._quickrank import Classes, QuotaIndex, quick_best
 from bhoga._routing import POLICIES, evaluate, next_change, rank
 from bhoga._state import StateStore
 from bhoga.errors import BhogaError
@@ -110,6 +112,7 @@ class Router:
         self._cache: dict[str, tuple[int, float, RouterRecommendation | None]] = {}
         self._qidx: dict[str, QuotaIndex] = {}
         self._index_snapshot: tuple[int, tuple[QuotaIndex, ...]] = (-1, ())
+        self._classes: tuple[int, float, Classes] = (-1, 0.0, {})
         self._subscribers: list[Callable[[], None]] = []
         self._turns: deque[_Turn] = deque(maxlen=max_queue)
         self._maxq = max_queue
@@ -168,9 +171,13 @@ class Router:
 
     def best_for(self, model: str) -> RouterRecommendation | None:
         """The provider to use for `model` now, or None when no provider can serve it."""
-        if self._daemon is not None:
-            return self._best_from_daemon(model)
-        return self._best_local(model)
+        # The local lookup first, inline: without a daemon, or while it is away, best_for is one dict lookup.
+        if self._daemon is None or (self._daemon_gone_until and _monotonic() < self._daemon_gone_until):
+            hit = self._cache.get(model)
+            if hit is not None and hit[0] == self._gen and _time() < hit[1]:
+                return hit[2]
+            return self._best_local(model)
+        return self._best_from_daemon(model)
 
     def _best_from_daemon(self, model: str) -> RouterRecommendation | None:
         # The daemon's answer is the shared view. A harness that calls best_for before every request must not
@@ -222,16 +229,18 @@ class Router:
 
     def _best_local(self, model: str) -> RouterRecommendation | None:
         hit = self._cache.get(model)
-        if hit is not None and hit[0] == self._gen and time.time() < hit[1]:
+        if hit is not None and hit[0] == self._gen and _time() < hit[1]:
             return hit[2]
-        if self.policy == "pace":
+        if self._policy == "pace":
             return self._best_paced(model)
-        # A model never asked about before (the state's changes re-rank the others, see `_rerank`): only the
-        # winner is built, from indexes kept beside the records.
+        # A model never asked about before (the state's changes re-rank the others, see `_rerank`): answered
+        # from another model of its class when there is one, else only the winner is built, from indexes kept
+        # beside the records.
         gen, indexes = self._indexes()
-        now = datetime.now(UTC)
-        best = quick_best(indexes, model, now, reserve=self.reserve, policy=self.policy)
-        self._cache[model] = (gen, _next_change(indexes, now.timestamp()), best)
+        now = _time()
+        change, classes = self._classes_for(gen, indexes, now)
+        best = quick_best(indexes, model, now, reserve=self._reserve, policy=self._policy, classes=classes)
+        self._cache[model] = (gen, change, best)
         return best
 
     def _rerank(self) -> None:
@@ -239,14 +248,22 @@ class Router:
 
         Runs in the thread that changed the state (the turn worker, discovery, `set_quota`'s caller).
         """
-        if self.policy == "pace" or not self._cache:
+        if self._policy == "pace" or not self._cache:
             return
         gen, indexes = self._indexes()
         now = datetime.now(UTC)
-        change = _next_change(indexes, now.timestamp())
+        change, classes = self._classes_for(gen, indexes, now.timestamp())
         for model in list(self._cache)[:_RERANK_MAX]:
-            best = quick_best(indexes, model, now, reserve=self.reserve, policy=self.policy)
+            best = quick_best(indexes, model, now, reserve=self._reserve, policy=self._policy, classes=classes)
             self._cache[model] = (gen, change, best)
+
+    def _classes_for(self, gen: int, indexes: tuple[QuotaIndex, ...], now: float) -> tuple[float, Classes]:
+        """The next change after `now` and `quick_best`'s per-class memo, both valid for generation `gen` until
+        that change."""
+        memo = self._classes
+        if memo[0] != gen or now >= memo[1]:
+            memo = self._classes = (gen, _next_change(indexes, now), {})
+        return memo[1], memo[2]
 
     def _indexes(self) -> tuple[int, tuple[QuotaIndex, ...]]:
         """The generation and an index per provider record, rebuilt only for records that changed."""

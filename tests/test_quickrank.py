@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bhoga._model import ProviderQuota, QuotaWindow
-from bhoga._quickrank import QuotaIndex, quick_best
+from bhoga._quickrank import Classes, QuotaIndex, quick_best
 from bhoga._routing import next_change, rank
 from tests.strategies import NOW, quotas
 
@@ -47,7 +47,8 @@ def test_quick_best_is_the_first_of_the_full_ranking(
     later: int,
 ) -> None:
     """For any state, model, policy and reserve, the fast path picks what `rank()` puts first, with its reason,
-    and finds the same next change; also with more scopes than the index tests one by one."""
+    and finds the same next change; also with more scopes than the index tests one by one, and for models
+    answered from another of their class."""
     extra = extra + [(0, f"model-{k}", 50.0) for k in range(many)]
     qs = _with_per_model(qs, extra)
     now = NOW + timedelta(seconds=later)
@@ -57,6 +58,11 @@ def test_quick_best_is_the_first_of_the_full_ranking(
     assert fast == (full[0] if full else None)
     assert fast is None or fast.resets_at == full[0].resets_at
     assert quick_best(indexes, model, now, reserve=reserve, policy=policy) == fast  # the remembered windows too
+    classes: Classes = {}
+    for name in (model, *MODELS, *(f"{m}-v{k}" for m in MODELS for k in (2, 3))):  # classmates share answers
+        shared = quick_best(indexes, name, now.timestamp(), reserve=reserve, policy=policy, classes=classes)
+        ranked = rank(qs, name, now, reserve=reserve, policy=policy)
+        assert shared == (ranked[0] if ranked else None)
     change = next_change(qs, now)
     nexts = [t for idx in indexes if (t := idx.next_after(now.timestamp())) is not None]
     assert (min(nexts) if nexts else None) == (change.timestamp() if change else None)

@@ -142,6 +142,38 @@ def test_cached_best_expires_when_a_throttle_ends(router: Router) -> None:
     assert router.best_for("claude-opus-4").status is ProviderStatus.OK  # type: ignore[union-attr]
 
 
+def test_a_never_asked_model_gets_its_classmates_answer_under_its_own_name(router: Router) -> None:
+    """A model never asked before is answered like another of its class, with its own id and Hermes name."""
+    router.set_quota("claude_code", 5)
+    router.set_quota("anthropic_api", 50)
+    first = router.best_for("claude-sonnet-4.6")
+    fresh = router.best_for("claude-sonnet-4.7")
+    assert fresh == router.ranked("claude-sonnet-4.7")[0]
+    assert (fresh.model_id, fresh.hermes_model) == ("claude-sonnet-4.7", "claude-sonnet-4-7")  # type: ignore[union-attr]
+    assert (fresh.provider_id, fresh.reason) == (first.provider_id, first.reason)  # type: ignore[union-attr]
+    router.set_quota("claude_code", 80)
+    other = router.best_for("claude-sonnet-4.8")
+    assert other is not None and other.provider_id == "claude_code" and other.quota_pct == 0.8
+    router.set_quota("claude_code", 5, model="claude-sonnet-4.9")  # a per-model quota puts 4.9 in a class apart
+    assert router.best_for("claude-sonnet-4.9") == router.ranked("claude-sonnet-4.9")[0]
+    assert router.best_for("claude-sonnet-4.9").provider_id == "anthropic_api"  # type: ignore[union-attr]
+    assert router.best_for("claude-sonnet-5.0").provider_id == "claude_code"  # type: ignore[union-attr]
+
+
+def test_a_never_asked_model_is_ranked_anew_once_a_throttle_ends(router: Router) -> None:
+    """The answers shared by a class of models expire when a throttle ends, like a model's own cached answer."""
+    router.set_quota("claude_code", 80)
+    router.set_quota("anthropic_api", 50)
+    router.record_turn("claude_code", "claude-opus-4", 0, 0, {"retry-after": "1"}, 429)
+    router.flush()
+    until = time.time() + 1.0
+    assert router.best_for("claude-opus-4").provider_id == "anthropic_api"  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while time.time() <= until + 0.2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert router.best_for("claude-opus-5").provider_id == "claude_code"  # type: ignore[union-attr]
+
+
 def test_state_survives_a_new_router(tmp_path: Path) -> None:
     """What one Router learned, the next one (another harness) starts with."""
     with Router(state_path=tmp_path / "s.json", eager=False) as r:
