@@ -101,7 +101,9 @@ def save(record: RouteRecord) -> None:
 def record_written(config: Path, provider: str | None) -> None:
     """bhoga wrote (or accepted) `provider` into `config`: it is the starting point of pin detection."""
     record = load().for_config(config)
-    save(replace(record, known_provider=provider or "", pending_provider=None))
+    new = replace(record, known_provider=provider or "", pending_provider=None)
+    if new != record:  # saved already: an apply that changed nothing writes (and fsyncs) nothing either
+        save(new)
 
 
 def record_pending(config: Path, provider: str) -> None:

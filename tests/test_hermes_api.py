@@ -202,3 +202,20 @@ def test_apply_to_hermes_without_candidates_changes_nothing(hermes: HermesHome, 
     with Router(state_path=home / "state.json", eager=False) as router:
         assert apply_to_hermes(router, "gpt-5.5") is False
     assert hermes.config.read_bytes() == (CORPUS / "indent4.yaml").read_bytes()
+
+
+def test_an_apply_that_changes_nothing_writes_nothing(hermes: HermesHome) -> None:
+    """A no-op apply leaves the config and bhoga's route record untouched (no write, no fsync); a flip records."""
+    from bhoga import _pin
+
+    hermes.claude_login()
+    hermes.write_config(b"model:\n  default: gpt-5\n")
+    assert apply_recommendation(rec("claude_code", "claude-opus-4.6")) is True
+    record, config = _pin.pin_path(), hermes.dir / "config.yaml"
+    before = (record.stat().st_ino, record.stat().st_mtime_ns, config.stat().st_mtime_ns)
+    assert apply_recommendation(rec("claude_code", "claude-opus-4.6")) is False
+    assert (record.stat().st_ino, record.stat().st_mtime_ns, config.stat().st_mtime_ns) == before
+    assert _pin.load().known_provider == "anthropic"
+    hermes.codex_login()
+    assert apply_recommendation(rec("openai-codex", "gpt-5.4")) is True
+    assert _pin.load().known_provider == "openai-codex"

@@ -119,7 +119,7 @@ def layout(doc: Doc) -> tuple[int, int]:
             kc = k.start - doc.line_start(k.start)
             if isinstance(v, Mapping) and not v.flow and v.items and mapping_indent < 0:
                 d = v.items[0][0].start - doc.line_start(v.items[0][0].start) - kc
-                if d > 0 and doc.line_of(v.start) != doc.line_of(k.start):
+                if d > 0 and doc.text.find("\n", k.start, v.start) >= 0:  # the value starts on a later line
                     mapping_indent = d
             elif isinstance(v, Sequence) and not v.flow and v.items and seq_offset < 0:
                 seq_offset = max(0, v.start - doc.line_start(v.start) - kc)
