@@ -6,7 +6,7 @@ needs the winner only, and a provider carrying 2,000 per-model quotas (`set_quot
 each look cost ~150 µs. A `QuotaIndex` is built once per provider record (records are immutable, so the index
 stays valid as long as the record): account-wide windows apart, per-model windows by scope, the windows that
 apply to each model asked about, and the times at which the ranking can change, sorted. The answer is exactly
-`rank(...)[0]`'s (tests/test_quickrank.py compares them on random states).
+`rank(...)[0]`'s (tests/core/test_quickrank.py compares them on random states).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Prepare this machine for tests/test_service_e2e.py, which runs bhogad under a real, unprivileged
+# Prepare this machine for tests/service/test_service_e2e.py, which runs bhogad under a real, unprivileged
 # `systemd --user` manager. Run as root, once per machine (idempotent):
 #
 #     scripts/user-systemd.sh setup     create the test user (default bhoga-e2e) and its home

@@ -1,0 +1,102 @@
+"""`import bhoga` stays light without changing what the standard library does afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str, *, no_site: bool = False) -> str:
+    # -S: without site, an editable install's finder (which imports urllib.parse itself) stays out of the way
+    args = [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(code)]
+    done = subprocess.run(
+        args if no_site else [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+def test_import_bhoga_loads_neither_inspect_nor_traceback() -> None:
+    """`import bhoga` (and a Router) leaves `inspect` and `traceback` unloaded: ~15 ms of a harness's start-up."""
+    out = _run(
+        """
+        import sys, tempfile, os
+        os.environ["BHOGA_OFFLINE"] = "1"
+        import bhoga
+        r = bhoga.Router(state_path=os.path.join(tempfile.mkdtemp(), "s.json"), eager=False, daemon=False)
+        r.set_quota("claude_code", 50)
+        print(r.best_for("claude-sonnet-4-6").provider_id)
+        r.close()
+        print(sorted(m for m in ("inspect", "traceback", "ast", "tokenize") if m in sys.modules))
+        """
+    )
+    assert out.splitlines() == ["claude_code", "[]"]
+
+
+def test_deferred_modules_load_on_first_use() -> None:
+    """After `import bhoga`, logging still prints tracebacks and a dataclass without a docstring still gets one."""
+    out = _run(
+        """
+        import bhoga, dataclasses, logging, sys
+        @dataclasses.dataclass
+        class Point:
+            x: int
+        print(Point.__doc__)
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            logging.getLogger("t").exception("failed")
+        import inspect, traceback
+        print(dataclasses.inspect is inspect, logging.traceback is traceback)
+        """
+    )
+    assert "Point(x: int)" in out
+    assert "Traceback (most recent call last)" in out and "ZeroDivisionError" in out
+    assert "True True" in out
+
+
+def test_dataclasses_loaded_first_is_left_alone() -> None:
+    """When the harness imported `inspect` itself, bhoga touches nothing."""
+    out = _run(
+        """
+        import inspect, dataclasses
+        import bhoga
+        print(dataclasses.inspect is inspect)
+        """
+    )
+    assert out.strip() == "True"
+
+
+def test_import_bhoga_loads_neither_logging_nor_urllib_nor_copy() -> None:
+    """`import bhoga` leaves `logging`, `urllib.parse` and `copy` unloaded; each works on first use afterwards."""
+    out = _run(
+        """
+        import sys
+        import bhoga
+        print(sorted(m for m in ("logging", "urllib.parse", "copy", "string") if m in sys.modules))
+        import dataclasses, pathlib
+        print(pathlib.PurePosixPath("/tmp/a b").as_uri())
+        @dataclasses.dataclass
+        class Box:
+            items: list
+        box = Box([[1]])
+        print(dataclasses.asdict(box)["items"] is not box.items, dataclasses.astuple(box))
+        from bhoga import _state
+        import logging
+        logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
+        _state.log.warning("via the %s logger", "deferred")
+        """,
+        no_site=True,
+    )
+    assert out.splitlines()[0] == "[]"
+    assert "file:///tmp/a%20b" in out
+    assert "True ([[1]],)" in out
+    assert "bhoga._state WARNING via the deferred logger" in out

@@ -1,0 +1,184 @@
+"""The routing simulator on tiny traces whose numbers can be checked by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bhoga._history import HistoryStore, Point, history_path
+from bhoga._model import ProviderQuota, QuotaWindow
+from bhoga._sim_optimum import optimum
+from bhoga._sim_trace import TraceError, load_trace, parse_trace
+from bhoga._simulate import simulate
+from bhoga._state import StateStore
+
+SONNET = "claude-sonnet-4"
+
+
+def tiny(requests: list[list[Any]], capacity: float = 10, **extra: Any) -> dict[str, Any]:
+    """Claude Code with one 5 h window of `capacity` units resetting at 5 h, 10 h, ...; the API at $1 a request."""
+    return {
+        "name": "tiny",
+        "start": "2026-11-23T00:00:00+00:00",
+        "days": 1,
+        "subscriptions": [
+            {
+                "pid": "claude_code",
+                "windows": [{"name": "burst", "minutes": 300, "capacity": capacity, "first_reset_min": 300}],
+            }
+        ],
+        "metered": [{"pid": "anthropic_api", "price": {"*": 1.0}}],
+        "requests": requests,
+        **extra,
+    }
+
+
+FIFTEEN = tiny([[60 * i, SONNET] for i in range(15)])
+
+
+def test_optimum_fills_the_subscription_then_pays() -> None:
+    """15 requests, 10 units: the optimum pays for 5; of 4 resets × 10 units, 30 reset unused (75 %)."""
+    r = optimum(parse_trace(FIFTEEN))
+    assert (r.spend, r.unused_pct, r.unserved, r.requests) == (5.0, 75.0, 0, 15)
+
+
+def test_headroom_keeps_the_reserve_and_pays_for_it() -> None:
+    """With a 10 % reserve headroom stops at 9 units: $6 and 31 of 40 units unused; without a reserve, $5."""
+    r = simulate(parse_trace(FIFTEEN), "headroom")
+    assert (r.spend, r.unused_pct, r.walls, r.flips) == (6.0, 77.5, 0, 1)
+    assert simulate(parse_trace(FIFTEEN), "headroom", reserve=0.0).spend == 5.0
+
+
+def test_failover_hits_the_wall_on_every_turn_after_the_cooldown() -> None:
+    """Requests a minute apart each try the exhausted primary first (60 s cooldown): 5 avoidable walls."""
+    r = simulate(parse_trace(FIFTEEN), "failover")
+    assert (r.walls, r.avoidable_walls, r.spend) == (5, 5, 5.0)
+
+
+def test_round_robin_and_original() -> None:
+    """Round-robin alternates (14 flips, 7 paid); the original rule prefers the API's per-minute headroom."""
+    rr = simulate(parse_trace(FIFTEEN), "round-robin")
+    assert (rr.flips, rr.spend) == (14, 7.0)
+    assert simulate(parse_trace(FIFTEEN), "original").spend == 14.0
+
+
+def test_a_wall_with_no_other_route_is_not_avoidable() -> None:
+    """Gemini only goes through Copilot: with 2 units, the third request meets a wall nobody could avoid."""
+    doc = {
+        "name": "gemini",
+        "start": "2026-11-23T00:00:00+00:00",
+        "days": 1,
+        "subscriptions": [
+            {
+                "pid": "github-copilot",
+                "headers": False,
+                "poll_minutes": 15,
+                "windows": [{"name": "monthly", "minutes": 43200, "capacity": 2, "first_reset_min": 43200}],
+            }
+        ],
+        "requests": [[0, "gemini-2.5-pro"], [60, "gemini-2.5-pro"], [120, "gemini-2.5-pro"]],
+    }
+    for policy in ("headroom", "drain-soonest", "pace", "failover"):
+        r = simulate(parse_trace(doc), policy, reserve=0.0)
+        assert (r.walls, r.avoidable_walls, r.unserved) == (1, 0, 1), policy
+    assert optimum(parse_trace(doc)).unserved == 1
+
+
+def test_use_it_or_lose_it_across_a_reset() -> None:
+    """8 requests before a reset and 8 after on a 10-unit window: nothing paid, 2 + 2 + 10 + 10 of 40 unused."""
+    doc = tiny([[4 * 3600 + 60 * i, SONNET] for i in range(8)] + [[5 * 3600 + 60 * i, SONNET] for i in range(8)])
+    for policy in ("headroom", "drain-soonest", "pace"):
+        r = simulate(parse_trace(doc), policy)
+        assert (r.spend, r.unused_pct) == (0.0, 60.0), policy
+    assert optimum(parse_trace(doc)).unused_pct == 60.0
+
+
+def test_bad_traces_get_one_line(tmp_path: Path) -> None:
+    """A trace that is not JSON, names an unknown provider or a negative capacity is refused in one line."""
+    bad = tmp_path / "t.json"
+    bad.write_text("{")
+    with pytest.raises(TraceError, match="not JSON"):
+        load_trace(bad)
+    doc = tiny([])
+    doc["subscriptions"][0]["pid"] = "nope"
+    with pytest.raises(TraceError, match="known provider"):
+        parse_trace(doc)
+    doc = tiny([])
+    doc["subscriptions"][0]["windows"][0]["capacity"] = -1
+    with pytest.raises(TraceError, match="capacity") as e:
+        parse_trace(doc)
+    assert "\n" not in str(e.value)
+    bad.write_text(json.dumps(tiny([[0, 5]])))
+    with pytest.raises(TraceError, match=r"requests\[0\]"):
+        load_trace(bad)
+
+
+def test_committed_traces_load_and_every_policy_runs() -> None:
+    """Every committed trace parses and replays under every policy with each request accounted for."""
+    traces = sorted((Path(__file__).parents[2] / "benchmarks" / "data" / "traces").glob("*.json"))
+    assert len(traces) >= 4
+    t = load_trace(traces[0])
+    for policy in ("headroom", "pace", "failover", "round-robin", "original", "drain-soonest"):
+        r = simulate(t, policy)
+        assert sum(r.served_by.values()) + r.unserved == r.requests == len(t.requests)
+
+
+def _bhoga(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    out = subprocess.run([sys.executable, "-m", "bhoga", *args], capture_output=True, text=True, env=env, timeout=120)
+    assert "Traceback" not in out.stderr, out.stderr
+    return out
+
+
+def test_cli_simulates_a_trace_file(tmp_path: Path) -> None:
+    """`bhoga simulate --trace FILE --policy P --json` gives the hand-checked numbers; a bad file is one line."""
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(FIFTEEN))
+    out = _bhoga("simulate", "--trace", str(path), "--policy", "headroom", "--policy", "optimum", "--json")
+    assert out.returncode == 0, out.stderr
+    got = {r["policy"]: (r["spend"], r["unused_pct"]) for r in json.loads(out.stdout)["results"]}
+    assert got == {"headroom": (6.0, 77.5), "optimum": (5.0, 75.0)}
+    path.write_text("[]")
+    out = _bhoga("simulate", "--trace", str(path))
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "not a JSON object" in out.stderr
+
+
+def test_cli_simulates_the_recorded_history(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --trace, the window history becomes demand: 30 points gained on the 5 h window, 30 requests."""
+    now = datetime.now(UTC)
+    state = home / "state.json"
+    monkeypatch.setenv("BHOGA_STATE", str(state))
+    resets = now + timedelta(hours=2)
+    w = QuotaWindow("burst", 40.0, resets, 300, "*", now, "oauth")
+    StateStore(state).merge_and_save({"claude_code": ProviderQuota("claude_code", windows=(w,), credential=True)})
+    HistoryStore(history_path(state)).append(
+        ("claude_code", "burst", Point(now - timedelta(minutes=m), 40.0 - m / 2, resets)) for m in (60, 40, 20, 0)
+    )
+    out = _bhoga("simulate", "--days", "1", "--policy", "headroom", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["trace"] == "recorded history"
+    assert doc["requests"] == 30
+    assert _bhoga("simulate", "--days", "9").returncode == 2
+
+
+def test_cli_simulate_uses_the_reserve_of_bhogad_toml(tmp_path: Path, home: Path) -> None:
+    """With `reserve = 0` in bhogad.toml, headroom drains the window: $5 instead of $6."""
+    from bhoga._paths import daemon_config_path
+
+    cfg = daemon_config_path()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text("reserve = 0\n")
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(FIFTEEN))
+    out = _bhoga("simulate", "--trace", str(path), "--policy", "headroom", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["results"][0]["spend"] == 5.0
