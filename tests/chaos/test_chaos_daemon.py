@@ -13,7 +13,6 @@ import json
 import random
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,15 +39,6 @@ ORIGINAL = (
 )
 COMMENTS = [line.strip() for line in ORIGINAL.splitlines() if "#" in line]
 PROVIDERS = {"anthropic", "anthropic-api"}
-
-
-@pytest.fixture
-def procs() -> Iterator[list[DaemonProc]]:
-    """Every daemon started by a test; all are killed at the end whatever happened."""
-    started: list[DaemonProc] = []
-    yield started
-    for p in started:
-        p.kill()
 
 
 def _temp_files(cfg: Path) -> list[str]:
@@ -87,7 +77,7 @@ def _flipper(stop: threading.Event, seed: int) -> None:
 
 
 def test_kill_9_during_flips_never_damages_hermes_config_or_state(
-    home: Path, tmp_path: Path, procs: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """kill -9 while flipping: the config parses, is one of the two routes, keeps its comments; state is JSON."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
@@ -99,7 +89,7 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
     seen: set[str] = set()
     for i in range(KILLS):
         d = DaemonProc(tmp_path / f"bhogad-{i}.log")
-        procs.append(d)
+        start.append(d)
         d.wait_ready()
         stop = threading.Event()
         t = threading.Thread(target=_flipper, args=(stop, i), daemon=True)
@@ -113,10 +103,10 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
         json.loads(state_path().read_text())  # state.json is always complete JSON
     # The flips really happened between kills (the test would otherwise prove nothing).
     assert seen == PROVIDERS
-    assert "flip claude-sonnet-4-6" in "".join(p.log() for p in procs)
+    assert "flip claude-sonnet-4-6" in "".join(p.log() for p in start)
     # A clean run afterwards still works on the same files.
     d = DaemonProc(tmp_path / "bhogad-final.log")
-    procs.append(d)
+    start.append(d)
     d.wait_ready()
     request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 95})
     request({"op": "set_quota", "pid": "anthropic_api", "pct_remaining": 10})
@@ -132,7 +122,7 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
 
 
 def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
-    home: Path, tmp_path: Path, procs: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A `.config.yaml.bhoga-XXXXXXXX.tmp` left by a writer killed mid-write is gone after the next bhoga write."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
@@ -144,7 +134,7 @@ def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
     stale = cfg.parent / f".{cfg.name}.bhoga-k1ll3d_9.tmp"
     stale.write_text(ORIGINAL.replace("provider: anthropic", "provider: anthropic-api"))
     d = DaemonProc(tmp_path / "bhogad.log")
-    procs.append(d)
+    start.append(d)
     d.wait_ready()
     request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 2})
     request({"op": "set_quota", "pid": "anthropic_api", "pct_remaining": 90})
@@ -154,7 +144,7 @@ def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
 
 
 def test_hung_usage_endpoint_does_not_stop_the_daemon_serving(
-    home: Path, tmp_path: Path, procs: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With /api/oauth/usage hanging for 60 s, the daemon still answers pings and status, and SIGTERM exits 0."""
     with FakeServer() as srv:
@@ -163,7 +153,7 @@ def test_hung_usage_endpoint_does_not_stop_the_daemon_serving(
         monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
         write_claude_credentials(home, token="sk-ant-oat01-FAKE-hung", expires_in=6 * 3600)
         d = DaemonProc(tmp_path / "bhogad.log")
-        procs.append(d)
+        start.append(d)
         d.wait_ready()
         wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "usage call in flight\n" + d.log())
         for _ in range(5):

@@ -25,12 +25,9 @@ from tests.fixtures_daemon import (
     hermes_route,
     launch,
     request,
-    start,
     wait_until,
     write_hermes,
 )
-
-__all__ = ["start"]  # a fixture: imported for pytest, not called
 
 pytestmark = pytest.mark.slow
 

@@ -55,15 +55,6 @@ SECRETS = (
 )
 
 
-@pytest.fixture
-def procs() -> Iterator[list[DaemonProc]]:
-    """Every daemon started by a test; all are killed at the end whatever happened."""
-    started: list[DaemonProc] = []
-    yield started
-    for p in started:
-        p.kill()
-
-
 def _plant(home: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Fake credentials in every place bhoga reads them; the files planted (inputs, not outputs)."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
@@ -89,10 +80,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bhoga", *args], capture_output=True, text=True, timeout=60)
 
 
-def test_daemon_files_and_socket_are_private(home: Path, tmp_path: Path, procs: list[DaemonProc]) -> None:
+def test_daemon_files_and_socket_are_private(home: Path, tmp_path: Path, start: list[DaemonProc]) -> None:
     """A real bhogad makes its socket dir 0700, its socket 0600 and state.json 0600."""
     d = DaemonProc(tmp_path / "bhogad.log")
-    procs.append(d)
+    start.append(d)
     d.wait_ready()
     assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 50})["ok"]
     wait_until(state_path().exists, what=lambda: "state.json written")
@@ -105,7 +96,7 @@ def test_daemon_files_and_socket_are_private(home: Path, tmp_path: Path, procs: 
 
 
 def test_planted_secrets_appear_nowhere_a_run_wrote(
-    home: Path, tmp_path: Path, procs: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tokens in env, Claude/Codex/Hermes login files and echoed by servers never reach logs, files, socket or CLI."""
     inputs = _plant(home, monkeypatch)
@@ -119,7 +110,7 @@ def test_planted_secrets_appear_nowhere_a_run_wrote(
         monkeypatch.setenv("BHOGA_CHATGPT_BASE_URL", srv.url + "/backend-api")
         monkeypatch.setenv("BHOGA_GITHUB_API_URL", srv.url)
         d = DaemonProc(tmp_path / "bhogad.log")
-        procs.append(d)
+        start.append(d)
         d.wait_ready()
         for path in ("/api/oauth/usage", "/backend-api/wham/usage", "/copilot_internal/user"):
             wait_until(lambda p=path: srv.count(p) >= 1, what=lambda p=path: f"{p} called\n{d.log()}")  # type: ignore[misc]
