@@ -10,21 +10,27 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bhoga._model import Observation, ProviderQuota, QuotaWindow
+from bhoga._providers import PROVIDERS
 
 __all__ = [
     "CREDENTIAL_STATES",
     "MAX_AHEAD",
-    "NEEDS_VERIFICATION",
     "cap_ahead",
     "combine",
     "credential_state",
     "from_observation",
+    "needs_verification",
 ]
 
 CREDENTIAL_STATES = ("verified", "unverified", "rejected", "absent")
-NEEDS_VERIFICATION = frozenset({"github-copilot"})
-"""Providers whose credential may not be for them at all (a GitHub token may have no Copilot seat): present is
-not enough, the provider must have accepted it (or Hermes' auth store must hold a login for it)."""
+
+
+def needs_verification(pid: object) -> bool:
+    """Whether a credential for `pid` may not be for it at all (the registry's `needs_verification`): present
+    is not enough, the provider must have accepted it (or Hermes' auth store must hold a login for it)."""
+    p = PROVIDERS.get(pid) if isinstance(pid, str) else None
+    return p is not None and p.needs_verification
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=31)
@@ -127,6 +133,6 @@ def credential_state(q: ProviderQuota) -> str:
         return "rejected"
     if q.verdict == "verified" and same:
         return "verified"
-    if q.provider_id in NEEDS_VERIFICATION and "hermes_auth" not in q.credential_sources:
+    if needs_verification(q.provider_id) and "hermes_auth" not in q.credential_sources:
         return "unverified"
     return "verified"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from bhoga._merge import NEEDS_VERIFICATION, credential_state
+from bhoga._merge import credential_state, needs_verification
 from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga.errors import ProtocolError
 
@@ -106,7 +106,7 @@ def quota_to_json(q: ProviderQuota, paces: Mapping[tuple[str, str], Pace] | None
 
 def _verdict_of(pid: object, state: object) -> str:
     # The answer carries the derived state, not the fingerprints: rebuild a record that derives the same state.
-    if state == "rejected" or (state == "verified" and pid in NEEDS_VERIFICATION):
+    if state == "rejected" or (state == "verified" and needs_verification(pid)):
         return str(state)
     return ""
 

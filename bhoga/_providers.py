@@ -1,22 +1,39 @@
-"""The provider table (DESIGN §2): the one place that says what each provider is.
+"""The provider registry (DESIGN §2): the one place that says what each provider is.
 
-Every other module reads `PROVIDERS`, `hierarchy()`, `model_family()` and `to_hermes_model()` from here.
+A provider is one `Provider` entry: how it is paid for, which models it serves, which variables Hermes reads
+for it (its environment or `$HERMES_HOME/.env`) and which logins of Hermes' auth store count, the Hermes
+provider ids bhoga writes for it and every alias Hermes resolves to them, and the discovery module that reads
+its quota (and names the files bhogad watches for it). Discovery, ranking, `status`, `doctor`, the Hermes
+writer, the Hermes plugin and bhogad read this table; nothing else names a provider. Pure data: no I/O.
+
+Account identity stays out of ids and keys here (DESIGN §8.9): a provider may later carry several accounts.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "FAMILIES",
     "PROVIDERS",
+    "Endpoint",
     "Kind",
+    "ModelNames",
     "Provider",
+    "credential_vars",
+    "hermes_aliases",
+    "hermes_to_pid",
     "hierarchy",
     "model_family",
+    "on_change",
     "provider",
+    "register",
+    "spell",
     "to_hermes_model",
+    "unregister",
 ]
 
 
@@ -27,21 +44,96 @@ class Kind(StrEnum):
     METERED = "metered"
 
 
+class ModelNames(StrEnum):
+    """How the Hermes provider spells a model name (HERMES.md §5)."""
+
+    HYPHENATED = "hyphenated"
+    """Anthropic: `claude-sonnet-4-6` (a dotted version gets hyphens)."""
+    COPILOT = "copilot"
+    """Copilot: Claude models with a dotted version (`claude-sonnet-4.6`), others as they are."""
+    BARE = "bare"
+    """The bare name, dots kept (OpenAI, Codex)."""
+    VENDOR = "vendor"
+    """An aggregator's `vendor/model` id (OpenRouter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One way Hermes reaches a provider: the `model.*` keys bhoga writes for it (HERMES.md §3, §7)."""
+
+    provider: str
+    """Hermes' `model.provider` (a canonical id, or the name of a `providers:` entry bhoga writes)."""
+    bills: tuple[str, ...] = ()
+    """The variables Hermes bills on this endpoint, in its order of preference."""
+    login: str | None = None
+    """What Hermes uses when none of `bills` is set ("claude_login", "gh_cli", "hermes_auth:<name>"); None: the
+    endpoint needs one of `bills` (a metered key)."""
+    base_url: str | None = None
+    api_mode: str | None = None
+    entry: tuple[tuple[str, str], ...] = ()
+    """Keys of the `providers.<provider>` entry this endpoint needs (a custom endpoint)."""
+    names: ModelNames | None = None
+    """How this endpoint spells models; None: the provider's `names`."""
+    serves: tuple[str, ...] = ()
+    """Model families it serves; empty: the provider's family (every vendor for family "any")."""
+
+    @property
+    def auth(self) -> str | None:
+        """The login of Hermes' auth store this endpoint needs ("openai-codex"), if any."""
+        if self.login is not None and self.login.startswith("hermes_auth:"):
+            return self.login.split(":", 1)[1]
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """One row of the provider table."""
+    """One entry of the registry."""
 
     id: str
     kind: Kind
     family: str
-    """"anthropic", "openai" or "any" (Copilot serves every family)."""
+    """"anthropic", "openai", "google", or "any" (Copilot serves every family)."""
     priority: int
-    hermes_provider: str
-    """Hermes' `model.provider` for the usual route; the Hermes writer refines it (openrouter, providers.*)."""
-    credential: str
-    """What Hermes relies on, in words, for status and doctor output."""
+    """Preference within a family, lower first (a subscription before the metered API of the same vendor)."""
     label: str
+    endpoints: tuple[Endpoint, ...]
+    """How bhoga writes this provider for Hermes; the first one whose credential Hermes sees is used."""
+    names: ModelNames = ModelNames.BARE
+    keys: tuple[str, ...] = ()
+    """Variables Hermes reads for this provider (its environment, else `$HERMES_HOME/.env`), in its order."""
+    hermes_auth: tuple[str, ...] = ()
+    """Provider names in Hermes' auth store (`$HERMES_HOME/auth.json`) whose login counts for this provider."""
+    aliases: tuple[tuple[str, str], ...] = ()
+    """(name, endpoint provider): other `model.provider` names Hermes resolves to one of `endpoints`."""
+    task_aliases: tuple[tuple[str, str], ...] = ()
+    """Like `aliases`, but accepted by Hermes only in `auxiliary.*` (never as `model.provider`)."""
+    counts: tuple[str, ...] = ()
+    """Hermes providers bhoga never writes whose calls still spend this provider's quota (`copilot-acp`)."""
+    hosts: tuple[str, ...] = ()
+    """API hosts that identify this provider behind a custom endpoint (the Hermes plugin's turns)."""
+    discovery: str | None = None
+    """The module whose `discover` / `credential_fact` / `watched` read this provider's quota and login; None
+    for a metered API, which is a candidate when Hermes sees one of `keys` (nothing is called)."""
+    needs_verification: bool = False
+    """A credential that may not be for this provider at all (a GitHub token without a Copilot seat): present
+    is not enough, the provider must have accepted it (or Hermes' auth store must hold a login for it)."""
+    quota_windows: tuple[str, str] = ("burst", "weekly")
+    """Window names of a `set_quota` figure: the main one and the weekly one."""
+    refresh_fix: str = ""
+    """`bhoga doctor`'s fix for an expired or stale login."""
+    rejected_fix: str = "replace the key or token"
+    """`bhoga doctor`'s fix for a credential the provider answered 401/403 to."""
 
+    @property
+    def hermes_ids(self) -> tuple[str, ...]:
+        """The Hermes `model.provider` values bhoga writes for this provider."""
+        return tuple(e.provider for e in self.endpoints)
+
+
+_ANTHROPIC_URL = "https://api.anthropic.com"
+_OPENROUTER_URL = "https://openrouter.ai/api/v1"
+_CLAUDE_TOKENS = ("ANTHROPIC_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+_GITHUB_TOKENS = ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN")
 
 PROVIDERS: dict[str, Provider] = {
     p.id: p
@@ -51,42 +143,104 @@ PROVIDERS: dict[str, Provider] = {
             Kind.SUBSCRIPTION,
             "anthropic",
             1,
-            "anthropic",
-            "Claude Code login (~/.claude/.credentials.json or the macOS Keychain)",
             "Claude Code plan",
+            # Hermes bills ANTHROPIC_API_KEY over the login on `provider: anthropic` (the caveat).
+            (
+                Endpoint(
+                    "anthropic", ("ANTHROPIC_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY"), "claude_login"
+                ),
+            ),
+            ModelNames.HYPHENATED,
+            keys=_CLAUDE_TOKENS,
+            aliases=(("claude", "anthropic"), ("claude-code", "anthropic")),
+            discovery="bhoga.discovery.claude",
+            refresh_fix="claude  # start Claude Code once; it refreshes its own login",
+            rejected_fix="claude  # start Claude Code once so it refreshes its own login, or /login",
         ),
-        Provider("anthropic_api", Kind.METERED, "anthropic", 2, "anthropic", "ANTHROPIC_API_KEY", "Anthropic API"),
+        Provider(
+            "anthropic_api",
+            Kind.METERED,
+            "anthropic",
+            2,
+            "Anthropic API",
+            # A `providers:` entry name: a built-in id (`anthropic`) would never be treated as a custom endpoint.
+            (
+                Endpoint(
+                    "anthropic-api",
+                    ("ANTHROPIC_API_KEY",),
+                    entry=(
+                        ("base_url", _ANTHROPIC_URL),
+                        ("key_env", "ANTHROPIC_API_KEY"),
+                        ("api_mode", "anthropic_messages"),
+                    ),
+                ),
+            ),
+            ModelNames.HYPHENATED,
+            keys=("ANTHROPIC_API_KEY",),
+            aliases=(("custom:anthropic-api", "anthropic-api"),),
+            hosts=("api.anthropic.com",),
+            quota_windows=("budget", "budget_weekly"),
+            rejected_fix="put a valid ANTHROPIC_API_KEY in $HERMES_HOME/.env",
+        ),
         Provider(
             "openai-codex",
             Kind.SUBSCRIPTION,
             "openai",
             1,
-            "openai-codex",
-            "Hermes' own openai-codex login ($HERMES_HOME/auth.json)",
             "ChatGPT plan (Codex)",
+            (Endpoint("openai-codex", login="hermes_auth:openai-codex"),),
+            hermes_auth=("openai-codex",),
+            aliases=(("codex", "openai-codex"),),
+            hosts=("chatgpt.com",),
+            discovery="bhoga.discovery.codex",
+            refresh_fix="codex login",
+            rejected_fix="codex login  (and `hermes auth` for Hermes' own login)",
         ),
         Provider(
-            "openai_api", Kind.METERED, "openai", 2, "openai-api", "OPENAI_API_KEY, or OPENROUTER_API_KEY", "OpenAI API"
+            "openai_api",
+            Kind.METERED,
+            "openai",
+            2,
+            "OpenAI API",
+            (
+                Endpoint("openai-api", ("OPENAI_API_KEY",)),
+                Endpoint(
+                    "openrouter",
+                    ("OPENROUTER_API_KEY",),
+                    base_url=_OPENROUTER_URL,
+                    api_mode="chat_completions",
+                    names=ModelNames.VENDOR,
+                    serves=("anthropic", "openai", "google"),
+                ),
+            ),
+            keys=("OPENAI_API_KEY", "OPENROUTER_API_KEY"),
+            task_aliases=(("openai", "openai-api"),),
+            hosts=("api.openai.com", "openrouter.ai"),
+            quota_windows=("budget", "budget_weekly"),
+            rejected_fix="put a valid OPENAI_API_KEY (or OPENROUTER_API_KEY) in $HERMES_HOME/.env",
         ),
         Provider(
             "github-copilot",
             Kind.SUBSCRIPTION,
             "any",
             3,
-            "copilot",
-            "COPILOT_GITHUB_TOKEN, GH_TOKEN or GITHUB_TOKEN (not a classic ghp_ token)",
             "GitHub Copilot",
+            (Endpoint("copilot", _GITHUB_TOKENS, "gh_cli", serves=("anthropic", "openai", "google")),),
+            ModelNames.COPILOT,
+            keys=_GITHUB_TOKENS,
+            hermes_auth=("copilot", "github-copilot"),
+            aliases=(("github", "copilot"), ("github-copilot", "copilot"), ("github-models", "copilot")),
+            counts=("copilot-acp",),
+            hosts=("githubcopilot.com",),
+            discovery="bhoga.discovery.copilot",
+            needs_verification=True,
+            quota_windows=("monthly", "weekly"),
+            rejected_fix="export COPILOT_GITHUB_TOKEN=$(gh auth token)  # a token with a Copilot seat",
         ),
     )
 }
 
-_HIERARCHIES: dict[str, tuple[str, ...]] = {
-    "anthropic": ("claude_code", "anthropic_api", "github-copilot"),
-    "openai": ("openai-codex", "openai_api", "github-copilot"),
-    "google": ("github-copilot",),
-    "other": ("github-copilot",),
-}
-
+FAMILIES = ("anthropic", "openai", "google", "other")
 _FAMILY_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("anthropic", ("claude", "opus", "sonnet", "haiku")),
     ("openai", ("gpt", "o1", "o3", "o4", "codex", "chatgpt")),
@@ -97,9 +251,37 @@ _VENDOR = {"anthropic": "anthropic", "openai": "openai", "google": "google"}
 _DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
 _HYPHEN_VERSION = re.compile(r"(?<=-\d)-(?=\d{1,2}$)")
 
+_hierarchies: dict[str, tuple[str, ...]] = {}
+_listeners: list[Callable[[], None]] = []
+
+
+def on_change(fn: Callable[[], None]) -> None:
+    """Call `fn` whenever the registry changes (modules that memoise what they derived from it)."""
+    _listeners.append(fn)
+
+
+def _changed() -> None:
+    _hierarchies.clear()
+    for fn in _listeners:
+        fn()
+
+
+def register(p: Provider) -> None:
+    """Add a provider (or replace the entry of the same id); every reader sees it from now on."""
+    if p.family not in (*FAMILIES, "any"):
+        raise ValueError(f"provider {p.id!r}: unknown family {p.family!r}")
+    PROVIDERS[p.id] = p
+    _changed()
+
+
+def unregister(pid: str) -> None:
+    """Remove a provider added by `register`."""
+    PROVIDERS.pop(pid, None)
+    _changed()
+
 
 def provider(pid: str) -> Provider:
-    """The table row for `pid`; `ValueError` naming the valid ids when there is none."""
+    """The registry entry for `pid`; `ValueError` naming the valid ids when there is none."""
     try:
         return PROVIDERS[pid]
     except KeyError:
@@ -116,8 +298,48 @@ def model_family(model: str) -> str:
 
 
 def hierarchy(model: str) -> tuple[str, ...]:
-    """The providers that can serve `model`, in priority order."""
-    return _HIERARCHIES[model_family(model)]
+    """The providers that can serve `model`, in priority order (registry order among equals)."""
+    family = model_family(model)
+    hit = _hierarchies.get(family)
+    if hit is None:
+        members = [p for p in PROVIDERS.values() if p.family in (family, "any")]
+        hit = _hierarchies[family] = tuple(p.id for p in sorted(members, key=lambda p: p.priority))
+    return hit
+
+
+def _hermes_names() -> Iterator[tuple[str, str, bool]]:
+    """(Hermes provider name, bhoga pid, whether bhoga may write it) for every name the registry knows."""
+    for p in PROVIDERS.values():
+        for e in p.endpoints:
+            yield e.provider, p.id, True
+        for alias, _ in p.aliases:
+            yield alias, p.id, True
+        for name in p.counts:
+            yield name, p.id, False
+
+
+def hermes_to_pid(name: str | None, *, counted: bool = False) -> str | None:
+    """The bhoga provider a Hermes `model.provider` value (or alias) means; None for one bhoga does not route.
+
+    `counted` also maps the Hermes providers that merely spend a provider's quota (`copilot-acp`)."""
+    low = (name or "").strip().lower()
+    return next((pid for n, pid, ours in _hermes_names() if n == low and (ours or counted)), None)
+
+
+def hermes_aliases(*, tasks: bool = False) -> dict[str, str]:
+    """Alias → the Hermes provider it resolves to; `tasks` adds the names only `auxiliary.*` accepts."""
+    out: dict[str, str] = {}
+    for p in PROVIDERS.values():
+        out.update(p.aliases)
+        if tasks:
+            out.update(p.task_aliases)
+    return out
+
+
+def credential_vars() -> tuple[str, ...]:
+    """Every variable Hermes reads for some provider, once each."""
+    names = (n for p in PROVIDERS.values() for n in (*p.keys, *(b for e in p.endpoints for b in e.bills)))
+    return tuple(dict.fromkeys(names))
 
 
 def _bare(model: str) -> str:
@@ -128,16 +350,21 @@ def to_hermes_model(pid: str, model: str, *, openrouter: bool = False) -> str:
     """The model name Hermes should send when `pid` serves `model`.
 
     Anthropic wants hyphens (`claude-sonnet-4-6`), Copilot a dotted version (`claude-sonnet-4.6`), OpenRouter a
-    `vendor/model` id, and the OpenAI routes the bare name with dots kept. `openrouter=True` is the
-    `openai_api` route through an OpenRouter key.
+    `vendor/model` id, and the OpenAI routes the bare name with dots kept. `openrouter=True` is an aggregator
+    endpoint (the `openai_api` route through an OpenRouter key).
     """
-    provider(pid)
+    names = provider(pid).names
+    return spell(ModelNames.VENDOR if openrouter else names, model)
+
+
+def spell(names: ModelNames, model: str) -> str:
+    """`model` as a Hermes provider that spells models `names`-style wants it."""
     bare = _bare(model)
-    if pid in ("claude_code", "anthropic_api"):
+    if names is ModelNames.HYPHENATED:
         return _DOTTED_VERSION.sub("-", bare)
-    if pid == "github-copilot":
+    if names is ModelNames.COPILOT:
         return _HYPHEN_VERSION.sub(".", bare) if model_family(bare) == "anthropic" else bare
-    if openrouter:
+    if names is ModelNames.VENDOR:
         if "/" in model.strip():
             return model.strip()
         vendor = _VENDOR.get(model_family(bare), "openai")

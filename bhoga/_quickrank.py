@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bhoga._model import ANY_MODEL, ProviderQuota, QuotaWindow, RouterRecommendation
-from bhoga._providers import hierarchy, to_hermes_model
+from bhoga._providers import hierarchy, on_change, to_hermes_model
 from bhoga._routing import _reason, _recommend, _sort_key, evaluate
 
 __all__ = ["QuotaIndex", "quick_best"]
@@ -105,6 +105,7 @@ class QuotaIndex:
 
 
 _allowed_memo: dict[str, frozenset[str]] = {}
+on_change(_allowed_memo.clear)  # a provider registered later joins the hierarchies
 
 
 def _allowed(model: str) -> frozenset[str]:

@@ -23,7 +23,7 @@ from bhoga import _lazy, _paths
 from bhoga._history import HistoryStore, Point, Recorder, history_path
 from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
-from bhoga._providers import PROVIDERS, Kind, provider
+from bhoga._providers import PROVIDERS, provider
 from bhoga._quickrank import Classes, QuotaIndex, quick_best
 from bhoga._routing import POLICIES, evaluate, next_change, rank
 from bhoga._state import StateStore
@@ -394,10 +394,7 @@ class Router:
             raise ValueError(f"model must be a model name or '*', got {model!r}")
         scope = ANY_MODEL if model.strip() == ANY_MODEL else model.strip().lower()
         now = datetime.now(UTC)
-        if prov.kind is Kind.METERED:
-            names = ("budget", "budget_weekly")
-        else:
-            names = ("monthly" if pid == "github-copilot" else "burst", "weekly")
+        names = prov.quota_windows
         windows = [QuotaWindow(names[0], 100.0 - pct, None, 0, scope, now, "set_quota")]
         if weekly is not None:
             windows.append(QuotaWindow(names[1], 100.0 - weekly, None, 0, scope, now, "set_quota"))

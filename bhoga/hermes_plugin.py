@@ -36,19 +36,25 @@ _HEADER_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-", "x-codex-", "ratelim
 _HEADER_NAMES = frozenset({"retry-after", "retry-after-ms", "x-should-retry"})
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
 
-# Hermes' provider id -> bhoga's, where the provider alone decides.
+# Hermes' provider id -> bhoga's, where the provider alone decides; for custom routes, the endpoint's host.
+# Written from bhoga's provider registry by `bhoga hermes-plugin enable` (between the two marker lines).
+# registry: begin
 _PROVIDERS = {
-    "openai-codex": "openai-codex",
-    "codex": "openai-codex",
-    "copilot": "github-copilot",
-    "github-copilot": "github-copilot",
-    "copilot-acp": "github-copilot",
-    "openai-api": "openai_api",
-    "openrouter": "openai_api",
+    "anthropic": "claude_code",
+    "claude": "claude_code",
+    "claude-code": "claude_code",
     "anthropic-api": "anthropic_api",
     "custom:anthropic-api": "anthropic_api",
+    "openai-codex": "openai-codex",
+    "codex": "openai-codex",
+    "openai-api": "openai_api",
+    "openrouter": "openai_api",
+    "copilot": "github-copilot",
+    "github": "github-copilot",
+    "github-copilot": "github-copilot",
+    "github-models": "github-copilot",
+    "copilot-acp": "github-copilot",
 }
-# For custom routes: the endpoint's host decides.
 _HOSTS = (
     ("api.anthropic.com", "anthropic_api"),
     ("chatgpt.com", "openai-codex"),
@@ -56,6 +62,7 @@ _HOSTS = (
     ("openrouter.ai", "openai_api"),
     ("githubcopilot.com", "github-copilot"),
 )
+# registry: end
 
 
 def bhoga_pid(provider: object, base_url: object = None, env: Any = None) -> str | None:

@@ -61,8 +61,6 @@ _FIRST_PASS_WAIT = 8.0
 """The first Hermes pass waits this long at most for the first discovery: a stuck source (a lock held by a
 hung process, a slow disk) must never keep the daemon from routing on what it already knows."""
 """Seconds shutdown may wait for a Hermes write in progress (the service manager allows 2 s in total)."""
-_FORCED = frozenset({targets.CLAUDE})
-"""Changes after which discovery may skip its "too soon" guard: a new login is a new account."""
 
 
 class Daemon:
@@ -302,8 +300,10 @@ class Daemon:
     def on_files(self, tags: frozenset[str]) -> None:
         """Debounced file changes."""
         log.debug("changed: %s", ", ".join(sorted(tags)))
-        if tags & {targets.CLAUDE, targets.CLAUDE_JSON, targets.CODEX, targets.CODEX_ROLLOUT}:
-            self.request_discovery(force=bool(tags & _FORCED), why="files changed")
+        if any(t.startswith((targets.LOGIN, targets.QUOTA)) for t in tags):
+            # After a new login discovery may skip its "too soon" guard: a new login is a new account.
+            login = any(t.startswith(targets.LOGIN) for t in tags)
+            self.request_discovery(force=login, why="files changed")
         if targets.HERMES_HOME in tags and self.watcher is not None:
             self.watcher.request_rearm()  # `hermes profile use` moves the live config elsewhere
         if tags & {targets.HERMES, targets.HERMES_HOME}:

@@ -27,6 +27,7 @@ from pathlib import Path
 from bhoga import _pin
 from bhoga._model import ProviderStatus
 from bhoga._paths import paused_marker_path
+from bhoga._providers import hermes_to_pid
 from bhoga._router import Router
 from bhoga._routing import human_duration, should_switch
 from bhoga.errors import HermesConfigError
@@ -37,22 +38,8 @@ __all__ = ["FlipResult", "Flipper", "Outcome", "hermes_provider_to_pid"]
 
 log = logging.getLogger(__name__)
 
-# Hermes `model.provider` values and the bhoga provider each one means. "auto" and an empty provider are
-# unclaimed: bhogad may set them. Anything else is somebody else's choice.
-_HERMES_TO_PID = {
-    "anthropic": "claude_code",
-    "claude": "claude_code",
-    "claude-code": "claude_code",
-    "anthropic-api": "anthropic_api",
-    "custom:anthropic-api": "anthropic_api",
-    "openai-codex": "openai-codex",
-    "codex": "openai-codex",
-    "openai-api": "openai_api",
-    "openrouter": "openai_api",
-    "copilot": "github-copilot",
-    "github": "github-copilot",
-    "github-copilot": "github-copilot",
-}
+# "auto" and an empty provider are unclaimed: bhogad may set them. Any provider the registry does not map to a
+# bhoga provider is somebody else's choice.
 _UNCLAIMED = ("", "auto")
 
 
@@ -61,7 +48,7 @@ def hermes_provider_to_pid(provider: str | None) -> tuple[str | None, bool]:
     p = (provider or "").strip().lower()
     if p in _UNCLAIMED:
         return None, True
-    pid = _HERMES_TO_PID.get(p)
+    pid = hermes_to_pid(p)
     return pid, pid is not None
 
 

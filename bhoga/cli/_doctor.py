@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bhoga import _paths
+from bhoga._providers import PROVIDERS, Provider, hermes_to_pid
 from bhoga.errors import BhogaError
 
 __all__ = ["Check", "run_checks", "service_file"]
@@ -37,19 +38,8 @@ def service_file() -> Path:
     return base / "systemd" / "user" / "bhogad.service"
 
 
-_REFRESH = {
-    "claude_code": "claude  # start Claude Code once; it refreshes its own login",
-    "openai-codex": "codex login",
-}
-
-
-_REJECTED = {
-    "claude_code": "claude  # start Claude Code once so it refreshes its own login, or /login",
-    "openai-codex": "codex login  (and `hermes auth` for Hermes' own login)",
-    "github-copilot": "export COPILOT_GITHUB_TOKEN=$(gh auth token)  # a token with a Copilot seat",
-    "anthropic_api": "put a valid ANTHROPIC_API_KEY in $HERMES_HOME/.env",
-    "openai_api": "put a valid OPENAI_API_KEY (or OPENROUTER_API_KEY) in $HERMES_HOME/.env",
-}
+def _entry(pid: str) -> Provider | None:
+    return PROVIDERS.get(pid)
 
 
 def _credential_states() -> dict[str, str]:
@@ -94,7 +84,7 @@ def _credentials() -> tuple[list[Check], set[str]]:
                     False,
                     f"{f.summary.split(', token valid')[0]}: rejected by the provider (HTTP 401/403); not used "
                     "until it changes",
-                    _REJECTED.get(f.provider_id, "replace the key or token"),
+                    entry.rejected_fix if (entry := _entry(f.provider_id)) else "replace the key or token",
                 )
             )
             continue
@@ -104,7 +94,7 @@ def _credentials() -> tuple[list[Check], set[str]]:
         broken = any(w in f.summary.lower() for w in ("expired", "stale", "invalid", "unusable"))
         if f.found and not broken:
             found.add(f.provider_id)
-        fix = f.fix or (_REFRESH.get(f.provider_id, "") if broken else "")
+        fix = f.fix or (entry.refresh_fix if broken and (entry := _entry(f.provider_id)) else "")
         checks.append(Check(f"{f.provider_id} credentials", False if broken else (f.found or None), f.summary, fix))
     if not found:
         checks.append(Check("any provider", False, "no credential found for any provider", "claude  # then /login"))
@@ -189,7 +179,7 @@ def _hermes_file(path: Path) -> list[Check]:
 
 def _known_provider(name: str, path: Path) -> bool:
     low = name.lower()
-    if low in _HERMES_PROVIDERS or low.startswith("custom:"):
+    if low in _HERMES_PROVIDERS or low.startswith("custom:") or hermes_to_pid(low) is not None:
         return True
     from bhoga.hermes import _atomic  # noqa: PLC0415
     from bhoga.hermes._apply import _parse  # noqa: PLC0415
@@ -225,18 +215,21 @@ def _hermes_logins(path: Path, found: set[str]) -> list[Check]:
 
     checks: list[Check] = []
     excluded = hermes_exclusions()
-    codex = excluded.get("openai-codex")
-    checks.append(
-        Check(
-            "Hermes logged in to openai-codex",
-            # only a problem for someone who uses Codex: bhoga found a Codex login that Hermes lacks
-            True if codex is None else (False if "openai-codex" in found else None),
-            "yes" if codex is None else codex,
-            "" if codex is None else "hermes auth",
+    # Providers Hermes reaches only with a login of its own auth store (openai-codex): `hermes auth` fixes them.
+    own = {p.id: e.auth for p in PROVIDERS.values() for e in p.endpoints[:1] if e.auth}
+    for pid, name in own.items():
+        why = excluded.get(pid)
+        checks.append(
+            Check(
+                f"Hermes logged in to {name}",
+                # only a problem for someone who uses it: bhoga found a login of its own that Hermes lacks
+                True if why is None else (False if pid in found else None),
+                "yes" if why is None else why,
+                "" if why is None else "hermes auth",
+            )
         )
-    )
     for pid, why in excluded.items():
-        if pid != "openai-codex" and pid in found:  # bhoga sees a login that Hermes does not
+        if pid not in own and pid in found:  # bhoga sees a login that Hermes does not
             checks.append(Check(f"Hermes can use {pid}", None, why))
     if (warning := claude_code_caveat()) is not None:
         checks.append(Check("Claude Code route", None, warning))

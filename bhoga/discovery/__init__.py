@@ -8,9 +8,10 @@ fault outside bhoga (missing, garbage or huge files, HTTP errors, timeouts, brok
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
 from datetime import datetime
+from types import ModuleType
 
 from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import offline
@@ -19,37 +20,40 @@ from bhoga._providers import PROVIDERS, provider
 from ._common import CredentialFact, log_failure, utcnow
 from ._gate import Gate
 from ._hermes_view import fingerprint, seen
-from .claude import claude_credential_fact, discover_claude
-from .codex import codex_credential_fact, discover_codex
 from .codex_files import get_codex_models
-from .copilot import copilot_credential_fact, discover_copilot
 
-__all__ = ["CredentialFact", "check_quota", "credential_report", "discover", "discover_all", "get_codex_models"]
+__all__ = [
+    "CredentialFact",
+    "check_quota",
+    "credential_report",
+    "discover",
+    "discover_all",
+    "get_codex_models",
+    "source",
+]
 
 log = logging.getLogger(__name__)
 
-_API_KEYS: dict[str, tuple[str, ...]] = {
-    "anthropic_api": ("ANTHROPIC_API_KEY",),
-    "openai_api": ("OPENAI_API_KEY", "OPENROUTER_API_KEY"),
-}
-_Source = Callable[..., Observation]
-_SOURCES: dict[str, _Source] = {
-    "claude_code": discover_claude,
-    "openai-codex": discover_codex,
-    "github-copilot": discover_copilot,
-}
+
+def source(pid: str) -> ModuleType | None:
+    """The discovery module of `pid` (its `discover`, `credential_fact` and optional `watched`); None for a
+    metered API, which is found from the keys Hermes sees."""
+    name = provider(pid).discovery
+    return importlib.import_module(name) if name else None
 
 
 def _api_key_observation(pid: str, now: datetime) -> Observation:
     """A metered API is a candidate when Hermes can see its key (shell or `$HERMES_HOME/.env`); nothing is
     called to find out more."""
-    found = seen(_API_KEYS[pid])
-    extra: tuple[tuple[str, str], ...] = ()
-    if pid == "openai_api" and [f.name for f in found] == ["OPENROUTER_API_KEY"]:
-        extra = (("route", "openrouter"),)
+    p = provider(pid)
+    found = seen(p.keys)
     if not found:
-        note = f"{' / '.join(_API_KEYS[pid])} not set for Hermes (shell or $HERMES_HOME/.env)"
+        note = f"{' / '.join(p.keys)} not set for Hermes (shell or $HERMES_HOME/.env)"
         return Observation(pid, now, credential=False, source="env", note=note)
+    # The endpoint Hermes will be sent to: another than the usual one is said (an OpenRouter key alone).
+    names = {f.name for f in found}
+    endpoint = next((e for e in p.endpoints if names & set(e.bills)), p.endpoints[0])
+    extra = (("route", endpoint.provider),) if endpoint is not p.endpoints[0] else ()
     first = found[0]
     where = " and ".join({"env": "the environment", "hermes_env": "$HERMES_HOME/.env"}[s] for s in first.sources)
     sources = tuple(dict.fromkeys(s for f in found for s in f.sources))
@@ -69,10 +73,12 @@ def discover(pid: str, *, force: bool = False, gate: Gate | None = None, now: da
     """One provider's observation. Raises ValueError for an unknown `pid`, nothing else."""
     provider(pid)
     when = now or utcnow()
-    if pid in _API_KEYS:
-        return _api_key_observation(pid, when)
     try:
-        return _SOURCES[pid](gate or Gate(), when, force=force, network=not offline())
+        module = source(pid)
+        if module is None:
+            return _api_key_observation(pid, when)
+        found: Observation = module.discover(gate or Gate(), when, force=force, network=not offline())
+        return found
     except Exception as e:
         log_failure(log, f"{pid} discovery failed", e)
         return Observation(pid, when, source="none", note=f"discovery failed: {type(e).__name__}")
@@ -86,7 +92,7 @@ def discover_all(*, force: bool = False, interval: float | None = None) -> list[
     """
     gate = Gate() if interval is None else Gate(interval=interval)
     now = utcnow()
-    return [discover(pid, force=force, gate=gate, now=now) for pid in PROVIDERS]
+    return [discover(pid, force=force, gate=gate, now=now) for pid in list(PROVIDERS)]
 
 
 def check_quota(pid: str) -> dict[str, QuotaWindow] | None:
@@ -103,23 +109,22 @@ def credential_report() -> list[CredentialFact]:
     """Read-only facts about every provider's login for `bhoga doctor`: found, kind, state, fix. No secrets."""
     now = utcnow()
     facts: list[CredentialFact] = []
-    checks: tuple[Callable[[], CredentialFact], ...] = (
-        lambda: claude_credential_fact(now),
-        lambda: codex_credential_fact(now),
-        copilot_credential_fact,
-    )
-    for fn in checks:
+    for pid in list(PROVIDERS):
         try:
-            facts.append(fn())
+            module = source(pid)
+            if module is not None:
+                facts.append(module.credential_fact(now))
         except Exception as e:
             log_failure(log, "credential check failed", e)
-    for pid, names in _API_KEYS.items():
-        found = seen(names)
+    for pid, p in list(PROVIDERS.items()):
+        if p.discovery is not None:
+            continue
+        found = seen(p.keys)
         summary = (
             f"{found[0].name} is set for Hermes ({', '.join(found[0].sources)})"
             if found
-            else f"{' / '.join(names)} not set for Hermes (shell or $HERMES_HOME/.env)"
+            else f"{' / '.join(p.keys)} not set for Hermes (shell or $HERMES_HOME/.env)"
         )
-        fix = "" if found else f"add {names[0]}=… to $HERMES_HOME/.env"
+        fix = "" if found else f"add {p.keys[0]}=… to $HERMES_HOME/.env"
         facts.append(CredentialFact(pid, bool(found), summary, fix))
     return facts

@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "MAX_FILE_BYTES",
     "CredentialFact",
+    "Watched",
     "log_failure",
     "printable",
     "read_bytes",
@@ -24,6 +25,24 @@ __all__ = [
     "redact",
     "utcnow",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A directory whose files tell a provider's quota or login (a discovery module's `watched()`); bhogad
+    watches it and runs discovery when they change."""
+
+    tag: str
+    directory: Path
+    names: frozenset[str] | None = None
+    """File names that matter; None means every file."""
+    modified: bool = False
+    """In-place modifications count too (files kept open and appended)."""
+    new_dirs: bool = False
+    """A directory created in here counts (a new day directory)."""
+    login: bool = False
+    """A change here is a new login: discovery may skip its "too soon" guard."""
+
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 """`.claude.json` keeps project history and reaches megabytes; anything past this is not a file we know."""

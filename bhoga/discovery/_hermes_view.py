@@ -12,13 +12,12 @@ import logging
 import os
 from dataclasses import dataclass
 
+from bhoga._providers import PROVIDERS
 from bhoga.errors import BhogaError
 
 __all__ = ["Seen", "fingerprint", "hermes_auth_logins", "hermes_env", "seen"]
 
 log = logging.getLogger(__name__)
-
-_AUTH_NAMES = {"openai-codex": ("openai-codex",), "copilot": ("copilot", "github-copilot")}
 
 
 def fingerprint(value: str) -> str:
@@ -38,7 +37,8 @@ def hermes_env() -> dict[str, str]:
 
 
 def hermes_auth_logins() -> frozenset[str]:
-    """Hermes providers with a login in its auth store (`$HERMES_HOME/auth.json`): "openai-codex", "copilot"."""
+    """bhoga providers with a login in Hermes' auth store (`$HERMES_HOME/auth.json`), by the registry's
+    `hermes_auth` names: "openai-codex", "github-copilot"."""
     try:
         from bhoga.hermes._home import _read_text, hermes_dir  # noqa: PLC0415
 
@@ -50,7 +50,7 @@ def hermes_auth_logins() -> frozenset[str]:
     providers = data["providers"] if isinstance(data.get("providers"), dict) else {}
     pool = data["credential_pool"] if isinstance(data.get("credential_pool"), dict) else {}
     found = set()
-    for login, names in _AUTH_NAMES.items():
+    for login, names in ((p.id, p.hermes_auth) for p in PROVIDERS.values()):
         for name in names:
             state = providers.get(name)
             tokens = state.get("tokens") if isinstance(state, dict) else None

@@ -20,7 +20,7 @@ from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import anthropic_base_url, claude_config_dir, claude_json_path
 from bhoga._values import human_duration, retry_after_seconds
 
-from ._common import CredentialFact, log_failure, read_bytes
+from ._common import CredentialFact, Watched, log_failure, read_bytes
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._http import USER_AGENT, http_get
 from ._proc import run_capture, which
@@ -34,7 +34,7 @@ from .claude_parse import (
     parse_usage_text,
 )
 
-__all__ = ["CLI_TIMEOUT", "claude_credential_fact", "credentials_path", "discover_claude", "read_credentials"]
+__all__ = ["CLI_TIMEOUT", "credential_fact", "credentials_path", "discover", "read_credentials", "watched"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ def credentials_path() -> Path:
     override = os.environ.get("CLAUDE_SECURESTORAGE_CONFIG_DIR", "").strip()
     root = Path(override).expanduser() if override else claude_config_dir()
     return root / ".credentials.json"
+
+
+def watched() -> tuple[Watched, ...]:
+    """Claude Code's credentials (a new login, a refresh, a logout) and its account file, which caches the
+    last usage reading."""
+    claude_json = claude_json_path()
+    return (
+        Watched("claude", claude_config_dir(), frozenset({".credentials.json"}), login=True),
+        Watched("claude-json", claude_json.parent, frozenset({claude_json.name})),
+    )
 
 
 def read_keychain() -> ClaudeCredentials | None:
@@ -162,7 +172,7 @@ def _from_cli(gate: Gate, now: datetime, force: bool) -> tuple[QuotaWindow, ...]
     return windows or None
 
 
-def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
+def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
     """One observation of the Claude Code plan; never raises (a failing source logs one line)."""
     creds, where = read_credentials(keychain=False)
     cached = parse_cached_usage_bytes(read_bytes(claude_json_path()))
@@ -232,7 +242,7 @@ def discover_claude(gate: Gate, now: datetime, *, force: bool = False, network: 
     return obs(windows, more, "last-good" if label == "last good answer" else "cache")
 
 
-def claude_credential_fact(now: datetime) -> CredentialFact:
+def credential_fact(now: datetime) -> CredentialFact:
     """What `bhoga doctor` says about the Claude Code login (no token, no network)."""
     creds, where = read_credentials()
     if creds is None:

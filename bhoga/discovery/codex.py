@@ -23,7 +23,7 @@ from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._hermes_view import hermes_auth_logins
 from ._http import USER_AGENT, http_get
 from ._proc import jsonrpc_call, which
-from .codex_files import newest_rollouts, read_rollout_families
+from .codex_files import newest_rollouts, read_rollout_families, watched
 from .codex_parse import (
     MAIN_FAMILY,
     CodexAuth,
@@ -34,7 +34,7 @@ from .codex_parse import (
     parse_wham,
 )
 
-__all__ = ["codex_credential_fact", "discover_codex", "read_auth", "rollout_windows", "store_mode", "wham_url"]
+__all__ = ["credential_fact", "discover", "read_auth", "rollout_windows", "store_mode", "watched", "wham_url"]
 
 log = logging.getLogger(__name__)
 
@@ -170,16 +170,14 @@ def _credential(auth: CodexAuth | None, notes: list[str]) -> bool | None:
     return False
 
 
-def discover_codex(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
+def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
     """One observation of the ChatGPT plan as Codex sees it; never raises (a failing source logs one line)."""
     auth = read_auth()
     notes: list[str] = []
     credential = _credential(auth, notes)
     # Hermes routes openai-codex with its own login; the Codex CLI's is where the quota is read.
     sources = tuple(
-        s
-        for s, on in (("codex_login", credential is True), ("hermes_auth", "openai-codex" in hermes_auth_logins()))
-        if on
+        s for s, on in (("codex_login", credential is True), ("hermes_auth", PID in hermes_auth_logins())) if on
     )
     if sources and credential is not True:
         credential = True
@@ -230,7 +228,7 @@ def discover_codex(gate: Gate, now: datetime, *, force: bool = False, network: b
     return obs(found, source)
 
 
-def codex_credential_fact(now: datetime) -> CredentialFact:
+def credential_fact(now: datetime) -> CredentialFact:
     """What `bhoga doctor` says about the Codex CLI login (no token, no network)."""
     auth = read_auth()
     path = codex_home() / "auth.json"

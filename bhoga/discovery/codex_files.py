@@ -28,10 +28,18 @@ from bhoga._paths import codex_home
 from bhoga._values import as_dict, as_float
 from bhoga.errors import NotRegularFileError
 
-from ._common import read_bytes, read_json
+from ._common import Watched, read_bytes, read_json
 from .codex_parse import MAIN_FAMILY, parse_rollout_tail
 
-__all__ = ["DEFAULT_CODEX_MODELS", "get_codex_models", "newest_rollouts", "read_rollout_families"]
+__all__ = [
+    "DEFAULT_CODEX_MODELS",
+    "ROLLOUT",
+    "get_codex_models",
+    "newest_day_dir",
+    "newest_rollouts",
+    "read_rollout_families",
+    "watched",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +89,45 @@ def _newest_names(day: Path, count: int) -> list[str] | None:
             _listings.clear()
         _listings[day] = (key, newest)
     return newest
+
+
+ROLLOUT = "codex-rollout"
+"""Watch tag: a Codex session file was written (it carries the rate-limit windows)."""
+_CODEX_FILES = frozenset({"auth.json", "models_cache.json", "config.toml"})
+
+
+def _newest_child(directory: Path, digits: int) -> Path | None:
+    try:
+        names = [e.name for e in directory.iterdir() if e.is_dir() and len(e.name) == digits and e.name.isdigit()]
+    except OSError:
+        return None
+    return directory / max(names) if names else None
+
+
+def newest_day_dir(sessions: Path) -> list[Path]:
+    """`sessions`, then its newest YYYY, YYYY/MM and YYYY/MM/DD directories, as far as they exist."""
+    chain = [sessions]
+    for digits in (4, 2, 2):
+        child = _newest_child(chain[-1], digits)
+        if child is None:
+            break
+        chain.append(child)
+    return chain
+
+
+def watched() -> tuple[Watched, ...]:
+    """Codex's login, model cache and config, and the newest day directory of its sessions.
+
+    Not a recursive watch of the whole sessions tree (one inotify watch per day directory ever made): the
+    newest day directory for rollout writes, and each level above it for the next day, month or year.
+    """
+    codex = codex_home()
+    out = [Watched("codex", codex, _CODEX_FILES)]
+    chain = newest_day_dir(codex / "sessions")
+    out.extend(Watched(ROLLOUT, level, frozenset(), new_dirs=True) for level in chain[:3])
+    if len(chain) == 4:
+        out.append(Watched(ROLLOUT, chain[3], None, modified=True))
+    return tuple(out)
 
 
 def newest_rollouts(sessions: Path, *, days: int = 2, per_day: int = 16) -> list[Path]:

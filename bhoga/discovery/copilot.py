@@ -26,8 +26,8 @@ from ._proc import run_capture, which
 __all__ = [
     "COPILOT_INTERVAL",
     "CopilotToken",
-    "copilot_credential_fact",
-    "discover_copilot",
+    "credential_fact",
+    "discover",
     "find_token",
     "parse_copilot_user",
 ]
@@ -119,10 +119,10 @@ def parse_copilot_user(obj: object, now: datetime) -> tuple[QuotaWindow | None, 
     return QuotaWindow("monthly", used, resets, minutes, "*", now, "copilot"), tuple(extra), ""
 
 
-def discover_copilot(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
+def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = True) -> Observation:
     """One observation of the Copilot premium-request allowance; never raises."""
     token, notes = find_token()
-    hermes_login = "copilot" in hermes_auth_logins()
+    hermes_login = PID in hermes_auth_logins()
     credential = token is not None or hermes_login
     sources = (*((token.source,) if token else ()), *(("hermes_auth",) if hermes_login else ()))
     verdict = ""
@@ -201,8 +201,9 @@ def _last_good(
     return lg.windows, lg.extra
 
 
-def copilot_credential_fact() -> CredentialFact:
-    """What `bhoga doctor` says about the Copilot token (its origin and kind, never its value)."""
+def credential_fact(now: datetime) -> CredentialFact:
+    """What `bhoga doctor` says about the Copilot token (its origin and kind, never its value); `now` is unused
+    (every discovery module's `credential_fact` takes it)."""
     token, notes = find_token()
     if token is None:
         summary = (

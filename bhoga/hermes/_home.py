@@ -17,22 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bhoga import _files, _paths
+from bhoga._providers import PROVIDERS, credential_vars
 from bhoga.errors import HermesConfigError, NotRegularFileError
 
-__all__ = ["CREDENTIAL_VARS", "HermesFacts", "hermes_config_path", "hermes_dir", "read_facts"]
+__all__ = ["HermesFacts", "hermes_config_path", "hermes_dir", "read_facts"]
 
 log = logging.getLogger(__name__)
 
-CREDENTIAL_VARS = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_TOKEN",
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "OPENAI_API_KEY",
-    "OPENROUTER_API_KEY",
-    "COPILOT_GITHUB_TOKEN",
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-)
 _PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 
@@ -95,11 +86,12 @@ def _dotenv_values(path: Path) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class HermesFacts:
-    """What decides a route: credential variables Hermes sees, and whether Hermes has its own Codex login."""
+    """What decides a route: credential variables Hermes sees, and the logins of Hermes' own auth store."""
 
     visible: frozenset[str]
     """Credential variables with a non-empty value for Hermes (its `.env` overrides the shell)."""
-    codex_login: bool
+    auth_logins: frozenset[str]
+    """Providers of Hermes' auth store that an endpoint needs (`openai-codex`) and that hold a login."""
     classic_github_token: bool
     """The first GitHub token Hermes would use is a classic `ghp_` PAT (Copilot rejects those)."""
     home: Path
@@ -110,33 +102,43 @@ class HermesFacts:
         return name in self.visible
 
 
-def _codex_login(auth_path: Path) -> bool:
+def _auth_logins(auth_path: Path, names: frozenset[str]) -> frozenset[str]:
+    """Which of `names` hold an access token in Hermes' auth store (its own login or its credential pool)."""
+    if not names:
+        return frozenset()
     try:
         data = json.loads(_read_text(auth_path, 4 * 1024 * 1024))
     except (OSError, ValueError, RecursionError):
-        return False
+        return frozenset()
     if not isinstance(data, dict):
-        return False
+        return frozenset()
     providers = data.get("providers")
-    state = providers.get("openai-codex") if isinstance(providers, dict) else None
-    tokens = state.get("tokens") if isinstance(state, dict) else None
-    if isinstance(tokens, dict) and str(tokens.get("access_token") or "").strip():
-        return True
     pool = data.get("credential_pool")
-    entries = pool.get("openai-codex") if isinstance(pool, dict) else None
-    return isinstance(entries, list) and any(
-        isinstance(e, dict) and str(e.get("access_token") or "").strip() for e in entries
-    )
+    found = set()
+    for name in names:
+        state = providers.get(name) if isinstance(providers, dict) else None
+        tokens = state.get("tokens") if isinstance(state, dict) else None
+        entries = pool.get(name) if isinstance(pool, dict) else None
+        if (isinstance(tokens, dict) and str(tokens.get("access_token") or "").strip()) or (
+            isinstance(entries, list)
+            and any(isinstance(e, dict) and str(e.get("access_token") or "").strip() for e in entries)
+        ):
+            found.add(name)
+    return frozenset(found)
 
 
 def read_facts(home: Path | None = None) -> HermesFacts:
     """Read the facts for the Hermes home `home` (default: the live one)."""
     home = hermes_dir() if home is None else home
     dotenv = _dotenv_values(home / ".env")
-    values = {name: dotenv.get(name, os.environ.get(name, "")).strip() for name in CREDENTIAL_VARS}
+    values = {name: dotenv.get(name, os.environ.get(name, "")).strip() for name in credential_vars()}
     visible = frozenset(name for name, value in values.items() if value)
-    github = next((values[n] for n in ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN") if values[n]), "")
+    # Copilot rejects a classic PAT; Hermes uses the first GitHub token it finds (else the gh CLI's).
+    gh = (n for p in PROVIDERS.values() for e in p.endpoints if e.login == "gh_cli" for n in e.bills)
+    github = next((values[n] for n in gh if values[n]), "")
     # Hermes looks only at Path.home()/.claude, never at CLAUDE_CONFIG_DIR; macOS may use the Keychain.
     claude = (_paths.home() / ".claude" / ".credentials.json").is_file()
     claude_login = True if claude else (None if sys.platform == "darwin" else False)
-    return HermesFacts(visible, _codex_login(home / "auth.json"), github.startswith("ghp_"), home, claude_login)
+    needed = frozenset(e.auth for p in PROVIDERS.values() for e in p.endpoints if e.auth)
+    logins = _auth_logins(home / "auth.json", needed)
+    return HermesFacts(visible, logins, github.startswith("ghp_"), home, claude_login)

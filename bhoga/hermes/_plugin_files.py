@@ -9,6 +9,7 @@ refused with one line, and so is a path that is not a regular file or directory 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -17,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from bhoga import __version__, _files, _paths
+from bhoga._providers import PROVIDERS
 from bhoga.errors import HermesConfigError, NotRegularFileError
 from bhoga.hermes._home import hermes_dir
 from bhoga.hermes._plugins import plugin_lists, set_plugin_enabled
@@ -27,6 +29,8 @@ PLUGIN_NAME = "bhoga"
 MARKER = "# bhoga-managed Hermes plugin"
 _FILES = ("plugin.yaml", "__init__.py")
 _SOCKET_LINE = "SOCKET_PATH: str | None = None"
+_TABLES_BEGIN = "# registry: begin\n"
+_TABLES_END = "# registry: end\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,25 @@ def _home(home: Path | None) -> Path:
     return home if home is not None else hermes_dir()
 
 
+def registry_tables() -> str:
+    """The plugin's provider tables, from the registry: every Hermes name (and API host) of each provider."""
+    names = [
+        (name, p.id) for p in PROVIDERS.values() for name in (*p.hermes_ids, *(a for a, _ in p.aliases), *p.counts)
+    ]
+    hosts = [(host, p.id) for p in PROVIDERS.values() for host in p.hosts]
+    q = json.dumps
+    lines = ["_PROVIDERS = {", *(f"    {q(n)}: {q(pid)}," for n, pid in names), "}", "_HOSTS = ("]
+    lines += [*(f"    ({q(h)}, {q(pid)})," for h, pid in hosts), ")"]
+    return "\n".join(lines) + "\n"
+
+
+def _with_registry(source: str) -> str:
+    begin, end = source.find(_TABLES_BEGIN), source.find(_TABLES_END)
+    if begin < 0 or end < begin:
+        raise AssertionError("bhoga/hermes_plugin.py lost its registry marker lines")
+    return source[: begin + len(_TABLES_BEGIN)] + registry_tables() + source[end:]
+
+
 def plugin_files() -> dict[str, bytes]:
     """The plugin's files as `enable` writes them now."""
     source = resources.files("bhoga").joinpath("hermes_plugin.py").read_text(encoding="utf-8")
@@ -53,6 +76,7 @@ def plugin_files() -> dict[str, bytes]:
         raise AssertionError("bhoga/hermes_plugin.py lost its SOCKET_PATH line")
     sock = str(_paths.socket_path())
     source = source.replace(_SOCKET_LINE, f"SOCKET_PATH: str | None = {sock!r}", 1)
+    source = _with_registry(source)
     manifest = (
         f"{MARKER} (`bhoga hermes-plugin disable` removes it)\n"
         f"name: {PLUGIN_NAME}\n"

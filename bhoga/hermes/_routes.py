@@ -12,13 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bhoga._providers import model_family, provider, to_hermes_model
+from bhoga._providers import PROVIDERS, Endpoint, Provider, hermes_aliases, model_family, provider, spell
 from bhoga.errors import HermesConfigError
 from bhoga.hermes._home import HermesFacts
 from bhoga.hermes._splice import DELETE, Spec, SpecValue
 
 __all__ = [
-    "ANTHROPIC_API_ENTRY",
     "Route",
     "bills",
     "build_spec",
@@ -27,10 +26,6 @@ __all__ = [
     "route_for",
 ]
 
-ANTHROPIC_URL = "https://api.anthropic.com"
-OPENROUTER_URL = "https://openrouter.ai/api/v1"
-ANTHROPIC_API_ENTRY = "anthropic-api"
-"""A `providers:` entry name; a built-in id (`anthropic`) would never be treated as a custom endpoint."""
 # A model section's keys that only make sense for the endpoint they were written for. `api_base` is Hermes'
 # alias of `base_url` (0.19 `_normalize_root_model_keys` fills an empty `base_url` from it).
 _ENDPOINT_KEYS = ("base_url", "api_base", "api_mode", "api_key", "api", "key_env", "api_key_env")
@@ -54,28 +49,57 @@ class Route:
     api_mode: str | None = None
     entry: tuple[tuple[str, str], ...] = ()
     """Keys of `providers.<provider>` this route needs (the anthropic_api route)."""
+    endpoint: Endpoint | None = None
+    """The registry's endpoint this route writes."""
+
+
+def _login_problem(login: str, p: Provider, facts: HermesFacts) -> str | None:
+    """Why Hermes cannot use an endpoint that relies on `login`, or None."""
+    if login == "claude_login":
+        if facts.claude_login is False and not any(facts.has(k) for k in p.keys):
+            return (
+                "Hermes reads the Claude Code login only from ~/.claude/.credentials.json (it ignores "
+                "CLAUDE_CONFIG_DIR) and there is none"
+            )
+    elif login.startswith("hermes_auth:"):
+        name = login.split(":", 1)[1]
+        if name not in facts.auth_logins:
+            return (
+                f"Hermes is not logged in to {name} ({facts.home / 'auth.json'}); run `hermes auth` "
+                "(a login of the provider's own CLI alone is not enough)"
+            )
+    elif login == "gh_cli" and facts.classic_github_token:
+        return "the GitHub token Hermes would use is a classic ghp_ token, which Copilot rejects"
+    return None
+
+
+def _missing_keys(keys: Sequence[str]) -> str:
+    if len(keys) == 1:
+        return f"{keys[0]} is not set for Hermes (shell or $HERMES_HOME/.env)"
+    if len(keys) == 2:
+        return f"neither {keys[0]} nor {keys[1]} is set for Hermes"
+    return f"none of {', '.join(keys)} is set for Hermes"
+
+
+def _endpoint(p: Provider, facts: HermesFacts) -> Endpoint | str:
+    """The first endpoint of `p` Hermes can use, or why there is none."""
+    problems: list[str] = []
+    for e in p.endpoints:
+        if e.login is None:
+            if any(facts.has(k) for k in e.bills):
+                return e
+            continue
+        if (problem := _login_problem(e.login, p, facts)) is None:
+            return e
+        problems.append(problem)
+    if problems:
+        return problems[0]
+    return _missing_keys([k for e in p.endpoints for k in e.bills])
 
 
 def exclusions(facts: HermesFacts) -> dict[str, str]:
     """Providers Hermes cannot use right now → the one-line reason."""
-    out: dict[str, str] = {}
-    if facts.claude_login is False and not (facts.has("ANTHROPIC_TOKEN") or facts.has("CLAUDE_CODE_OAUTH_TOKEN")):
-        out["claude_code"] = (
-            "Hermes reads the Claude Code login only from ~/.claude/.credentials.json (it ignores "
-            "CLAUDE_CONFIG_DIR) and there is none"
-        )
-    if not facts.codex_login:
-        out["openai-codex"] = (
-            f"Hermes is not logged in to openai-codex ({facts.home / 'auth.json'}); run `hermes auth` "
-            "(a Codex CLI login alone is not enough)"
-        )
-    if not facts.has("ANTHROPIC_API_KEY"):
-        out["anthropic_api"] = "ANTHROPIC_API_KEY is not set for Hermes (shell or $HERMES_HOME/.env)"
-    if not facts.has("OPENAI_API_KEY") and not facts.has("OPENROUTER_API_KEY"):
-        out["openai_api"] = "neither OPENAI_API_KEY nor OPENROUTER_API_KEY is set for Hermes"
-    if facts.classic_github_token:
-        out["github-copilot"] = "the GitHub token Hermes would use is a classic ghp_ token, which Copilot rejects"
-    return out
+    return {pid: got for pid, p in PROVIDERS.items() if isinstance(got := _endpoint(p, facts), str)}
 
 
 def caveat(facts: HermesFacts) -> str | None:
@@ -93,69 +117,52 @@ def caveat(facts: HermesFacts) -> str | None:
 def route_for(pid: str, model: str, facts: HermesFacts) -> Route:
     """The route for bhoga provider `pid` serving `model`; `HermesConfigError` when Hermes cannot use it."""
     try:
-        provider(pid)
-    except ValueError as e:
-        raise HermesConfigError(str(e)) from None
-    if (reason := exclusions(facts).get(pid)) is not None:
-        raise HermesConfigError(f"{pid} cannot be used by Hermes: {reason}")
-    if pid == "claude_code":
-        return Route(pid, "anthropic", to_hermes_model(pid, model))
-    if pid == "anthropic_api":
-        entry = (("base_url", ANTHROPIC_URL), ("key_env", "ANTHROPIC_API_KEY"), ("api_mode", "anthropic_messages"))
-        return Route(pid, ANTHROPIC_API_ENTRY, to_hermes_model(pid, model), entry=entry)
-    if pid == "openai-codex":
-        return Route(pid, "openai-codex", to_hermes_model(pid, model))
-    if pid == "openai_api":
-        if facts.has("OPENAI_API_KEY"):
-            return Route(pid, "openai-api", to_hermes_model(pid, model))
-        return Route(
-            pid, "openrouter", to_hermes_model(pid, model, openrouter=True), OPENROUTER_URL, "chat_completions"
-        )
-    return Route(pid, "copilot", to_hermes_model(pid, model))
+        p = provider(pid)
+    except ValueError as exc:
+        raise HermesConfigError(str(exc)) from None
+    e = _endpoint(p, facts)
+    if isinstance(e, str):
+        raise HermesConfigError(f"{pid} cannot be used by Hermes: {e}")
+    return Route(pid, e.provider, spell(e.names or p.names, model), e.base_url, e.api_mode, e.entry, e)
 
 
 # Hermes provider names (and aliases) whose model names are the vendors' public ids, so another of these
 # routes can serve the same model. A task model from any other catalog (LM Studio, NVIDIA NIM, opencode,
 # Ollama, a custom endpoint) is that catalog's own name and is never carried to a new provider.
-_ALIASES = {
-    "claude": "anthropic",
-    "claude-code": "anthropic",
-    "custom:anthropic-api": ANTHROPIC_API_ENTRY,
-    "codex": "openai-codex",
-    "github": "copilot",
-    "github-copilot": "copilot",
-    "github-models": "copilot",
-    "openai": "openai-api",
-}
-_PUBLIC_CATALOGS = frozenset({"anthropic", ANTHROPIC_API_ENTRY, "openai-codex", "openai-api", "copilot", "openrouter"})
-# The model families each route's provider serves (HERMES.md §5; Copilot's catalog has no open-weights models).
-_SERVES = {
-    "anthropic": {"anthropic"},
-    ANTHROPIC_API_ENTRY: {"anthropic"},
-    "openai-codex": {"openai"},
-    "openai-api": {"openai"},
-    "copilot": {"anthropic", "openai", "google"},
-    "openrouter": {"anthropic", "openai", "google"},
-}
+_OTHER_PUBLIC = ("openrouter",)
+"""Hermes providers bhoga does not write whose catalogs also use the vendors' public names."""
+
+
+def _catalogs() -> dict[str, frozenset[str]]:
+    """Each Hermes provider bhoga writes (or that uses public names) → the model families it serves."""
+    out: dict[str, frozenset[str]] = dict.fromkeys(_OTHER_PUBLIC, frozenset({"anthropic", "openai", "google"}))
+    for p in PROVIDERS.values():
+        for e in p.endpoints:
+            serves = e.serves or ((p.family,) if p.family != "any" else ("anthropic", "openai", "google"))
+            out[e.provider] = frozenset(serves)
+    return out
+
+
 _VENDORS = {"anthropic", "openai", "google"}
 _OPEN_WEIGHTS = re.compile(r"(?i)gpt-oss|-oss\b")
 
 
 def _hermes_name(provider_name: object) -> str:
     name = str(provider_name or "").strip().lower()
-    return _ALIASES.get(name, name)
+    return hermes_aliases(tasks=True).get(name, name)
 
 
 def _serves(route: Route, model: str, source: str) -> bool:
     """Whether `route` serves the task model `model`, named in the catalog of Hermes provider `source`."""
-    if source not in _PUBLIC_CATALOGS and source not in ("", "auto", "main"):
+    catalogs = _catalogs()
+    if source not in catalogs and source not in ("", "auto", "main"):
         return False
     name = model.strip()
     if "/" in name and name.split("/", 1)[0].lower() not in _VENDORS:
         return False  # another vendor's id (deepseek/, qwen/, nvidia/ ...): only its own catalogs know it
     if _OPEN_WEIGHTS.search(name):
         return False
-    return model_family(name) in _SERVES.get(route.provider, set())
+    return model_family(name) in catalogs.get(route.provider, frozenset())
 
 
 def _task_spec(route: Route, task: Mapping[str, Any] | None, main: str) -> Spec | None:
@@ -174,7 +181,7 @@ def _task_spec(route: Route, task: Mapping[str, Any] | None, main: str) -> Spec 
         source = main if source in ("", "auto", "main") else source
         if _serves(route, model, source):
             # Keep the user's (cheap) task model when the new provider serves it; else the provider's default.
-            spec["model"] = to_hermes_model(route.pid, model, openrouter=route.provider == "openrouter")
+            spec["model"] = _spell(route, model)
         else:
             spec["model"] = DELETE
     return spec
@@ -204,7 +211,17 @@ def _check_entry_names(data: Mapping[str, Any], entries: Mapping[str, Any]) -> N
             )
 
 
-_KEY_OF = {"anthropic-api": "ANTHROPIC_API_KEY", "openai-api": "OPENAI_API_KEY", "openrouter": "OPENROUTER_API_KEY"}
+def _spell(route: Route, model: str) -> str:
+    """`model` as `route`'s Hermes provider names it."""
+    e = route.endpoint
+    p = provider(route.pid)
+    return spell(e.names or p.names if e is not None else p.names, model)
+
+
+def _key_env(route: Route) -> str | None:
+    """The one variable a keyed route bills (its `key_env`); None for a route that uses a login."""
+    e = route.endpoint
+    return e.bills[0] if e is not None and e.login is None and e.bills else None
 
 
 def bills(route: Route, facts: HermesFacts) -> str:
@@ -213,25 +230,21 @@ def bills(route: Route, facts: HermesFacts) -> str:
     `provider: anthropic` bills ANTHROPIC_API_KEY whenever Hermes sees that key and no Claude OAuth token
     (the caveat), so that route is then the API key, not the subscription.
     """
-    if route.provider in _KEY_OF:
-        return _KEY_OF[route.provider]
-    if route.pid == "claude_code":
-        for name in ("ANTHROPIC_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY"):
-            if facts.has(name):
-                return name
-        return "claude_login"
-    if route.pid == "github-copilot":
-        return next((n for n in ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN") if facts.has(n)), "gh_cli")
-    return "hermes_auth:openai-codex" if route.pid == "openai-codex" else route.provider
+    e = route.endpoint
+    if e is None:
+        return route.provider
+    if (key := _key_env(route)) is not None:
+        return key
+    return next((n for n in e.bills if facts.has(n)), e.login or route.provider)
 
 
 def _fallback_entry(route: Route) -> dict[str, str]:
     entry = {"provider": route.provider, "model": route.model}
     if route.base_url:
         entry["base_url"] = route.base_url
-    if route.provider in _KEY_OF:
+    if (key := _key_env(route)) is not None:
         # Say which key this entry bills; a subscription entry has none and uses its login.
-        entry["key_env"] = _KEY_OF[route.provider]
+        entry["key_env"] = key
     return entry
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bhoga._paths import daemon_config_path
+from bhoga.discovery.codex_files import ROLLOUT
 from bhoga.errors import ConfigError
 from bhogad import targets
 from bhogad.config import DaemonConfig, load_config
@@ -140,7 +141,7 @@ def test_watch_targets_follow_the_newest_codex_day(home: Path) -> None:
         (home / ".codex" / "sessions" / day).mkdir(parents=True)
     (home / ".codex" / "sessions" / "2026" / "notes").mkdir()
     specs = targets.watch_specs(home / ".hermes" / "config.yaml")
-    rollout = [s for s in specs if s.tag == targets.CODEX_ROLLOUT]
+    rollout = [s for s in specs if s.tag == targets.QUOTA + ROLLOUT]
     assert [s.directory.relative_to(home / ".codex") for s in rollout] == [
         Path("sessions"),
         Path("sessions/2026"),
