@@ -11,9 +11,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from bhoga import Router, _providers
-from bhoga._cli_doctor import run_checks
 from bhoga._providers import Endpoint, Kind, ModelNames, Provider, hermes_to_pid, hierarchy, register, unregister
 from bhoga.cli import main
+from bhoga.cli._doctor import run_checks
 from bhoga.errors import HermesConfigError
 from bhoga.hermes import apply_to_hermes, hermes_exclusions
 from bhoga.hermes._plugin_files import plugin_files, registry_tables
