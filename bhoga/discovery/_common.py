@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bhoga._model import Observation, QuotaWindow
+
 __all__ = [
     "MAX_FILE_BYTES",
     "CredentialFact",
+    "Reading",
     "Watched",
     "log_failure",
     "printable",
@@ -25,6 +28,41 @@ __all__ = [
     "redact",
     "utcnow",
 ]
+
+
+@dataclass(slots=True)
+class Reading:
+    """What one discovery pass has learned about a provider so far; `observation` is what it returns.
+
+    Sources fill in `notes`, `verdict` and `credential` as they are tried, so every return of a pass builds its
+    observation the same way.
+    """
+
+    pid: str
+    now: datetime
+    credential: bool | None = None
+    sources: tuple[str, ...] = ()
+    marker: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
+    notes: list[str] = field(default_factory=list)
+    verdict: str = ""
+    """"verified" or "rejected" when the provider answered for this very credential."""
+
+    def observation(
+        self, windows: tuple[QuotaWindow, ...] = (), more: tuple[tuple[str, str], ...] = (), source: str = "none"
+    ) -> Observation:
+        return Observation(
+            self.pid,
+            self.now,
+            windows,
+            credential=self.credential,
+            source=source,
+            note="; ".join(n for n in self.notes if n),
+            extra=self.extra + more,
+            sources=self.sources,
+            verdict=self.verdict,
+            marker=self.marker,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import anthropic_base_url, claude_config_dir, claude_json_path
 from bhoga._values import human_duration, retry_after_seconds
 
-from ._common import CredentialFact, Watched, log_failure, read_bytes
+from ._common import CredentialFact, Reading, Watched, log_failure, read_bytes
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._http import USER_AGENT, http_get
 from ._proc import run_capture, which
@@ -178,56 +178,39 @@ def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = 
     cached = parse_cached_usage_bytes(read_bytes(claude_json_path()))
     if creds is None and network and not (cached and cached.fresh(now)):
         creds, where = read_credentials()
-    notes: list[str] = []
-    extra: tuple[tuple[str, str], ...] = ()
-    if creds is not None:
-        extra = tuple((k, v) for k, v in (("plan", creds.subscription_type), ("tier", creds.rate_limit_tier)) if v)
-        if creds.expired(now):
-            notes.append(_stale_note(creds, now))
-        elif not creds.can_read_usage:
-            notes.append("Claude Code token lacks the user:profile scope needed to read usage")
-
-    verdict = ""
-
-    def obs(windows: tuple[QuotaWindow, ...], more: tuple[tuple[str, str], ...], source: str) -> Observation:
-        return Observation(
-            PID,
-            now,
-            windows,
-            credential=credential,
-            source=source,
-            note="; ".join(n for n in notes if n),
-            extra=extra + more,
-            sources=("claude_login",) if creds is not None else (),
-            verdict=verdict,
-            marker=creds.marker if creds is not None else "",
-        )
-
     # No token but a usage cache (or a Keychain bhoga cannot read): the login may well exist, so "unknown".
-    credential = True if creds else (None if sys.platform == "darwin" or cached else False)
+    r = Reading(PID, now, True if creds else (None if sys.platform == "darwin" or cached else False))
+    if creds is not None:
+        r.sources, r.marker = ("claude_login",), creds.marker
+        r.extra = tuple((k, v) for k, v in (("plan", creds.subscription_type), ("tier", creds.rate_limit_tier)) if v)
+        if creds.expired(now):
+            r.notes.append(_stale_note(creds, now))
+        elif not creds.can_read_usage:
+            r.notes.append("Claude Code token lacks the user:profile scope needed to read usage")
+
     if cached is not None and cached.fresh(now):
         windows, more = parse_usage(cached.usage, cached.fetched_at, "cache")
         if windows:
-            return obs(windows, more, "cache")
+            return r.observation(windows, more, "cache")
     if network:
         # The CLI helps only when bhoga has no token it may use: Claude then refreshes its own login.
         try_cli, cli_force = True, force
         if creds is not None and not creds.expired(now) and creds.can_read_usage:
-            got = _from_endpoint(gate, creds, now, force, notes)
+            got = _from_endpoint(gate, creds, now, force, r.notes)
             if isinstance(got, tuple):
                 gate.good(PID, now, *got)
-                verdict = "verified"
-                return obs(got[0], got[1], "oauth")
+                r.verdict = "verified"
+                return r.observation(got[0], got[1], "oauth")
             if got in ("rejected", "blocked"):
-                verdict = "rejected"
+                r.verdict = "rejected"
             try_cli = got in ("rejected", "blocked")
             # The HTTP call that was just refused started the interval; the CLI may follow it at once.
             cli_force = force or got == "rejected"
         if try_cli and (cli_windows := _from_cli(gate, now, cli_force)):
             gate.good(PID, now, cli_windows, ())
-            return obs(cli_windows, (), "cli")
-    if creds is None and credential is False and not (cached or gate.last_good(PID)):
-        notes.append(f"no Claude Code login found in {where}")
+            return r.observation(cli_windows, (), "cli")
+    if creds is None and r.credential is False and not (cached or gate.last_good(PID)):
+        r.notes.append(f"no Claude Code login found in {where}")
     fallbacks: list[tuple[datetime, tuple[QuotaWindow, ...], tuple[tuple[str, str], ...], str]] = []
     if (lg := gate.last_good(PID)) is not None and lg.windows:
         fallbacks.append((lg.at, lg.windows, lg.extra, "last good answer"))
@@ -236,10 +219,10 @@ def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = 
         if windows:
             fallbacks.append((cached.fetched_at, windows, more, "Claude usage cache"))
     if not fallbacks:
-        return obs((), (), "none")
+        return r.observation()
     at, windows, more, label = max(fallbacks, key=lambda f: f[0])
-    notes.append(f"{label} is {human_duration(now - at)} old")
-    return obs(windows, more, "last-good" if label == "last good answer" else "cache")
+    r.notes.append(f"{label} is {human_duration(now - at)} old")
+    return r.observation(windows, more, "last-good" if label == "last good answer" else "cache")
 
 
 def credential_fact(now: datetime) -> CredentialFact:

@@ -18,7 +18,7 @@ from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import chatgpt_base_url, codex_home
 from bhoga._values import human_duration, retry_after_seconds
 
-from ._common import CredentialFact, log_failure, read_bytes
+from ._common import CredentialFact, Reading, log_failure, read_bytes
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._hermes_view import hermes_auth_logins
 from ._http import USER_AGENT, http_get
@@ -179,20 +179,10 @@ def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = 
     sources = tuple(
         s for s, on in (("codex_login", credential is True), ("hermes_auth", PID in hermes_auth_logins())) if on
     )
-    if sources and credential is not True:
-        credential = True
+    r = Reading(PID, now, True if sources else credential, sources, notes=notes)
 
     def obs(found: Windows, source: str) -> Observation:
-        return Observation(
-            PID,
-            now,
-            found[0],
-            credential=credential,
-            source=source,
-            note="; ".join(notes),
-            extra=found[1],
-            sources=sources,
-        )
+        return r.observation(found[0], found[1], source)
 
     rollout = rollout_windows()
     if rollout is not None and timedelta(0) <= now - rollout[0] <= ROLLOUT_FRESH:

@@ -17,7 +17,7 @@ from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import github_api_url
 from bhoga._values import as_dict, as_float, parse_iso, retry_after_seconds
 
-from ._common import CredentialFact, log_failure
+from ._common import CredentialFact, Reading, log_failure
 from ._gate import AUTH_BLOCKED, DEFAULT_INTERVAL, Gate
 from ._hermes_view import fingerprint, hermes_auth_logins, hermes_env
 from ._http import http_get
@@ -123,33 +123,21 @@ def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = 
     """One observation of the Copilot premium-request allowance; never raises."""
     token, notes = find_token()
     hermes_login = PID in hermes_auth_logins()
-    credential = token is not None or hermes_login
     sources = (*((token.source,) if token else ()), *(("hermes_auth",) if hermes_login else ()))
-    verdict = ""
+    seen = Reading(PID, now, token is not None or hermes_login, sources, token.marker if token else "", notes=notes)
 
-    def obs(windows: tuple[QuotaWindow, ...], extra: tuple[tuple[str, str], ...], source: str) -> Observation:
-        return Observation(
-            PID,
-            now,
-            windows,
-            credential=credential,
-            source=source,
-            note="; ".join(notes),
-            extra=extra,
-            sources=sources,
-            verdict=verdict,
-            marker=token.marker if token else "",
-        )
+    def last_good() -> Observation:
+        return seen.observation(*_last_good(gate, now, notes), "last-good")
 
     if token is None or not network:
-        return obs(*_last_good(gate, now, notes), "last-good") if token else obs((), (), "none")
+        return last_good() if token else seen.observation()
     why = gate.claim(_KEY, now, force=force, interval=COPILOT_INTERVAL, marker=token.marker)
     if why is not None:
         log.debug("copilot_internal/user not called: %s", why)
         if why == AUTH_BLOCKED:
-            verdict = "rejected"
+            seen.verdict = "rejected"
             notes.append(f"Copilot rejected the token from {token.origin}")
-        return obs(*_last_good(gate, now, notes), "last-good")
+        return last_good()
     r = http_get(
         f"{github_api_url()}/copilot_internal/user",
         {
@@ -168,15 +156,15 @@ def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = 
             notes.append(note)
         windows = (window,) if window else ()
         gate.good(PID, now, windows, extra)
-        verdict = "verified"
-        return obs(windows, extra, "copilot")
+        seen.verdict = "verified"
+        return seen.observation(windows, extra, "copilot")
     if r.status in (429, 503) or (r.status == 403 and r.header("retry-after")):
         wait = retry_after_seconds(r.header("retry-after"), now)
         stored = gate.retry_after(_KEY, now, DEFAULT_INTERVAL if wait is None else wait)
         log_failure(log, "Copilot copilot_internal/user", f"HTTP {r.status}; waiting {stored}s")
     elif r.status in (401, 403, 404):
         gate.auth_failed(_KEY, now, token.marker)
-        verdict = "rejected"
+        seen.verdict = "rejected"
         log_failure(log, "Copilot copilot_internal/user", f"HTTP {r.status}: token from {token.origin} not accepted")
         notes.append(f"Copilot rejected the token from {token.origin} (no Copilot seat, or wrong token kind)")
     else:
@@ -186,7 +174,7 @@ def discover(gate: Gate, now: datetime, *, force: bool = False, network: bool = 
             r.error or ("not JSON" if r.status == 200 else f"HTTP {r.status}"),
             token.value,
         )
-    return obs(*_last_good(gate, now, notes), "last-good")
+    return last_good()
 
 
 def _last_good(
