@@ -34,6 +34,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import IntEnum
 
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "POLICIES",
+    "Tier",
+    "decide",
     "evaluate",
     "human_duration",
     "next_change",
@@ -59,6 +62,23 @@ __all__ = [
 POLICIES = ("headroom", "drain-soonest", "pace")
 
 
+class Tier(IntEnum):
+    """Ranking tiers, best first (point 3 above); a candidate in a better tier always ranks ahead."""
+
+    SUBSCRIPTION = 0
+    """A subscription at or above the reserve."""
+    METERED = 1
+    """A metered API with a known budget at or above the reserve."""
+    UNKNOWN = 2
+    """Quota unknown (subscriptions first, then by priority)."""
+    LOW = 3
+    """Below the reserve."""
+    UNVERIFIED = 4
+    """Usable, but the provider never accepted the credential."""
+    WALL = 5
+    """Throttled or exhausted: never chosen while anything else is usable."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     """How one provider stands for one model at one moment."""
@@ -67,7 +87,7 @@ class _Candidate:
     headroom: float
     binding: QuotaWindow | None
     status: ProviderStatus
-    tier: int
+    tier: Tier
     until: datetime | None
     """When a throttle ends or the binding window resets."""
     runs_out: datetime | None = None
@@ -137,34 +157,28 @@ def evaluate(
         runs_out = pace.runs_out_at if pace is not None and reset is not None else None
         at_reset = pace.pct_at_reset if pace is not None and reset is not None else None
     if q.throttled_until is not None and q.throttled_until > now:
-        return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, _WALL, q.throttled_until)
+        return _Candidate(prov, headroom, binding, ProviderStatus.THROTTLED, Tier.WALL, q.throttled_until)
     if binding is None:
-        return _Candidate(prov, -1.0, None, ProviderStatus.UNKNOWN, _UNVERIFIED if late else 2, None)
+        return _Candidate(prov, -1.0, None, ProviderStatus.UNKNOWN, Tier.UNVERIFIED if late else Tier.UNKNOWN, None)
     if headroom <= 0.0:
-        return _Candidate(prov, 0.0, binding, ProviderStatus.EXHAUSTED, _WALL, reset)
+        return _Candidate(prov, 0.0, binding, ProviderStatus.EXHAUSTED, Tier.WALL, reset)
     if headroom < reserve:
-        return _Candidate(prov, headroom, binding, ProviderStatus.LOW, _UNVERIFIED if late else 3, reset)
-    tier = _UNVERIFIED if late else (1 if metered else 0)
+        return _Candidate(prov, headroom, binding, ProviderStatus.LOW, Tier.UNVERIFIED if late else Tier.LOW, reset)
+    tier = Tier.UNVERIFIED if late else (Tier.METERED if metered else Tier.SUBSCRIPTION)
     return _Candidate(prov, headroom, binding, ProviderStatus.OK, tier, reset, runs_out, at_reset)
 
 
-_UNVERIFIED = 4
-"""Tier of a usable candidate whose credential the provider never accepted."""
-_WALL = 5
-"""Tier of throttled and exhausted candidates: never chosen while anything else is usable."""
-
-
 def _sort_key(c: _Candidate, policy: str) -> tuple[object, ...]:
-    if c.tier == _WALL:
-        return (_WALL, c.until.timestamp() if c.until else float("inf"), c.provider.priority)
-    if c.tier == 2:
-        return (2, c.provider.kind is not Kind.SUBSCRIPTION, c.provider.priority, 0.0)
-    if c.tier == 0 and policy == "drain-soonest":
-        return (0, 0 if c.until else 1, c.until.timestamp() if c.until else 0.0, -c.headroom, c.provider.priority)
-    if c.tier == 0 and policy == "pace":
+    if c.tier == Tier.WALL:
+        return (c.tier, c.until.timestamp() if c.until else float("inf"), c.provider.priority)
+    if c.tier == Tier.UNKNOWN:
+        return (c.tier, c.provider.kind is not Kind.SUBSCRIPTION, c.provider.priority, 0.0)
+    if c.tier == Tier.SUBSCRIPTION and policy == "drain-soonest":
+        return (c.tier, 0 if c.until else 1, c.until.timestamp() if c.until else 0.0, -c.headroom, c.provider.priority)
+    if c.tier == Tier.SUBSCRIPTION and policy == "pace":
         # Forecast to run out before its reset: it will be used up anyway, so it counts for less.
         return (
-            0,
+            c.tier,
             c.runs_out is not None,
             c.until.timestamp() if c.until else float("inf"),
             -c.headroom,
@@ -221,7 +235,7 @@ def _state_text(c: _Candidate, now: datetime, reserve: float) -> str:
 
 def _state(c: _Candidate, now: datetime, reserve: float) -> str:
     text = _state_text(c, now, reserve)
-    return f"{text} (credential not yet accepted by the provider)" if c.tier == _UNVERIFIED else text
+    return f"{text} (credential not yet accepted by the provider)" if c.tier == Tier.UNVERIFIED else text
 
 
 def _reason(ranked: list[_Candidate], now: datetime, reserve: float) -> str:
@@ -267,11 +281,34 @@ def rank(
 
     `paces` (`{(pid, window_key): Pace}`) feeds policy "pace"; the other policies ignore it.
     """
-    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces)
+    return _recommendations(_ranked(quotas, model, now, reserve, policy, exclude, paces), model, now, reserve)
+
+
+def _recommendations(
+    ranked: list[_Candidate], model: str, now: datetime, reserve: float
+) -> tuple[RouterRecommendation, ...]:
     if not ranked:
         return ()
     first = _recommend(ranked[0], model, _reason(ranked, now, reserve))
     return (first, *(_recommend(c, model, _state(c, now, reserve)) for c in ranked[1:]))
+
+
+def decide(
+    current_pid: str | None,
+    quotas: Iterable[ProviderQuota],
+    model: str,
+    now: datetime,
+    *,
+    margin: float = 0.10,
+    reserve: float = 0.10,
+    policy: str = "headroom",
+    exclude: Collection[str] = (),
+    paces: Paces | None = None,
+) -> tuple[bool, str, tuple[RouterRecommendation, ...]]:
+    """`should_switch` and `rank` from one ranking: whether to move, why, and every candidate best first."""
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces)
+    switch, reason = _switch(current_pid, ranked, model, now, margin, reserve, policy)
+    return switch, reason, _recommendations(ranked, model, now, reserve)
 
 
 def should_switch(
@@ -287,7 +324,20 @@ def should_switch(
     paces: Paces | None = None,
 ) -> tuple[bool, str]:
     """Whether to move from `current_pid` to the best provider, and a one-line reason either way."""
-    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces)
+    return _switch(
+        current_pid, _ranked(quotas, model, now, reserve, policy, exclude, paces), model, now, margin, reserve, policy
+    )
+
+
+def _switch(
+    current_pid: str | None,
+    ranked: list[_Candidate],
+    model: str,
+    now: datetime,
+    margin: float,
+    reserve: float,
+    policy: str,
+) -> tuple[bool, str]:
     if not ranked:
         return False, f"no candidate for {model}"
     best = ranked[0]
@@ -302,7 +352,7 @@ def should_switch(
         return True, f"{_state(current, now, reserve)} {to}"
     if best.tier < current.tier:
         return True, f"{_state(best, now, reserve)} beats {_state(current, now, reserve)} {to}"
-    if policy == "pace" and best.tier == current.tier == 0:
+    if policy == "pace" and best.tier == current.tier == Tier.SUBSCRIPTION:
         # In pace's own terms: leave a window only when it runs out before its reset by more than the margin of
         # its length, and only for one that does not; otherwise stay (moving back and forth costs more).
         if current.runs_out is not None and best.runs_out is None and _short_by(current) >= margin:
@@ -318,7 +368,7 @@ def should_switch(
         if _sort_key(best, policy) < _sort_key(current, policy):
             return True, f"{_state(best, now, reserve)} ranks ahead of {_state(current, now, reserve)} {to}"
         return False, f"keeping {current_pid}: {_state(current, now, reserve)}"
-    if policy == "drain-soonest" and best.tier == current.tier == 0:
+    if policy == "drain-soonest" and best.tier == current.tier == Tier.SUBSCRIPTION:
         return _drain_switch(best, current, now, margin, reserve)
     if best.headroom - current.headroom >= margin:
         return True, (

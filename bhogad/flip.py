@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from bhoga import _pin
-from bhoga._model import ProviderStatus
-from bhoga._paths import paused_marker_path
+from bhoga._model import ProviderStatus, RouterRecommendation
+from bhoga._pause import is_paused
 from bhoga._providers import hermes_to_pid
 from bhoga._router import Router
-from bhoga._routing import human_duration, should_switch
+from bhoga._routing import decide, human_duration
 from bhoga.errors import HermesConfigError
 
 from .config import DaemonConfig
@@ -75,11 +75,6 @@ class FlipResult:
     """Hermes' `model.provider` after the pass."""
     hermes_model: str | None = None
     """Hermes' `model.default` after the pass."""
-
-
-def is_paused(config: DaemonConfig) -> bool:
-    """bhogad.toml says paused, or the marker file exists."""
-    return config.paused or paused_marker_path().exists()
 
 
 class Flipper:
@@ -137,11 +132,10 @@ class Flipper:
         return record
 
     def _report_stuck(
-        self, current: str | None, model: str, path: Path, *, pinned: bool, exclude: Collection[str] = ()
+        self, current: str | None, ranked: Sequence[RouterRecommendation], model: str, path: Path, *, pinned: bool
     ) -> None:
         """One log line when Hermes stays on a throttled or exhausted provider (nothing better, or pinned)."""
         now = datetime.now(UTC)
-        ranked = self.router.ranked(model, exclude=exclude)
         mine = next((r for r in ranked if r.provider_id == current), None)
         if mine is None or mine.status not in (ProviderStatus.THROTTLED, ProviderStatus.EXHAUSTED):
             self._reported = None
@@ -187,7 +181,8 @@ class Flipper:
         if record.pinned:
             since = record.pinned_since.isoformat(timespec="seconds") if record.pinned_since else "?"
             if model is not None:
-                self._report_stuck(hermes_provider_to_pid(file_provider)[0], model, path, pinned=True)
+                ranked = self.router.ranked(model)
+                self._report_stuck(hermes_provider_to_pid(file_provider)[0], ranked, model, path, pinned=True)
             return result(
                 Outcome.PINNED,
                 f"route pinned to {file_provider or '(none)'} since {since}; bhogad changes nothing "
@@ -206,7 +201,8 @@ class Flipper:
             )
         exclusions = hermes.hermes_exclusions(path)
         now = datetime.now(UTC)
-        switch, reason = should_switch(
+        # One ranking serves the decision, the write and the report.
+        switch, reason, ranked = decide(
             current,
             self.router.snapshot(),
             model,
@@ -218,11 +214,10 @@ class Flipper:
             paces=self.router.paces() if config.policy == "pace" else None,
         )
         if not switch:
-            self._report_stuck(current, model, path, pinned=False, exclude=exclusions)
+            self._report_stuck(current, ranked, model, path, pinned=False)
             return result(Outcome.KEPT, reason)
-        if is_paused(config):
+        if is_paused(config.paused):
             return result(Outcome.PAUSED, f"paused; would switch: {reason}")
-        ranked = self.router.ranked(model, exclude=exclusions)
         if not ranked:
             return result(Outcome.KEPT, f"no candidate for {model}")
         rec = ranked[0]
