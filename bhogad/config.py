@@ -11,15 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bhoga._paths import daemon_config_path
-from bhoga._routing import POLICIES as _ROUTING_POLICIES
 from bhoga._settings import fraction as _fraction
 from bhoga._settings import models as _models
 from bhoga._settings import policy_name, read_toml
 from bhoga.errors import ConfigError
 
-__all__ = ["DEFAULT_NOTIFY", "MIN_INTERVAL", "NOTIFY_EVENTS", "POLICIES", "DaemonConfig", "load_config", "parse_config"]
+__all__ = ["DEFAULT_NOTIFY", "MIN_INTERVAL", "NOTIFY_EVENTS", "DaemonConfig", "load_config", "parse_config"]
 
-POLICIES = _ROUTING_POLICIES
 MIN_INTERVAL = 60.0
 """Seconds; the Claude usage endpoint answers 429 when polled faster than about once a minute."""
 

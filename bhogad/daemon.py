@@ -27,14 +27,15 @@ from typing import TYPE_CHECKING
 
 from bhoga import __version__
 from bhoga._flips import record_flip
-from bhoga._paths import paused_marker_path, socket_path
+from bhoga._paths import socket_path
+from bhoga._pause import is_paused, set_paused
 from bhoga._router import Router
 from bhoga._routing import next_change
 from bhoga.errors import BhogaError, ConfigError
 
 from . import sdnotify, targets
 from .config import DaemonConfig, load_config
-from .flip import Flipper, FlipResult, Outcome, is_paused
+from .flip import Flipper, FlipResult, Outcome
 from .handler import handle_request, status
 from .notify import Notifier, ProviderView, detect, flip_event
 from .pointer import forget_socket, record_socket
@@ -117,14 +118,10 @@ class Daemon:
 
     def set_paused(self, paused: bool) -> None:
         """Create or remove the paused marker (the CLI does the same when no daemon runs)."""
-        marker = paused_marker_path()
+        set_paused(paused)
         if paused:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
             log.info("paused: no Hermes writes until resumed")
         else:
-            with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
             log.info("resumed")
             self.request_flip()
         self.state_changed()
@@ -157,7 +154,7 @@ class Daemon:
 
     def paused(self) -> bool:
         """Whether writes are paused right now."""
-        return is_paused(self.config)
+        return is_paused(self.config.paused)
 
     # -- Hermes passes --------------------------------------------------------------------------------
 

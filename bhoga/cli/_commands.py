@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bhoga import _paths
+from bhoga._pause import is_paused, set_paused
 from bhoga.cli import _plugin
 from bhoga.errors import BhogaError
 
@@ -116,7 +117,7 @@ def _local_status() -> dict[str, Any]:
             "problem": problem,
         },
         "routes": routes,
-        "paused": _paths.paused_marker_path().exists(),
+        "paused": is_paused(),
         "daemon": None,
     }
 
@@ -249,7 +250,7 @@ def _apply(args: argparse.Namespace) -> int:
             diff = hermes_diff(router, args.model, write_auxiliary=args.aux)
             sys.stdout.write(diff or f"{path} already routes {args.model} to {usable[0].provider_id}; no change\n")
             return 0
-        if _paths.paused_marker_path().exists():
+        if is_paused():
             print("note: bhoga is paused; writing anyway because you asked (bhogad still will not)", file=sys.stderr)
         changed = apply_to_hermes(router, args.model, write_auxiliary=args.aux)
         after = read_hermes_route(path)
@@ -383,12 +384,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def _pause(args: argparse.Namespace) -> int:
     paused = args.command == "pause"
     if _daemon({"op": args.command}) is None:
-        marker = _paths.paused_marker_path()
-        if paused:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-        else:
-            marker.unlink(missing_ok=True)
+        set_paused(paused)
     if paused:
         print("paused: bhoga will not change the Hermes config until `bhoga resume`")
     else:
