@@ -13,6 +13,7 @@ import pytest
 from bhoga.errors import ConfigError
 from bhogad.config import DEFAULT_NOTIFY, load_config
 from bhogad.notify import Event, ProviderView, RateLimit, detect
+from tests.discovery_helpers import write_claude_credentials
 from tests.fixtures_daemon import DaemonProc, request, wait_until, write_hermes
 
 SCRIPT = """\
@@ -150,6 +151,9 @@ def test_a_pinned_provider_running_dry_notifies_pinned_throttled(home: Path, tmp
         f"notify_command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(str(out))}]\n"
     )
     write_hermes(home, "anthropic", "claude-opus-4.6", codex_login=False)
+    # A Claude Code login makes claude_code a candidate, so the daemon's first pass keeps it whether or not it
+    # runs before the pin arrives (without one it would move Hermes away at once, a race the test would lose).
+    write_claude_credentials(home)
     daemon = DaemonProc(tmp_path / "bhogad.log", env={"ANTHROPIC_API_KEY": "sk-ant-api03-FAKE-pin"})
     try:
         daemon.wait_ready()
