@@ -43,7 +43,7 @@ ACME = Provider(
     keys=("ACME_API_KEY",),
     aliases=(("custom:acme", "acme"),),
     hosts=("acme.test",),
-    discovery="tests.registry_acme",
+    discovery="tests.core.registry_acme",
     rejected_fix="acme login",
 )
 MODEL = "claude-sonnet-4.6"
