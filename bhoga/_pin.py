@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bhoga import _files
 from bhoga._paths import state_path
+from bhoga.errors import StateError
 
 __all__ = ["RouteRecord", "load", "pin_path", "record_pending", "record_written", "save", "set_pinned"]
 
@@ -92,10 +93,14 @@ def save(record: RouteRecord) -> None:
         "pending_provider": record.pending_provider,
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _files.atomic_write(path, json.dumps(doc, indent=1).encode(), mode=0o600)
+        # Under its lock, so a bhoga temp file seen beside it is a writer's killed mid-write, not one in progress.
+        with _files.locked_for(path, "Hermes route record"):
+            _files.remove_orphans(_files.real_path(path))
+            _files.atomic_write(path, json.dumps(doc, indent=1).encode(), mode=0o600)
     except OSError as exc:
         log.warning("cannot save the Hermes route record %s: %s", path, exc.strerror or exc)
+    except StateError as exc:
+        log.warning("cannot save the Hermes route record: %s", exc)
 
 
 def record_written(config: Path, provider: str | None) -> None:

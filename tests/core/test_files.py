@@ -304,6 +304,18 @@ def test_pin_record_odd_node_is_left_alone(tmp_path: Path) -> None:
     assert identity(node) == before
 
 
+def test_pin_record_write_clears_a_killed_writers_temp(tmp_path: Path) -> None:
+    """Saving the Hermes route record removes a bhoga temp file a writer killed mid-write left beside it."""
+    from bhoga import _pin
+
+    path = _pin.pin_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    orphan = path.with_name(f".{path.name}{_files.TEMP_MARK}abcd1234.tmp")
+    orphan.write_text("half")
+    _pin.save(_pin.RouteRecord(config="/x", known_provider="anthropic"))
+    assert not orphan.exists() and _pin.load().known_provider == "anthropic"
+
+
 def test_fifo_read_does_not_wait_for_a_writer(tmp_path: Path) -> None:
     """Even with a writer attached, a FIFO is refused, not read (the writer is never consumed)."""
     fifo = tmp_path / "f"
