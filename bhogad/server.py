@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from bhoga._protocol import MAX_LINE, Request, SubscribeRequest, encode, error_line, parse_request
+from bhoga._protocol import MAX_LINE, PingRequest, Request, SubscribeRequest, encode, error_line, parse_request
 from bhoga.errors import BhogaError, ProtocolError
 
 __all__ = ["UNSENT_MAX", "Handler", "Server", "SocketInUse", "connection_limit", "peer_uid"]
@@ -50,9 +50,10 @@ _SLICE: Final = 0.001  # seconds one connection may answer before the next one g
 _ROUND: Final = 0.002  # seconds of queued (bulk) answering per turn of the loop, whatever the number of clients
 _LIGHT: Final = 4096  # a read this small (a CLI, a ping) is answered at once instead of queueing behind bulk
 _MAX_CONNECTIONS: Final = 512
-_ACCEPT_BATCH: Final = 64  # connections asyncio accepts in one turn of the loop (its `backlog` argument)
+_ACCEPT_BATCH: Final = 64  # connections accepted in one turn of the loop
 _LISTEN_QUEUE: Final = 512  # connections the kernel holds for us meanwhile; a full queue fails connect()
 _SPARE_FDS: Final = 64  # descriptors kept for everything else the daemon opens (state, watches, logs)
+_ACCEPT_PAUSE: Final = 0.1  # seconds accepting rests when the process is out of descriptors
 _LINGER: Final = 1.0  # seconds a finished connection may keep sending before it is cut off
 
 
@@ -76,9 +77,9 @@ def peer_uid(sock: socket.socket) -> int | None:
 def connection_limit() -> int:
     """How many connections to keep: 512, or fewer when the descriptor limit leaves less room.
 
-    Accepted connections are only looked at a loop turn or two after asyncio opened them, a batch of
+    Accepted connections are only looked at a loop turn or two after they were opened, a batch of
     `_ACCEPT_BATCH` a turn; three batches and a reserve for the daemon's own files must fit beside the
-    connections, or asyncio stops accepting for a whole second on EMFILE.
+    connections, or accepting pauses on EMFILE.
     """
     try:
         import resource  # noqa: PLC0415 - Unix only
@@ -406,7 +407,10 @@ class Server:
         self.expired = 0
         self.closed_idle = 0
         self.evicted = 0
-        self._server: asyncio.AbstractServer | None = None
+        self._listener: socket.socket | None = None
+        self._adopting: set[asyncio.Task[None]] = set()
+        self.quick = 0
+        """Connections dealt with at accept: gone without a word, or only pings then gone (a connect storm)."""
         self._sweeper: asyncio.TimerHandle | None = None
         self._bound: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket file we created
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -503,12 +507,84 @@ class Server:
         else:
             sock = self._bind()
         sock.setblocking(False)
-        self._server = await self._loop.create_unix_server(lambda: _Connection(self), sock=sock, backlog=_ACCEPT_BATCH)
-        # asyncio uses `backlog` both for listen() and for its accept batch; a short batch keeps descriptors
-        # under the limit, a long queue keeps a connect storm from failing clients' connect() with EAGAIN.
+        # A long queue keeps a connect storm from failing clients' connect() with EAGAIN; a short accept batch
+        # per turn of the loop keeps descriptors under the limit.
         sock.listen(_LISTEN_QUEUE)
+        self._listener = sock
+        self._loop.add_reader(sock.fileno(), self._accept)
         self._schedule_sweep()
         log.info("listening on %s", self.path)
+
+    def _accept(self) -> None:
+        """Take a batch from the listen queue. A connection that already left, or sent only pings, is dealt with
+        here and then (accept, a peek, an answer, close: a few µs); only the others cost a transport. So a
+        connect storm drains the queue fast and a ping or a CLI behind it waits little (DESIGN §8.5)."""
+        assert self._listener is not None and self._loop is not None
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                conn, _addr = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # Out of descriptors: leave the rest queued for a moment instead of spinning on them.
+                    log.warning("cannot accept a connection: %s; trying again in %.1f s", exc.strerror, _ACCEPT_PAUSE)
+                    fd = self._listener.fileno()
+                    self._loop.remove_reader(fd)
+                    self._loop.call_later(_ACCEPT_PAUSE, self._resume_accepting, fd)
+                else:
+                    log.warning("cannot accept a connection: %s", exc)
+                return
+            conn.setblocking(False)
+            if self._answered_at_once(conn):
+                self.quick += 1
+                conn.close()
+                continue
+            task = self._loop.create_task(self._adopt(conn))
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+
+    def _resume_accepting(self, fd: int) -> None:
+        if self._listener is not None and self._listener.fileno() == fd and self._loop is not None:
+            self._loop.add_reader(fd, self._accept)
+
+    async def _adopt(self, conn: socket.socket) -> None:
+        assert self._loop is not None
+        try:
+            await self._loop.connect_accepted_socket(lambda: _Connection(self), sock=conn)
+        except (OSError, RuntimeError) as exc:  # gone meanwhile, or the loop is closing
+            log.debug("connection lost before it was set up: %s", exc)
+            conn.close()
+
+    def _answered_at_once(self, conn: socket.socket) -> bool:
+        """Whether `conn` needs nothing more: it left without a word, or it sent only pings (answered here) and
+        left. False leaves it as it was but for the pings answered, for a transport to take over."""
+        try:
+            head = conn.recv(_LIGHT, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False  # nothing sent yet
+        except OSError:
+            return True
+        if not head:
+            return True  # came and went without a word
+        if peer_uid(conn) != self.uid:
+            return False  # refused on the ordinary path, which tells the peer why
+        size, answers = 0, []
+        for line in head.split(b"\n")[:-1]:  # complete lines only
+            if type(_parse_or_none(line)) is not PingRequest:
+                break
+            answers.append(self.handle_line(line))
+            size += len(line) + 1
+        if not size:
+            return False
+        try:
+            conn.recv(size)  # exactly the lines answered: whatever follows stays for the transport
+            conn.sendall(b"".join(answers))  # a few bytes into an empty buffer: never blocks
+            return conn.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False  # still there, quiet: the transport takes it from here
+        except OSError:
+            return True  # gone while we answered
 
     def _bind(self) -> socket.socket:
         directory = self.path.parent
@@ -559,18 +635,28 @@ class Server:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            assert self._loop is not None
+            self._loop.remove_reader(self._listener.fileno())
+            self._listener.close()
+            self._listener = None
+            for task in list(self._adopting):
+                task.cancel()
             for conn in list(self.connections):
                 conn.hang_up(error_line("daemon shutting down"))
-            await self._server.wait_closed()
-            self._server = None
         if self._bound is not None:
             with contextlib.suppress(OSError):
                 st = self.path.stat()
                 if (st.st_dev, st.st_ino) == self._bound:  # never unlink a successor's socket
                     self.path.unlink()
             self._bound = None
+
+
+def _parse_or_none(line: bytes) -> Request | None:
+    try:
+        return parse_request(line)
+    except ProtocolError:
+        return None
 
 
 def _idle_key(conn: _Connection) -> tuple[bool, float]:

@@ -292,3 +292,42 @@ def test_handler_failure_is_one_error_answer_and_the_connection_stays(sock_path:
     assert answers[0] == {"ok": False, "error": "internal error: RuntimeError"}
     assert answers[1] == {"ok": False, "error": "internal error: response is not JSON"}
     assert answers[2] == {"ok": True}
+
+
+def test_pings_waiting_in_the_queue_are_answered_at_accept_and_the_rest_in_order(sock_path: Path) -> None:
+    """Pings sent before bhogad accepted the connection are answered at once, what follows them in order by the
+    ordinary path; a half-closed pinger gets its answers, and a client gone without a word costs no transport."""
+    import threading
+
+    gate, held = threading.Event(), threading.Event()
+    router = Router(eager=False)
+    base = router_handler(router)
+
+    def handler(request: object) -> dict[str, object]:
+        if not held.is_set():  # the first request holds the loop, so the others queue up meanwhile
+            held.set()
+            gate.wait(10)
+        return base(request)  # type: ignore[arg-type]
+
+    ping = b'{"v":1,"op":"ping"}\n'
+    try:
+        with server_thread(sock_path, handler=handler) as srv:
+            blocker = LineClient(sock_path)
+            blocker.send(ping)
+            assert held.wait(10)
+            with socket.socket(socket.AF_UNIX) as silent:
+                silent.connect(str(sock_path))
+            pinger = LineClient(sock_path)
+            pinger.send(ping * 2)
+            pinger.sock.shutdown(socket.SHUT_WR)
+            mixed = LineClient(sock_path)
+            mixed.send(ping + b'{"v":1,"op":"status"}\n' + ping + b"garbage\n" + ping)
+            gate.set()
+            assert [json.loads(a)["ok"] for a in pinger.read_lines(3)] == [True, True]  # then the close
+            answers = [json.loads(a) for a in mixed.read_lines(5)]
+            assert [a["ok"] for a in answers] == [True, True, True, False, True]
+            assert "quotas" in answers[1] and "quotas" not in answers[0] and "quotas" not in answers[2]
+            assert json.loads(blocker.read_lines(1)[0])["ok"] is True
+            assert srv.quick == 2  # the silent one and the pinger; `mixed` needed the ordinary path
+    finally:
+        router.close()
