@@ -7,6 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Speed is measured in benchmarks/, never asserted: Hypothesis' per-example deadline (200 ms) fails property tests
+# whenever a shared machine is busy, so no test inherits it.
+settings.register_profile("bhoga", deadline=None)
+settings.load_profile("bhoga")
 
 # The real user's bhoga files, named before any fixture moves HOME: no test may create or change them.
 _REAL_FILES = tuple(
