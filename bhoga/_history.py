@@ -220,8 +220,8 @@ class Recorder:
         out = []
         for q in quotas:
             for w in q.windows:
-                if w.observed_at is None:
-                    continue
+                if w.observed_at is None or w.source == "estimate":
+                    continue  # an estimate (see `bhoga._turncount`) is no reading: history keeps readings only
                 k = (q.provider_id, w.key)
                 p = Point(w.observed_at, w.pct_used, w.resets_at)
                 if _worth(self._last.get(k), p):

@@ -27,6 +27,7 @@ from bhoga._providers import PROVIDERS, provider
 from bhoga._quickrank import Classes, QuotaIndex, quick_best
 from bhoga._routing import POLICIES, evaluate, next_change, rank
 from bhoga._state import StateStore
+from bhoga._turncount import ESTIMATE, TurnCount
 from bhoga.errors import BhogaError
 
 __all__ = ["Router"]
@@ -103,6 +104,8 @@ class Router:
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
         self._history = HistoryStore(history_path(self._store.path))
         self._recorder = Recorder()
+        self._count = TurnCount()
+        """Turns routed since each subscription was last read (guarded by `_lock`): Copilot is read every 15 min."""
         self._history_cache: tuple[float, dict[tuple[str, str], list[Point]]] | None = None
         self._paces_cache: tuple[float, dict[tuple[str, str], Pace]] | None = None
         self._lock = threading.Lock()
@@ -491,6 +494,8 @@ class Router:
     def _merge(self, observations: Collection[Observation]) -> None:
         with self._lock:
             for obs in observations:
+                if obs.windows and obs.source != ESTIMATE:
+                    self._count.observed(obs.provider_id, obs.windows)
                 self._quotas[obs.provider_id] = combine(self._quotas.get(obs.provider_id), from_observation(obs))
             self._gen += 1
             self._dirty = True
@@ -555,6 +560,7 @@ class Router:
             except IndexError:
                 break
         self.processed_turns += len(turns)
+        counted = self._count_turns(turns)
         batch: list[Observation] = []
         for turn in _newest_per_kind(turns):
             try:
@@ -562,9 +568,41 @@ class Router:
                     batch.append(obs)
             except Exception:
                 log.exception("record_turn: a turn could not be processed")
+        merged = False
+        if counted and batch:
+            # The turns' own readings (headers) first: only what no reading covers is then estimated.
+            self._merge(batch)
+            batch, merged = [], True
+        if counted:
+            batch = self._estimates(counted)
         if batch:
             self._merge(batch)
+            merged = True
+        if merged:
             self._notify()
+
+    def _count_turns(self, turns: list[_Turn]) -> set[str]:
+        """Count every successful turn on a subscription (all of them: the parse keeps only the newest)."""
+        counted: set[str] = set()
+        with self._lock:
+            for pid, model, _i, _o, _h, status, _e in turns:
+                if (
+                    isinstance(pid, str)
+                    and isinstance(model, str)
+                    and isinstance(status, int)
+                    and 200 <= status < 300
+                    and (prov := PROVIDERS.get(pid)) is not None
+                    and prov.kind is Kind.SUBSCRIPTION
+                ):
+                    self._count.routed(pid, model)
+                    counted.add(pid)
+        return counted
+
+    def _estimates(self, pids: set[str]) -> list[Observation]:
+        now = datetime.now(UTC)
+        with self._lock:
+            found = [(pid, self._count.estimate(pid, now)) for pid in sorted(pids) if self._count.pending(pid)]
+        return [Observation(pid, now, windows, source=ESTIMATE) for pid, windows in found if windows]
 
     def _work(self) -> None:
         while not self._stop:

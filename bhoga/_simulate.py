@@ -30,6 +30,7 @@ from bhoga._pace import Pace, paces
 from bhoga._providers import PROVIDERS, hierarchy
 from bhoga._routing import POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace, lookup
+from bhoga._turncount import TurnCount
 
 __all__ = ["BASELINES", "Result", "World", "policy_names", "simulate"]
 
@@ -169,6 +170,7 @@ class _Core(_Policy):
         self.history: dict[tuple[str, str], list[Point]] = {}
         self.recorder = Recorder()
         self.polled: dict[str, float] = {}
+        self.count = TurnCount()
         self._paces: tuple[float, dict[tuple[str, str], Pace]] | None = None
 
     def _see(self, pid: str, t: float, now: datetime, throttled_until: datetime | None = None) -> None:
@@ -176,6 +178,7 @@ class _Core(_Policy):
         if throttled_until is not None:
             q = replace(q, throttled_until=throttled_until)
         self.view[pid] = q
+        self.count.observed(pid, q.windows)
         for p, key, point in self.recorder.new_points([q]):
             pts = self.history.setdefault((p, key), [])
             pts.append(point)
@@ -216,7 +219,16 @@ class _Core(_Policy):
             until = now + timedelta(seconds=min(resets) - t) if resets else now + timedelta(seconds=_COOLDOWN)
             self._see(pid, t, now, until)
         elif self.world.subs[pid].headers:
+            self.count.routed(pid, model)
             self._see(pid, t, now)
+        else:
+            # Seen only by polls (Copilot): count the turn, as the Router does with `record_turn`.
+            self.count.routed(pid, model)
+            est = {w.key: w for w in self.count.estimate(pid, now)}
+            if est:
+                q = self.view[pid]
+                self.view[pid] = replace(q, windows=tuple(est.get(w.key, w) for w in q.windows))
+                self._paces = None
 
 
 class _Original(_Core):

@@ -1,0 +1,166 @@
+"""What bhoga's own routed turns have used of a window since it was last read (pure: no I/O, clock or threads).
+
+Copilot says how much of its monthly allowance is used only when polled (every 15 minutes at most), and one Opus
+turn costs it ten premium requests: a busy session can empty it between two polls, and every ranking until the
+next poll would still see the old number. Claude Code and Codex send their windows with every response, so for
+them a reading follows every turn and nothing is ever estimated.
+
+`TurnCount` keeps, per window, the last reading and the turns routed to its provider since then (by model). It
+learns what one turn of a model costs a window (percent per turn) from consecutive readings: the usage gained
+over the turns counted in between. A turn of a model it has not learned yet counts as the dearest turn learned
+for that window, so an estimate errs towards running out early, never late. `estimate` gives the windows as
+they stand with the counted turns added (source "estimate", never recorded as history); the next real reading
+replaces them and the count starts again.
+
+Usage that is not bhoga's (the human in another terminal) shows up in the learned cost, which only makes the
+estimate more careful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from bhoga._model import QuotaWindow
+
+__all__ = ["ESTIMATE", "TurnCount"]
+
+ESTIMATE = "estimate"
+"""`QuotaWindow.source` of a window raised by counted turns."""
+_SAME_CYCLE = timedelta(minutes=10)
+"""Reset times closer than this are the same cycle (providers round them)."""
+_MAX_TURNS = 1_000_000
+_MAX_MODELS = 32
+"""Models whose cost is learned per window at most: model names come from callers."""
+_FADE = 0.8
+"""Weight of an interval relative to the next one: the fit follows a plan that changes, within a few polls."""
+_SWEEPS = 25
+
+
+@dataclass(slots=True)
+class _Window:
+    """One window's last reading and the turns counted since (a docstring also keeps `inspect` unloaded)."""
+
+    reading: QuotaWindow
+    turns: dict[str, int] = field(default_factory=dict)
+
+
+class TurnCount:
+    """Turns routed to each subscription since its windows were last read, and what a turn costs them."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, dict[str, _Window]] = {}
+        self._cost: dict[tuple[str, str, str], float] = {}
+        """(provider, window key, model) → percent of the window one turn uses."""
+        self._fits: dict[tuple[str, str], _Fit] = {}
+
+    def routed(self, pid: str, model: str) -> None:
+        """One turn of `model` went through on `pid` (a success: a refused turn costs nothing)."""
+        for w in self._windows.get(pid, {}).values():
+            if w.reading.applies_to(model) and w.turns.get(model, 0) < _MAX_TURNS:
+                w.turns[model] = w.turns.get(model, 0) + 1
+
+    def observed(self, pid: str, windows: Iterable[QuotaWindow]) -> None:
+        """A reading of `pid`'s windows (a poll or a response's headers): learn from it and count from zero."""
+        mine = self._windows.setdefault(pid, {})
+        for w in windows:
+            if w.source == ESTIMATE:
+                continue
+            last = mine.get(w.key)
+            if last is not None:
+                before = last.reading
+                if w.observed_at and before.observed_at and w.observed_at < before.observed_at:
+                    continue  # older than the reading counted from
+                if last.turns and _same_cycle(before, w) and w.pct_used >= before.pct_used:
+                    self._learn(pid, w.key, w.pct_used - before.pct_used, last.turns)
+            mine[w.key] = _Window(w)
+
+    def cost(self, pid: str, key: str, model: str) -> float | None:
+        """Percent of window `key` one turn of `model` uses on `pid`; None when nothing is known."""
+        own = self._cost.get((pid, key, model))
+        if own is not None:
+            return own
+        # Not learned for this model: count it as the dearest turn learned for the window (errs towards caution).
+        return max((c for (p, k, _m), c in self._cost.items() if p == pid and k == key), default=None)
+
+    def costs(self) -> dict[tuple[str, str], dict[str, float]]:
+        """Every learned cost: `{(pid, window key): {model: percent per turn}}` (costs of 0 left out)."""
+        out: dict[tuple[str, str], dict[str, float]] = {}
+        for (pid, key, model), c in self._cost.items():
+            if c > 0:
+                out.setdefault((pid, key), {})[model] = c
+        return out
+
+    def pending(self, pid: str) -> bool:
+        """Whether turns were routed to `pid` since its last reading."""
+        return any(w.turns for w in self._windows.get(pid, {}).values())
+
+    def estimate(self, pid: str, now: datetime) -> tuple[QuotaWindow, ...]:
+        """`pid`'s windows raised by the turns counted since their reading; () when nothing can be added."""
+        out = []
+        for key, w in self._windows.get(pid, {}).items():
+            if not w.turns or (w.reading.resets_at is not None and w.reading.resets_at <= now):
+                continue  # a window that has reset is full again whatever was counted
+            added = 0.0
+            for model, n in w.turns.items():
+                c = self.cost(pid, key, model)
+                if c is not None:
+                    added += n * c
+            if added > 0:
+                pct = min(100.0, w.reading.pct_used + added)
+                out.append(replace(w.reading, pct_used=pct, observed_at=now, source=ESTIMATE))
+        return tuple(out)
+
+    def _learn(self, pid: str, key: str, gained: float, turns: dict[str, int]) -> None:
+        """Fit every model's cost to the intervals seen so far (least squares, costs ≥ 0, older ones fading).
+
+        One interval with several models cannot tell them apart; intervals with other mixes can, so the fit
+        sharpens as the mix of turns changes.
+        """
+        fit = self._fits.setdefault((pid, key), _Fit())
+        if len(fit.r) + len(turns) > _MAX_MODELS:
+            return
+        fit.add(turns, gained)
+        for m, c in fit.solve().items():
+            self._cost[(pid, key, m)] = c
+
+
+@dataclass(slots=True)
+class _Fit:
+    """The normal equations of `gained = Σ turns[m]·cost[m]` over the intervals seen, each older one weighing
+    `_FADE` times less."""
+
+    s: dict[tuple[str, str], float] = field(default_factory=dict)
+    r: dict[str, float] = field(default_factory=dict)
+    cost: dict[str, float] = field(default_factory=dict)
+
+    def add(self, turns: dict[str, int], gained: float) -> None:
+        for k in self.s:
+            self.s[k] *= _FADE
+        for m in self.r:
+            self.r[m] *= _FADE
+        for m, n in turns.items():
+            self.r[m] = self.r.get(m, 0.0) + n * gained
+            for m2, n2 in turns.items():
+                self.s[(m, m2)] = self.s.get((m, m2), 0.0) + n * n2
+
+    def solve(self) -> dict[str, float]:
+        """Non-negative least squares by projected Gauss-Seidel, from the last fit (a handful of models)."""
+        models = sorted(self.r)
+        c = {m: self.cost.get(m, 0.0) for m in models}
+        for _ in range(_SWEEPS):
+            for m in models:
+                diag = self.s.get((m, m), 0.0)
+                if diag <= 0:
+                    continue
+                off = sum(self.s.get((m, m2), 0.0) * c[m2] for m2 in models if m2 != m)
+                c[m] = max(0.0, (self.r[m] - off) / diag)
+        self.cost = c
+        return c
+
+
+def _same_cycle(a: QuotaWindow, b: QuotaWindow) -> bool:
+    if a.resets_at is None or b.resets_at is None:
+        return a.resets_at is b.resets_at
+    return abs(a.resets_at - b.resets_at) <= _SAME_CYCLE

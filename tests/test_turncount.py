@@ -1,0 +1,123 @@
+"""Counting bhoga's own turns between two readings of a window (Copilot is read only every 15 minutes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bhoga import Router
+from bhoga._history import HistoryStore, history_path
+from bhoga._model import Observation, QuotaWindow
+from bhoga._sim_trace import parse_trace
+from bhoga._simulate import simulate
+from bhoga._turncount import ESTIMATE, TurnCount
+
+T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+RESET = T0 + timedelta(days=10)
+CP = "github-copilot"
+
+
+def monthly(pct: float, at: datetime, resets: datetime = RESET) -> QuotaWindow:
+    return QuotaWindow("monthly", pct, resets, 43200, "*", at, "copilot_api")
+
+
+def test_cost_per_turn_is_learned_between_readings_and_added_to_the_next() -> None:
+    """10 GPT turns between readings 50 % → 60 %: 1 % a turn, so 5 more turns estimate 65 %."""
+    tc = TurnCount()
+    tc.observed(CP, [monthly(50, T0)])
+    assert tc.estimate(CP, T0) == ()
+    for _ in range(10):
+        tc.routed(CP, "gpt-5.4")
+    tc.observed(CP, [monthly(60, T0 + timedelta(minutes=15))])
+    assert tc.cost(CP, "monthly", "gpt-5.4") == 1.0
+    for _ in range(5):
+        tc.routed(CP, "gpt-5.4")
+    (w,) = tc.estimate(CP, T0 + timedelta(minutes=20))
+    assert (w.pct_used, w.source, w.resets_at) == (65.0, ESTIMATE, RESET)
+
+
+def test_a_model_not_learned_counts_as_the_dearest_and_mixes_split_the_rest() -> None:
+    """Opus unknown counts like the dearest learned turn; a mixed interval gives it what Sonnet does not explain."""
+    tc = TurnCount()
+    tc.observed(CP, [monthly(0, T0)])
+    for _ in range(10):
+        tc.routed(CP, "claude-sonnet-4.6")
+    tc.observed(CP, [monthly(5, T0 + timedelta(minutes=15))])
+    assert tc.cost(CP, "monthly", "claude-opus-4.6") == 0.5
+    for _ in range(2):
+        tc.routed(CP, "claude-sonnet-4.6")
+    for _ in range(3):
+        tc.routed(CP, "claude-opus-4.6")
+    tc.observed(CP, [monthly(16, T0 + timedelta(minutes=30))])  # 11 points: 1 for Sonnet, 10 for 3 Opus turns
+    assert abs((tc.cost(CP, "monthly", "claude-opus-4.6") or 0) - 10 / 3) < 1e-9
+    assert tc.cost(CP, "monthly", "claude-sonnet-4.6") == 0.5
+
+
+def test_a_reset_or_an_older_reading_teaches_nothing() -> None:
+    """Usage that fell (a reset) is not a cost; a reading older than the last one is ignored; a reset window is
+    never estimated above its reading."""
+    tc = TurnCount()
+    tc.observed(CP, [monthly(90, T0, T0 + timedelta(minutes=10))])
+    tc.routed(CP, "gpt-5.4")
+    tc.observed(CP, [monthly(2, T0 + timedelta(minutes=15), RESET)])
+    assert tc.cost(CP, "monthly", "gpt-5.4") is None
+    tc.routed(CP, "gpt-5.4")
+    tc.observed(CP, [monthly(50, T0)])  # older than the reading counted from
+    assert tc.pending(CP) and tc.cost(CP, "monthly", "gpt-5.4") is None
+    tc.observed(CP, [monthly(3, T0 + timedelta(minutes=30))])
+    tc.routed(CP, "gpt-5.4")
+    assert tc.estimate(CP, RESET + timedelta(seconds=1)) == ()
+    assert tc.estimate(CP, T0 + timedelta(minutes=31))[0].pct_used == 4.0
+
+
+def test_router_estimates_copilot_between_polls_and_keeps_it_out_of_history(tmp_path: Path) -> None:
+    """Turns recorded on Copilot raise its window by the learned cost until the next poll; history keeps polls."""
+    state = tmp_path / "state.json"
+    with Router(state_path=state, eager=False, daemon=False) as router:
+        now = datetime.now(UTC)
+        reset = now + timedelta(days=5)
+        router.observe(Observation(CP, now - timedelta(minutes=20), (monthly(50, now - timedelta(minutes=20), reset),)))
+        router.flush()
+        for _ in range(10):
+            router.record_turn(CP, "gpt-5.4", 10, 10, {}, 200)
+        router.flush()  # as discovery does after a poll
+        router.observe(Observation(CP, now - timedelta(minutes=5), (monthly(70, now - timedelta(minutes=5), reset),)))
+        router.flush()
+        for _ in range(10):
+            router.record_turn(CP, "gpt-5.4", 10, 10, {}, 200)
+        router.record_turn(CP, "gpt-5.4", 10, 10, {}, 429)  # refused: costs nothing
+        router.flush()
+        (q,) = [q for q in router.snapshot() if q.provider_id == CP]
+        (w,) = q.windows
+        assert (w.pct_used, w.source) == (90.0, ESTIMATE)
+        rec = router.best_for("gpt-5.4")
+        assert rec is not None and rec.quota_pct == 0.1
+    points = HistoryStore(history_path(state)).load()[(CP, "monthly")]
+    assert [p.pct_used for p in points] == [50.0, 70.0]
+
+
+def test_simulated_copilot_is_not_emptied_between_polls() -> None:
+    """300 premium requests, Opus at 10 a turn every 50 s: 60 % gone at the first poll, the rest before the
+    second; counted turns keep every policy of bhoga off the wall once the first poll interval taught the cost."""
+    doc = {
+        "name": "copilot-burst",
+        "start": "2026-11-23T00:00:00+00:00",
+        "days": 1,
+        "subscriptions": [
+            {
+                "pid": CP,
+                "headers": False,
+                "poll_minutes": 15,
+                "cost": {"opus": 10},
+                "windows": [{"name": "monthly", "minutes": 43200, "capacity": 300, "first_reset_min": 43200}],
+            }
+        ],
+        "metered": [{"pid": "anthropic_api", "price": {"*": 0.4}}],
+        # An Opus request every 50 s (18 a poll): Copilot first (a subscription), the API once it runs low.
+        "requests": [[50.0 * i, "claude-opus-4-6"] for i in range(200)],
+    }
+    trace = parse_trace(doc)
+    for policy in ("headroom", "drain-soonest", "pace"):
+        r = simulate(trace, policy)
+        assert r.avoidable_walls == 0, (policy, r)
+        assert r.spend > 0  # the subscription did run out: the API took the rest
