@@ -23,7 +23,7 @@ from bhoga import _lazy, _paths
 from bhoga._history import HistoryStore, Point, Recorder, history_path
 from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
-from bhoga._providers import PROVIDERS, provider
+from bhoga._providers import PROVIDERS, Kind, provider
 from bhoga._quickrank import Classes, QuotaIndex, quick_best
 from bhoga._routing import POLICIES, evaluate, next_change, rank
 from bhoga._state import StateStore
