@@ -17,13 +17,11 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import json
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,9 +34,11 @@ from bhoga._client_io import (
     daemon_running,
     encode_event,
     pump,
+    read_answer,
 )
 from bhoga._model import RouterRecommendation
-from bhoga._protocol import encode, recommendation_from_json
+from bhoga._protocol import BestRequest, Request, encode_request
+from bhoga._responses import BestAnswer, Response, decode_response
 from bhoga.errors import ProtocolError
 
 __all__ = ["UNREACHABLE", "DaemonClient", "Unreachable", "ask", "daemon_running", "shared_client"]
@@ -177,16 +177,10 @@ class DaemonClient:
 
     def best(self, model: str, timeout: float = 0.5) -> RouterRecommendation | Unreachable | None:
         """The daemon's pick for `model` (None: no candidate), or `UNREACHABLE`; never raises."""
-        response = self.request({"v": 1, "op": "best", "model": model}, timeout)
-        if not isinstance(response, dict) or response.get("ok") is not True:
-            return UNREACHABLE
-        try:
-            return recommendation_from_json(response.get("recommendation"))
-        except ProtocolError as exc:
-            log.debug("daemon answered best with %s", exc)
-            return UNREACHABLE
+        answer = self.request(BestRequest(model), timeout)
+        return answer.recommendation if isinstance(answer, BestAnswer) else UNREACHABLE
 
-    def request(self, obj: Mapping[str, object], timeout: float = 0.5) -> dict[str, Any] | Unreachable:
+    def request(self, request: Request, timeout: float = 0.5) -> Response | Unreachable:
         """Send one request and read its answer; `UNREACHABLE` on any failure. Serialised between threads."""
         deadline = time.monotonic() + timeout
         if not self._io.acquire(timeout=timeout):
@@ -195,8 +189,8 @@ class DaemonClient:
             for attempt in (0, 1):  # a kept connection may have been closed by a restarted daemon: retry once
                 try:
                     sock = self._connection(max(deadline - time.monotonic(), 0.001))
-                    return self._ask(sock, encode(obj), deadline)
-                except (OSError, ValueError) as exc:
+                    return self._ask(sock, request, deadline)
+                except (OSError, ProtocolError) as exc:
                     self._drop()
                     if attempt or time.monotonic() >= deadline or isinstance(exc, TimeoutError):
                         log.debug("daemon request failed: %s", exc)
@@ -205,36 +199,15 @@ class DaemonClient:
         finally:
             self._io.release()
 
-    def _ask(self, sock: socket.socket, line: bytes, deadline: float) -> dict[str, Any]:
+    def _ask(self, sock: socket.socket, request: Request, deadline: float) -> Response:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        sock.sendall(line)
+        sock.sendall(encode_request(request))
         self._owed += 1
-        skip = self._owed - 1  # answers to events sent before this question come first
-        buf = b""
-        pos = 0
-        while True:
-            while skip:
-                nl = buf.find(b"\n", pos)
-                if nl < 0:
-                    break
-                pos = nl + 1
-                skip -= 1
-            if not skip and (nl := buf.find(b"\n", pos)) >= 0:
-                answer = buf[pos:nl]
-                break
-            buf = buf[pos:]
-            pos = 0
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                raise ConnectionResetError("daemon closed the connection")
-            buf += chunk
+        # Answers to events sent before this question come first.
+        line, _ = read_answer(sock, deadline, skip=self._owed - 1)
         self._owed = 0
         self._used_at = time.monotonic()
-        obj = json.loads(answer)
-        if not isinstance(obj, dict):
-            raise ValueError("answer is not an object")
-        return obj
+        return decode_response(request, line)
 
     # -- sender thread ------------------------------------------------------------------------------------------
 

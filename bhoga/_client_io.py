@@ -7,19 +7,29 @@ wrote so the caller can resend a batch the daemon never saw.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import selectors
 import socket
 import time
-from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from bhoga._protocol import MAX_ERROR, encode
+from bhoga._protocol import MAX_ERROR, Request, SetQuotaRequest, TurnRequest, encode_request
+from bhoga._responses import Response, decode_response
+from bhoga.errors import ProtocolError
 
-__all__ = ["UNREACHABLE", "PumpError", "Unreachable", "ask", "connect", "daemon_running", "encode_event", "pump"]
+__all__ = [
+    "UNREACHABLE",
+    "PumpError",
+    "Unreachable",
+    "ask",
+    "connect",
+    "daemon_running",
+    "encode_event",
+    "pump",
+    "read_answer",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,53 +58,67 @@ def daemon_running(path: Path, timeout: float = 0.2) -> bool:
     return True
 
 
-def ask(path: Path, obj: Mapping[str, object], *, timeout: float = 1.0) -> dict[str, Any] | Unreachable:
-    """One request on a fresh connection (what a one-shot CLI needs); `UNREACHABLE` on any failure."""
+def ask(path: Path, request: Request, *, timeout: float = 1.0) -> Response | Unreachable:
+    """One request on a fresh connection (what a one-shot CLI needs); `UNREACHABLE` on any failure.
+
+    A refusal is an answer (`Failure`), not a failure to reach the daemon.
+    """
     deadline = time.monotonic() + timeout
     try:
         sock = connect(path, timeout)
     except OSError:
         return UNREACHABLE
     try:
-        sock.sendall(encode(obj))
-        buf = b""
-        while b"\n" not in buf:
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                return UNREACHABLE
-            buf += chunk
-        answer = json.loads(buf.partition(b"\n")[0])
-    except (OSError, ValueError):
+        sock.sendall(encode_request(request))
+        return decode_response(request, read_answer(sock, deadline)[0])
+    except (OSError, ProtocolError):
         return UNREACHABLE
     finally:
         sock.close()
-    return answer if isinstance(answer, dict) else UNREACHABLE
+
+
+def read_answer(sock: socket.socket, deadline: float, skip: int = 0, buf: bytes = b"") -> tuple[bytes, bytes]:
+    """The next answer line on a blocking `sock` after skipping `skip` lines (answers owed to earlier events),
+    and what was read after it; `buf` is what was read before.
+
+    `TimeoutError` once `deadline` (monotonic) passes, `ConnectionResetError` when the daemon hangs up first.
+    """
+    pos = 0
+    while True:
+        nl = buf.find(b"\n", pos)
+        while nl >= 0 and skip:
+            pos = nl + 1
+            skip -= 1
+            nl = buf.find(b"\n", pos)
+        if nl >= 0:
+            return buf[pos:nl], buf[nl + 1 :]
+        buf = buf[pos:]
+        pos = 0
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionResetError("daemon closed the connection")
+        buf += chunk
 
 
 def encode_event(event: tuple[Any, ...]) -> bytes:
+    """A queued `send_turn` / `send_set_quota` event as its request line (headers filtered here, off the caller)."""
     if event[0] == "turn":
         _, pid, model, input_tokens, output_tokens, headers, status_code, error = event
         from bhoga._calibrate import filter_headers  # noqa: PLC0415 - sender thread only
 
-        turn: dict[str, object] = {
-            "v": 1,
-            "op": "turn",
-            "pid": pid,
-            "model": model,
-            "input_tokens": int(input_tokens or 0),
-            "output_tokens": int(output_tokens or 0),
-            "status_code": int(status_code or 200),
-            "headers": filter_headers(headers) if headers else {},
-        }
-        if isinstance(error, str) and error:
-            turn["error"] = error[:MAX_ERROR]
-        return encode(turn)
+        turn = TurnRequest(
+            pid,
+            model,
+            int(input_tokens or 0),
+            int(output_tokens or 0),
+            int(status_code or 200),
+            filter_headers(headers) if headers else {},
+            error[:MAX_ERROR] if isinstance(error, str) and error else None,
+        )
+        return encode_request(turn)
     _, pid, pct, weekly, model = event
-    body: dict[str, object] = {"v": 1, "op": "set_quota", "pid": pid, "pct_remaining": pct, "model": model}
-    if weekly is not None:
-        body["weekly_pct"] = weekly
-    return encode(body)
+    return encode_request(SetQuotaRequest(pid, pct, weekly, model))
 
 
 def connect(path: Path, timeout: float) -> socket.socket:

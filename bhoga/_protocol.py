@@ -42,7 +42,9 @@ __all__ = [
     "SubscribeRequest",
     "TurnRequest",
     "encode",
+    "encode_request",
     "error_line",
+    "op_of",
     "parse_request",
     "quota_from_json",
     "quota_to_json",
@@ -348,6 +350,18 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "subscribe": _bare(_SUBSCRIBE),
 }
 OPS: Final = tuple(_PARSERS)
+_OP_NAMES: Final[dict[type, str]] = {
+    TurnRequest: "turn",
+    SetQuotaRequest: "set_quota",
+    BestRequest: "best",
+    StatusRequest: "status",
+    PingRequest: "ping",
+    PauseRequest: "pause",
+    ResumeRequest: "resume",
+    ApplyRequest: "apply",
+    SubscribeRequest: "subscribe",
+}
+"""The op of each request type (`PinRequest` is `pin` or `unpin` by its field)."""
 
 
 def parse_request(line: bytes) -> Request:
@@ -378,8 +392,48 @@ def parse_request(line: bytes) -> Request:
 
 
 def encode(obj: Mapping[str, object]) -> bytes:
-    """One response or request as a UTF-8 JSON line ending in a newline."""
+    """A JSON object as one UTF-8 line ending in a newline (the framing of every line on the socket)."""
     return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def _fields(request: Request) -> dict[str, object]:
+    match request:
+        case TurnRequest():
+            body: dict[str, object] = {
+                "pid": request.pid,
+                "model": request.model,
+                "input_tokens": request.input_tokens,
+                "output_tokens": request.output_tokens,
+                "status_code": request.status_code,
+                "headers": request.headers,
+            }
+            if request.error:
+                body["error"] = request.error
+            if request.source:
+                body["source"] = request.source
+            return body
+        case SetQuotaRequest():
+            body = {"pid": request.pid, "pct_remaining": request.pct_remaining, "model": request.model}
+            if request.weekly_pct is not None:
+                body["weekly_pct"] = request.weekly_pct
+            return body
+        case BestRequest():
+            return {"model": request.model}
+        case ApplyRequest():
+            return {"model": request.model, "dry_run": request.dry_run, "aux": request.aux}
+    return {}
+
+
+def op_of(request: Request) -> str:
+    """The `op` name `request` travels under."""
+    if type(request) is PinRequest:
+        return "pin" if request.pinned else "unpin"
+    return _OP_NAMES[type(request)]
+
+
+def encode_request(request: Request) -> bytes:
+    """`request` as the line `parse_request` reads back into an equal request (the one way requests are built)."""
+    return encode({"v": VERSION, "op": op_of(request), **_fields(request)})
 
 
 def error_line(message: str) -> bytes:

@@ -20,7 +20,6 @@ import functools
 import logging
 import os
 import signal
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,14 +28,16 @@ from bhoga import __version__
 from bhoga._flips import record_flip
 from bhoga._paths import socket_path
 from bhoga._pause import is_paused, set_paused
+from bhoga._responses import ApplyAnswer, DaemonInfo, HermesView, LastPass, status_event
 from bhoga._router import Router
 from bhoga._routing import next_change
+from bhoga._status import hermes_view
 from bhoga.errors import BhogaError, ConfigError
 
 from . import sdnotify, targets
 from .config import DaemonConfig, load_config
 from .flip import Flipper, FlipResult, Outcome
-from .handler import handle_request, status
+from .handler import Handler
 from .notify import Notifier, ProviderView, detect, flip_event
 from .pointer import forget_socket, record_socket
 from .scheduler import Periodic, ResumeDetector
@@ -67,15 +68,23 @@ hung process, a slow disk) must never keep the daemon from routing on what it al
 class Daemon:
     """bhogad's state and its event handlers; `serve()` runs until SIGTERM/SIGINT."""
 
-    def __init__(self, config: DaemonConfig, *, config_path: Path | None = None, quiet: float = 0.3) -> None:
+    def __init__(
+        self,
+        config: DaemonConfig,
+        *,
+        config_path: Path | None = None,
+        quiet: float = 0.3,
+        router: Router | None = None,
+    ) -> None:
         self.config = config
         self.config_path = config_path
-        self.router = Router(eager=False, daemon=False, owner=True, reserve=config.reserve, policy=config.policy)
+        # Tests hand in a Router they keep across daemons; bhogad makes the owner of this machine's state.
+        self.router = router or Router(
+            eager=False, daemon=False, owner=True, reserve=config.reserve, policy=config.policy
+        )
         self.flipper = Flipper(self.router)
         self.started_at = datetime.now(UTC)
         self.last_pass: FlipResult | None = None
-        self.received_turns = 0
-        """Turn requests accepted on the socket (with `router.dropped_turns` and `processed_turns`: none lost)."""
         self.hermes_path: Path | None = None
         self._quiet = quiet
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,33 +97,57 @@ class Daemon:
         self.watcher: Watcher | None = None
         self.periodic: Periodic | None = None
         self.resume = ResumeDetector()
-        self.turns_by_source: dict[str, int] = {}
-        self._last_turn: dict[str, float] = {}
         self.notifier = Notifier(config.notify, config.notify_command, desktop=config.notify_desktop)
         self._views: dict[str, ProviderView] | None = None
         self._server: Server | None = None
         self._publish_timer: asyncio.TimerHandle | None = None
+        self.handler = Handler(self.router, self)
+        """The Server's handler: answers socket requests from the Router and this daemon's view."""
 
     # -- socket requests (loop thread; must be quick) -------------------------------------------------
 
-    def handle(self, request: object) -> dict[str, object]:
-        """The Server's handler."""
-        return handle_request(self, request)
+    # The `DaemonView` the handler asks (bhogad/handler.py).
 
-    def count_turn(self, source: str | None) -> None:
-        """Count a turn by who sent it (`bhoga hermes-plugin status` shows whether Hermes' turns arrive)."""
-        key = source or "unknown"
-        if key not in self.turns_by_source and len(self.turns_by_source) >= 64:
-            key = "other"  # anyone may name any source: keep the table small
-        self.turns_by_source[key] = self.turns_by_source.get(key, 0) + 1
-        self._last_turn[key] = time.time()  # a float per turn; formatted only when someone asks
+    def routed_models(self) -> list[str]:
+        cfg = self.config
+        if cfg.models:
+            return list(cfg.models)
+        last = self.last_pass
+        model = self.flipper.routed_model(cfg, last.hermes_model if last else None)
+        return [model] if model else []
 
-    @property
-    def last_turn_at(self) -> dict[str, str]:
-        """When the last turn of each source arrived (ISO 8601, UTC, milliseconds)."""
-        return {
-            k: datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds") for k, t in self._last_turn.items()
-        }
+    def hermes(self) -> HermesView:
+        last = self.last_pass
+        path = (last.path if last else None) or self.hermes_path
+        return hermes_view(
+            path,
+            last.provider if last else None,
+            last.hermes_model if last else None,
+            problem=self._problem(),
+            last_pass=LastPass(str(last.outcome), last.message) if last else None,
+        )
+
+    def _problem(self) -> str | None:
+        """Why Hermes' route is not known, in one line; None when it is."""
+        last = self.last_pass
+        if last is None:
+            return "bhogad has not read Hermes' config yet (its first discovery is still running)"
+        if last.provider:
+            return None
+        if last.outcome in ("error", "skipped"):
+            return last.message
+        return f"{last.path or 'Hermes config'} has no model.provider; run `hermes model` or `bhoga apply MODEL`"
+
+    def info(self) -> DaemonInfo:
+        cfg = self.config
+        return DaemonInfo(
+            pid=os.getpid(),
+            version=__version__,
+            started_at=self.started_at.isoformat(),
+            interval=cfg.interval,
+            config=str(cfg.path) if cfg.path else None,
+            watching=tuple(self.watcher.watched) if self.watcher else (),
+        )
 
     def set_paused(self, paused: bool) -> None:
         """Create or remove the paused marker (the CLI does the same when no daemon runs)."""
@@ -126,24 +159,21 @@ class Daemon:
             self.request_flip()
         self.state_changed()
 
-    def apply(self, model: str, *, dry_run: bool, aux: bool) -> dict[str, object]:
+    def apply(self, model: str, *, dry_run: bool, aux: bool) -> ApplyAnswer:
         """The `apply` op: bhogad is the one writer while it runs (DESIGN §8.2)."""
         from .flip import apply_model  # noqa: PLC0415
 
         result = apply_model(self.flipper, self.config, model, dry_run=dry_run, aux=aux)
-        answer: dict[str, object] = {
-            "ok": True,
-            "changed": result.changed,
-            "provider": result.provider,
-            "reason": result.reason,
-            "path": str(result.path),
-        }
-        if dry_run:
-            answer["diff"] = result.diff
-        else:
-            answer["route"] = result.route
+        if not dry_run:
             self.request_flip()  # refresh what `status` shows; the pass keeps what was applied
-        return answer
+        return ApplyAnswer(
+            changed=result.changed,
+            provider=result.provider,
+            reason=result.reason,
+            path=str(result.path),
+            diff=result.diff if dry_run else None,
+            route=None if dry_run else result.route,
+        )
 
     def set_pinned(self, pinned: bool) -> None:
         """The `pin` / `unpin` ops."""
@@ -218,9 +248,7 @@ class Daemon:
         """Push the status to every subscriber now."""
         self._publish_timer = None
         if self._server is not None and self._server.subscribers:
-            from bhoga._protocol import encode  # noqa: PLC0415
-
-            self._server.publish(encode({"event": "status", **status(self)}))
+            self._server.publish(status_event(self.handler.status()))
 
     def _provider_views(self) -> dict[str, ProviderView]:
         from bhoga._values import human_duration, window_label  # noqa: PLC0415
@@ -374,7 +402,7 @@ class Daemon:
         loop = self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         fds = sdnotify.listen_fds()
-        server = Server(self.handle, path=socket_path(), listen_fd=fds[0] if fds else None)
+        server = Server(self.handler, path=socket_path(), listen_fd=fds[0] if fds else None)
         try:
             await server.start()
         except (SocketInUse, OSError) as exc:

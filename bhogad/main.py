@@ -110,27 +110,29 @@ def run_once(config: DaemonConfig) -> int:
 def _once_with_daemon() -> int | None:
     """While bhogad runs it is the only writer (DESIGN §8.2): print its view and its last pass instead of
     writing; None when no daemon answers."""
-    from bhoga._client import UNREACHABLE, ask  # noqa: PLC0415
+    from bhoga._client import ask  # noqa: PLC0415
     from bhoga._paths import socket_path  # noqa: PLC0415
+    from bhoga._protocol import StatusRequest  # noqa: PLC0415
+    from bhoga._responses import StatusAnswer  # noqa: PLC0415
 
-    answer = ask(socket_path(), {"v": 1, "op": "status"}, timeout=2.0)
-    if answer is UNREACHABLE or not isinstance(answer, dict) or answer.get("ok") is not True:
+    answer = ask(socket_path(), StatusRequest(), timeout=2.0)
+    if not isinstance(answer, StatusAnswer):
         return None
-    for q in answer.get("quotas") or ():
+    for q in answer.quotas:
         pct = q.get("quota_pct", -1.0)
         left = f"{pct:.0%} left" if isinstance(pct, int | float) and pct >= 0 else "quota unknown"
         note = f" - {q['note']}" if q.get("note") else ""
         print(f"quota {q.get('provider_id')}:{q.get('model')}: {left}, {q.get('status')}{note}")
-    hermes = answer.get("hermes") or {}
-    daemon = answer.get("daemon") or {}
-    last = hermes.get("last_pass") or {}
+    hermes = answer.hermes
+    last = hermes.last_pass
+    pid = answer.daemon.pid if answer.daemon else None
     print(
-        f"hermes {hermes.get('path')}: bhogad (pid {daemon.get('pid')}) is running and is the only writer; "
-        f"its last pass: {last.get('outcome', 'none yet')}: {last.get('message', hermes.get('problem') or '')}"
+        f"hermes {hermes.path}: bhogad (pid {pid}) is running and is the only writer; "
+        f"its last pass: {last.outcome if last else 'none yet'}: {last.message if last else hermes.problem or ''}"
     )
-    if hermes.get("provider") or hermes.get("model"):
-        print(f"hermes now: provider={hermes.get('provider')} model={hermes.get('model')}")
-    return 1 if last.get("outcome") == "error" else 0
+    if hermes.provider or hermes.model:
+        print(f"hermes now: provider={hermes.provider} model={hermes.model}")
+    return 1 if last is not None and last.outcome == "error" else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,17 +32,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from bhoga._protocol import MAX_LINE, PingRequest, Request, SubscribeRequest, encode, error_line, parse_request
+from bhoga._protocol import MAX_LINE, PingRequest, Request, SubscribeRequest, error_line, parse_request
+from bhoga._responses import OK_LINE, Ok, Response, Subscribed, encode_response
 from bhoga.errors import BhogaError, ProtocolError
 
 __all__ = ["UNSENT_MAX", "Handler", "Server", "SocketInUse", "connection_limit", "peer_uid"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Request], dict[str, object]]
-
-_OK: Final = {"ok": True}
-_OK_LINE: Final = b'{"ok":true}\n'
+Handler = Callable[[Request], Response]
 UNSENT_MAX: Final = 1024 * 1024
 """Bytes of unsent answers beyond which a connection is not read until its client reads."""
 _CHUNK: Final = 64 * 1024  # answers are handed to the transport in chunks of about this size
@@ -371,7 +369,7 @@ class Server:
     """Serve protocol v1 on a Unix stream socket; `handler` answers each parsed request in the loop thread.
 
     Args:
-        handler: called with each valid request; returns the response object (`{"ok": true, ...}`). It must
+        handler: called with each valid request; returns its typed answer (`bhoga._responses`). It must
             be quick and never do I/O. An exception becomes `{"ok": false}` for that request only.
         path: the socket path; its directory is created 0700 and the socket is born 0600.
         listen_fd: an already listening socket handed over by systemd or launchd; `path` is then only shown.
@@ -479,7 +477,7 @@ class Server:
             self.subscribers.add(conn)
             if self.on_subscribe is not None:
                 self.later(0.0, self.on_subscribe)  # the first push follows the answer
-            return encode({"ok": True, "subscribed": True})
+            return encode_response(Subscribed())
         try:
             response = self.handler(request)
         except BhogaError as exc:
@@ -489,14 +487,14 @@ class Server:
             self.errors += 1
             log.exception("handler failed on a %s request", type(request).__name__)
             return error_line(f"internal error: {type(exc).__name__}")
-        if response == _OK:
-            return _OK_LINE
+        if type(response) is Ok:
+            return OK_LINE
         try:
-            return encode(response)
+            return encode_response(response)
         except (TypeError, ValueError) as exc:
             self.errors += 1
-            log.error("handler returned a response that is not JSON: %s", exc)
-            return error_line("internal error: response is not JSON")
+            log.error("handler returned something that is not a protocol answer: %s", exc)
+            return error_line("internal error: not a protocol answer")
 
     async def start(self) -> None:
         """Listen; `SocketInUse` when a live daemon already answers on `path`."""

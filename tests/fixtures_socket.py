@@ -1,8 +1,9 @@
-"""Socket-test helpers: a Router-backed handler and a protocol server in a thread or a subprocess.
+"""Socket-test helpers: bhogad's real handler and protocol server in a thread or a subprocess.
 
-The handler is deliberately small but real: it feeds the real `Router`, so the server is exercised the way the
-daemon uses it. Run as a script (`python tests/fixtures_socket.py SOCKET [DEADLINE]`) it serves until killed,
-printing "ready" once it listens; tests measure that process's memory and liveness.
+The handler is the daemon's own (`bhogad.handler.Handler` over a `Daemon` that is built but not serving), so
+every socket test sees the answers bhogad gives. Run as a script (`python tests/fixtures_socket.py SOCKET
+[DEADLINE]`) it serves until killed, printing "ready" once it listens; tests measure that process's memory and
+liveness.
 """
 
 from __future__ import annotations
@@ -19,54 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bhoga._protocol import (
-    BestRequest,
-    PauseRequest,
-    PingRequest,
-    Request,
-    ResumeRequest,
-    SetQuotaRequest,
-    StatusRequest,
-    TurnRequest,
-    quota_to_json,
-    recommendation_to_json,
-)
 from bhoga._router import Router
+from bhogad.config import DaemonConfig
+from bhogad.daemon import Daemon
 from bhogad.server import Handler, Server
 
 
-def router_handler(router: Router) -> Handler:
-    """A protocol handler that forwards to `router`, counting the turns it accepted."""
-    counts = {"turns": 0}
-    paused = {"on": False}
-
-    def handle(req: Request) -> dict[str, object]:
-        if isinstance(req, TurnRequest):
-            counts["turns"] += 1
-            router.record_turn(
-                req.pid, req.model, req.input_tokens, req.output_tokens, req.headers, req.status_code, error=req.error
-            )
-            return {"ok": True}
-        if isinstance(req, SetQuotaRequest):
-            router.set_quota(req.pid, req.pct_remaining, weekly_pct=req.weekly_pct, model=req.model)
-            return {"ok": True}
-        if isinstance(req, BestRequest):
-            return {"ok": True, "recommendation": recommendation_to_json(router.best_for(req.model))}
-        if isinstance(req, StatusRequest):
-            router.flush()
-            return {
-                "ok": True,
-                "turns": counts["turns"],
-                "paused": paused["on"],
-                "quotas": [quota_to_json(q) for q in router.snapshot()],
-            }
-        if isinstance(req, PauseRequest | ResumeRequest):
-            paused["on"] = isinstance(req, PauseRequest)
-            return {"ok": True}
-        assert isinstance(req, PingRequest)
-        return {"ok": True}
-
-    return handle
+def real_handler(router: Router | None = None) -> Handler:
+    """bhogad's own handler over a daemon that is built but not serving (no discovery, no Hermes passes)."""
+    return Daemon(DaemonConfig(notify_desktop=False), router=router).handler
 
 
 @contextlib.contextmanager
@@ -78,11 +40,11 @@ def server_thread(
     handler: Handler | None = None,
     **options: Any,
 ) -> Iterator[Server]:
-    """Run a Server (Router-backed handler unless `handler`; more `Server` options in `options`) on its own
-    event loop thread for the `with` block."""
+    """Run a Server (bhogad's handler over `router` unless `handler`; more `Server` options in `options`) on its
+    own event loop thread for the `with` block."""
     own = router is None
     r = router if router is not None else Router(eager=False)
-    srv = Server(handler or router_handler(r), path=path, deadline=deadline, **options)
+    srv = Server(handler or real_handler(r), path=path, deadline=deadline, **options)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     failure: list[BaseException] = []
@@ -152,6 +114,10 @@ class LineClient:
         answer: dict[str, Any] = json.loads(lines[0])
         return answer
 
+    def turns(self) -> int:
+        """The turns the daemon says it received (its `status` counter)."""
+        return int(self.ask({"v": 1, "op": "status"})["daemon"]["received_turns"])
+
     def closed_by_server(self, wait: float = 5.0) -> bool:
         """True when the server closes (EOF) within `wait` seconds, reading past any answers."""
         self.sock.settimeout(wait)
@@ -177,7 +143,7 @@ class LineClient:
 
 def _serve(path: Path, deadline: float) -> None:
     router = Router(eager=False)
-    srv = Server(router_handler(router), path=path, deadline=deadline)
+    srv = Server(real_handler(router), path=path, deadline=deadline)
 
     async def main() -> None:
         await srv.start()

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bhoga import _paths
 from bhoga._pause import is_paused, set_paused
@@ -20,6 +20,8 @@ from bhoga.cli import _plugin
 from bhoga.errors import BhogaError
 
 if TYPE_CHECKING:
+    from bhoga._protocol import Request
+    from bhoga._responses import ApplyAnswer, Response, StatusAnswer
     from bhoga._router import Router
 
 __all__ = ["run"]
@@ -39,17 +41,26 @@ def live_socket() -> Path:
     return first
 
 
-def _daemon(request: dict[str, object]) -> dict[str, Any] | None:
+def _daemon(request: Request) -> Response | None:
     """The daemon's answer, None when no daemon answers; a refused request is a `BhogaError`."""
     from bhoga._client import UNREACHABLE, ask  # noqa: PLC0415
+    from bhoga._responses import Failure  # noqa: PLC0415
 
-    answer = ask(live_socket(), {"v": 1, **request}, timeout=_TIMEOUT)
+    answer = ask(live_socket(), request, timeout=_TIMEOUT)
     if answer is UNREACHABLE:
         return None
-    assert isinstance(answer, dict)
-    if answer.get("ok") is not True:
-        raise BhogaError(f"bhogad refused the request: {answer.get('error') or 'no reason given'}")
+    if isinstance(answer, Failure):
+        raise BhogaError(f"bhogad refused the request: {answer.error}")
     return answer
+
+
+def _daemon_status() -> StatusAnswer | None:
+    """bhogad's `status`, None when no daemon answers."""
+    from bhoga._protocol import StatusRequest  # noqa: PLC0415
+    from bhoga._responses import StatusAnswer  # noqa: PLC0415
+
+    answer = _daemon(StatusRequest())
+    return answer if isinstance(answer, StatusAnswer) else None
 
 
 @contextmanager
@@ -72,10 +83,9 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def _local_status() -> dict[str, Any]:
-    from bhoga import _pin  # noqa: PLC0415
-    from bhoga._protocol import quota_to_json, recommendation_to_json  # noqa: PLC0415
+def _local_status() -> StatusAnswer:
     from bhoga._settings import load_policy  # noqa: PLC0415
+    from bhoga._status import build_status, hermes_view  # noqa: PLC0415
     from bhoga.hermes import hermes_config_path, read_hermes_route  # noqa: PLC0415
 
     path = hermes_config_path()
@@ -90,36 +100,9 @@ def _local_status() -> dict[str, Any]:
     elif route is not None and not route.provider and problem is None:
         problem = f"{path} has no model.provider; run `hermes model` or `bhoga apply MODEL`"
     models = list(load_policy().models) or ([route.model.rsplit("/", 1)[-1]] if route and route.model else [])
+    hermes = hermes_view(path, route.provider if route else None, route.model if route else None, problem=problem)
     with _local_router(discover=True) as router:
-        routes = []
-        for model in models:
-            ranked = router.ranked(model)
-            routes.append(
-                {
-                    "model": model,
-                    "recommendation": recommendation_to_json(ranked[0] if ranked else None),
-                    "ranked": [recommendation_to_json(r) for r in ranked],
-                }
-            )
-        paces = router.paces()
-        quotas = [quota_to_json(q, paces) for q in router.quotas().values()]
-    record = _pin.load()
-    pinned = record.config == str(path) and record.pinned
-    return {
-        "ok": True,
-        "quotas": quotas,
-        "hermes": {
-            "path": str(path),
-            "provider": route.provider if route else None,
-            "model": route.model if route else None,
-            "pinned": pinned,
-            "pinned_since": record.pinned_since.isoformat() if pinned and record.pinned_since else None,
-            "problem": problem,
-        },
-        "routes": routes,
-        "paused": is_paused(),
-        "daemon": None,
-    }
+        return build_status(router, models, hermes, paused=is_paused(), daemon=None)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -129,18 +112,20 @@ def _status(args: argparse.Namespace) -> int:
         from bhoga.cli._watch import watch  # noqa: PLC0415
 
         return watch(color=False if args.no_color else None, all_windows=args.all)
-    answer = _daemon({"op": "status"})
-    from_daemon = answer is not None
-    if answer is None:
-        answer = _local_status()
+    from bhoga._protocol import StatusRequest  # noqa: PLC0415
+    from bhoga._responses import StatusAnswer, response_json  # noqa: PLC0415
+
+    answer = _daemon(StatusRequest())
+    from_daemon = isinstance(answer, StatusAnswer)
+    status = answer if isinstance(answer, StatusAnswer) else _local_status()
     if args.json:
-        _print_json(answer)
+        _print_json(response_json(status))
         return 0
     from bhoga.cli._render import render_status  # noqa: PLC0415
     from bhoga.cli._term import style_for  # noqa: PLC0415
 
     style = style_for(sys.stdout, color=False if args.no_color else None)
-    sys.stdout.write(render_status(answer, from_daemon=from_daemon, style=style, all_windows=args.all))
+    sys.stdout.write(render_status(response_json(status), from_daemon=from_daemon, style=style, all_windows=args.all))
     from bhoga.hermes import claude_code_caveat  # noqa: PLC0415
 
     try:
@@ -160,13 +145,14 @@ def _unknown_model(model: str) -> bool:
 
 
 def _best(args: argparse.Namespace) -> int:
-    from bhoga._protocol import recommendation_from_json, recommendation_to_json  # noqa: PLC0415
+    from bhoga._protocol import BestRequest, recommendation_to_json  # noqa: PLC0415
+    from bhoga._responses import BestAnswer  # noqa: PLC0415
 
-    answer = _daemon({"op": "best", "model": args.model})
-    if answer is not None:
-        rec = recommendation_from_json(answer.get("recommendation"))
+    answer = _daemon(BestRequest(args.model))
+    if isinstance(answer, BestAnswer):
+        rec = answer.recommendation
         # `ranked` holds every candidate, best first, the winner included (docs/PROTOCOL.md).
-        ranked = [r for r in map(recommendation_from_json, answer.get("ranked") or ()) if r is not None]
+        ranked = list(answer.ranked)
         source = "bhogad"
     else:
         with _local_router(discover=True) as router:
@@ -206,10 +192,9 @@ def _best(args: argparse.Namespace) -> int:
 def _set_quota(args: argparse.Namespace) -> int:
     weekly = "" if args.weekly is None else f", weekly {args.weekly:g}%"
     scope = "" if args.model == "*" else f" for {args.model}"
-    request: dict[str, object] = {"op": "set_quota", "pid": args.pid, "pct_remaining": args.pct, "model": args.model}
-    if args.weekly is not None:
-        request["weekly_pct"] = args.weekly
-    if _daemon(request) is not None:
+    from bhoga._protocol import SetQuotaRequest  # noqa: PLC0415
+
+    if _daemon(SetQuotaRequest(args.pid, args.pct, args.weekly, args.model)) is not None:
         where = "sent to bhogad"
     else:
         with _local_router(discover=False) as router:
@@ -237,8 +222,11 @@ def _apply(args: argparse.Namespace) -> int:
             raise BhogaError(f"no MODEL given and {path} has no model.default; name the model: bhoga apply MODEL")
         args.model = route.model.rsplit("/", 1)[-1]
     # While bhogad runs it is the only writer (DESIGN §8.2): hand it the request and print its answer.
-    answer = _daemon({"op": "apply", "model": args.model, "dry_run": bool(args.dry_run), "aux": bool(args.aux)})
-    if answer is not None:
+    from bhoga._protocol import ApplyRequest  # noqa: PLC0415
+    from bhoga._responses import ApplyAnswer  # noqa: PLC0415
+
+    answer = _daemon(ApplyRequest(args.model, bool(args.dry_run), bool(args.aux)))
+    if isinstance(answer, ApplyAnswer):
         return _print_apply(args, path, answer)
     from bhoga import _pin  # noqa: PLC0415
 
@@ -269,18 +257,17 @@ def _apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_apply(args: argparse.Namespace, path: Path, answer: dict[str, Any]) -> int:
+def _print_apply(args: argparse.Namespace, path: Path, answer: ApplyAnswer) -> int:
     """Print bhogad's answer to `apply` the way the local path prints its own."""
-    pid = answer.get("provider")
+    pid = answer.provider
     if args.dry_run:
-        diff = str(answer.get("diff") or "")
-        sys.stdout.write(diff or f"{path} already routes {args.model} to {pid}; no change\n")
+        sys.stdout.write(answer.diff or f"{path} already routes {args.model} to {pid}; no change\n")
         return 0
     if args.aux:
         print(_aux_note(path), file=sys.stderr)
-    if answer.get("changed"):
-        route = answer.get("route") or pid
-        print(f"Hermes now uses {route} ({pid}) for {args.model}: {answer.get('reason')}  [{path}] (written by bhogad)")
+    if answer.changed:
+        route = answer.route or pid
+        print(f"Hermes now uses {route} ({pid}) for {args.model}: {answer.reason}  [{path}] (written by bhogad)")
     else:
         print(f"{path} already routes {args.model} to {pid}; no change (bhogad)")
     return 0
@@ -294,7 +281,9 @@ def _pin_cmd(args: argparse.Namespace) -> int:
     route = read_hermes_route(path)
     if route is None:
         raise BhogaError(f"{path} does not exist; nothing to {args.command} (run `hermes setup` first)")
-    if _daemon({"op": args.command}) is None:
+    from bhoga._protocol import PinRequest  # noqa: PLC0415
+
+    if _daemon(PinRequest(pinned)) is None:
         from bhoga import _pin  # noqa: PLC0415
 
         _pin.set_pinned(path, route.provider, pinned)
@@ -327,14 +316,21 @@ def _aux_note(path: Path) -> str:
 
 def _turn(args: argparse.Namespace) -> int:
     from bhoga._calibrate import filter_headers  # noqa: PLC0415
+    from bhoga._protocol import TurnRequest  # noqa: PLC0415
 
     headers = filter_headers(dict(args.headers))
     fields = (args.pid, args.model, args.input_tokens, args.output_tokens, headers, args.status_code)
-    request = dict(
-        zip(("pid", "model", "input_tokens", "output_tokens", "headers", "status_code"), fields, strict=True)
+    turn = TurnRequest(
+        args.pid,
+        args.model,
+        args.input_tokens,
+        args.output_tokens,
+        args.status_code,
+        headers,
+        args.error or None,
+        args.source or None,
     )
-    extra = {k: v for k, v in (("error", args.error), ("source", args.source)) if v}
-    if _daemon({"op": "turn", **request, **extra}) is None:
+    if _daemon(turn) is None:
         with _local_router(discover=False) as router:
             router.record_turn(*fields, error=args.error or None)
     return 0
@@ -382,8 +378,10 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _pause(args: argparse.Namespace) -> int:
+    from bhoga._protocol import PauseRequest, ResumeRequest  # noqa: PLC0415
+
     paused = args.command == "pause"
-    if _daemon({"op": args.command}) is None:
+    if _daemon(PauseRequest() if paused else ResumeRequest()) is None:
         set_paused(paused)
     if paused:
         print("paused: bhoga will not change the Hermes config until `bhoga resume`")
@@ -460,7 +458,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "turn": _turn,
     "history": _history,
     "doctor": _doctor,
-    "hermes-plugin": lambda args: _plugin.run(args, _daemon),
+    "hermes-plugin": lambda args: _plugin.run(args, _daemon_status),
     "simulate": _simulate,
     "pause": _pause,
     "resume": _pause,

@@ -45,13 +45,13 @@ def _entry(pid: str) -> Provider | None:
 def _credential_states() -> dict[str, str]:
     """Each provider's credential state as the daemon sees it (else as the state file says); never raises."""
     from bhoga._client import ask  # noqa: PLC0415
+    from bhoga._protocol import StatusRequest  # noqa: PLC0415
+    from bhoga._responses import StatusAnswer  # noqa: PLC0415
 
-    answer = ask(_paths.socket_path(), {"v": 1, "op": "status"}, timeout=2.0)
-    if isinstance(answer, dict) and answer.get("ok") is True:
+    answer = ask(_paths.socket_path(), StatusRequest(), timeout=2.0)
+    if isinstance(answer, StatusAnswer):
         return {
-            str(q.get("provider_id")): str(q.get("credential_state"))
-            for q in answer.get("quotas") or ()
-            if isinstance(q, dict) and q.get("model") == "*"
+            str(q.get("provider_id")): str(q.get("credential_state")) for q in answer.quotas if q.get("model") == "*"
         }
     from bhoga._merge import credential_state  # noqa: PLC0415
     from bhoga._state import StateStore  # noqa: PLC0415

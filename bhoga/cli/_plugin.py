@@ -5,25 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bhoga._responses import StatusAnswer
 
 __all__ = ["run"]
 
 
-def _hermes_turns(ask: Callable[[dict[str, object]], dict[str, Any] | None]) -> str:
-    answer = ask({"op": "status"})
-    if answer is None:
+def _hermes_turns(status: Callable[[], StatusAnswer | None]) -> str:
+    answer = status()
+    if answer is None or answer.daemon is None:
         return "bhogad is not running: Hermes' calls are dropped until it is (`bhogad install` starts it)"
-    daemon = answer.get("daemon") or {}
-    turns = (daemon.get("turns_by_source") or {}).get("hermes", 0)
-    last = (daemon.get("last_turn_at") or {}).get("hermes")
+    turns = answer.daemon.turns_by_source.get("hermes", 0)
+    last = answer.daemon.last_turn_at.get("hermes")
     if not turns:
         return "bhogad is running and has heard no call from Hermes since it started"
     return f"bhogad has heard {turns} call(s) from Hermes since it started, the last at {last}"
 
 
-def run(args: argparse.Namespace, ask: Callable[[dict[str, object]], dict[str, Any] | None]) -> int:
-    """Run one action; `ask` sends one request to bhogad (None when it does not answer)."""
+def run(args: argparse.Namespace, status: Callable[[], StatusAnswer | None]) -> int:
+    """Run one action; `status` asks bhogad for its status (None when it does not answer)."""
     from bhoga.hermes import _plugin_files as plugin  # noqa: PLC0415 - the YAML machinery loads only when needed
 
     if args.action == "enable":
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace, ask: Callable[[dict[str, object]], dict[str, A
         print(f"{'removed' if files else 'no plugin files in'} {state.directory}/")
         return 0
     state = plugin.plugin_state()
-    report = _hermes_turns(ask)
+    report = _hermes_turns(status)
     if getattr(args, "json", False):
         out = {
             "directory": str(state.directory),

@@ -25,9 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from bhoga._client_io import read_answer
+from bhoga._protocol import SubscribeRequest, encode_request
+from bhoga._responses import Failure, decode_response
 from bhoga.cli._render import render_status
 from bhoga.cli._term import Style, style_for
-from bhoga.errors import BhogaError
+from bhoga.errors import BhogaError, ProtocolError
 
 __all__ = ["watch"]
 
@@ -45,25 +48,16 @@ class _Link:
         try:
             self.sock.settimeout(2.0)
             self.sock.connect(str(path))
-            self.sock.sendall(b'{"v":1,"op":"subscribe"}\n')
-            first = self._line_blocking()
-        except OSError:
+            self.sock.sendall(encode_request(SubscribeRequest()))
+            line, self.buf = read_answer(self.sock, time.monotonic() + 2.0)
+            first = decode_response(SubscribeRequest(), line)
+        except (OSError, ProtocolError):
             self.sock.close()
             raise
-        if first.get("ok") is not True:
+        if isinstance(first, Failure):
             self.sock.close()
-            raise BhogaError(f"bhogad refused to send live updates ({first.get('error') or 'no reason'}); is it older?")
+            raise BhogaError(f"bhogad refused to send live updates ({first.error}); is it older?")
         self.sock.setblocking(False)
-
-    def _line_blocking(self) -> dict[str, Any]:
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise ConnectionResetError("bhogad closed the connection")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        obj = json.loads(line)
-        return obj if isinstance(obj, dict) else {}
 
     def read(self) -> list[dict[str, Any]] | None:
         """The status pushes that arrived (the newest last); None when the daemon hung up."""
@@ -96,7 +90,7 @@ class _Link:
 def _connect(path: Path) -> _Link | None:
     try:
         return _Link(path)
-    except (OSError, ValueError):
+    except (OSError, ProtocolError):  # an answer that is not protocol v1 is a daemon not there yet
         return None
 
 

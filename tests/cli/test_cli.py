@@ -36,9 +36,13 @@ def _state(home: Path) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Path]:
-    """A protocol server (real Server + Router handler) in its own process, on the default socket path."""
+    """bhogad's server and handler in their own process, on the default socket path, with a HOME of their own
+    (so what the daemon records is told apart from what the CLI would have recorded itself)."""
     path = Path(os.environ["XDG_RUNTIME_DIR"]) / "bhoga" / "bhogad.sock"
-    proc = subprocess.Popen([sys.executable, str(FIXTURE), str(path)], stdout=subprocess.PIPE, text=True)
+    own = tmp_path / "daemon-home"
+    env = dict(os.environ, HOME=str(own), XDG_CACHE_HOME=str(own / ".cache"), XDG_CONFIG_HOME=str(own / ".config"))
+    env["XDG_STATE_HOME"] = str(own / ".local" / "state")
+    proc = subprocess.Popen([sys.executable, str(FIXTURE), str(path)], stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     try:
         yield path
@@ -158,7 +162,7 @@ def test_commands_go_to_the_daemon_when_it_runs(home: Path, server: Path) -> Non
     assert "sent to bhogad" in q.stdout
     assert bhoga("pause").returncode == 0
     daemon_view = LineClient(server).ask({"v": 1, "op": "status"})
-    assert daemon_view["turns"] == 1 and daemon_view["paused"] is True
+    assert daemon_view["daemon"]["received_turns"] == 1 and daemon_view["paused"] is True
     assert not (home / ".cache" / "bhoga" / "paused").exists()  # the daemon, not the CLI, recorded the pause
     status = bhoga("status")
     assert status.stdout.startswith("bhogad ")

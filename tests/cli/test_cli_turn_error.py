@@ -49,4 +49,4 @@ def test_error_turn_goes_to_the_daemon(home: Path, server: Path) -> None:
     status = LineClient(server).ask({"v": 1, "op": "status"})
     codex = next(q for q in status["quotas"] if q["provider_id"] == "openai-codex")
     assert datetime.fromisoformat(codex["throttled_until"]) == datetime.fromtimestamp(reset, UTC)
-    assert status["turns"] == 1  # the daemon got it: the CLI did not record it locally instead
+    assert status["daemon"]["received_turns"] == 1  # the daemon got it: the CLI did not record it locally instead

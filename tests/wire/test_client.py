@@ -86,7 +86,7 @@ def test_events_update_the_daemons_router_and_best_asks_it(sock_path: Path) -> N
             client.send_turn("claude_code", "claude-opus-4", 1, 1, _headers(util), 200)
         assert client.flush(5)
         status = LineClient(sock_path).ask({"v": 1, "op": "status"})
-        assert status["turns"] == 2
+        assert status["daemon"]["received_turns"] == 2
         rec = client.best("claude-opus-4")
         assert rec is not UNREACHABLE and rec is not None
         assert rec.provider_id == "claude_code" and rec.quota_pct == pytest.approx(0.4)
@@ -146,7 +146,7 @@ def test_sender_reconnects_after_a_daemon_restart(sock_path: Path) -> None:
         deadline = time.monotonic() + 10
         turns = 0
         while time.monotonic() < deadline:
-            turns = LineClient(sock_path).ask({"v": 1, "op": "status"})["turns"]
+            turns = LineClient(sock_path).turns()
             if turns >= 2:
                 break
             time.sleep(0.05)
@@ -189,7 +189,7 @@ def test_send_from_many_threads_loses_nothing(sock_path: Path) -> None:
         assert client.sent == 16_000 and client.dropped == 0
         # written is not yet answered: the server may still be working through the last batch
         asker = LineClient(sock_path)
-        wait_until(lambda: asker.ask({"v": 1, "op": "status"})["turns"] == 16_000, what="16,000 turns counted")
+        wait_until(lambda: asker.turns() == 16_000, what="16,000 turns counted")
         client.close()
 
 
@@ -244,7 +244,7 @@ def test_routers_of_one_process_share_one_connection(sock_path: Path, monkeypatc
         for r in routers:
             r.close()
         asker = LineClient(sock_path)
-        wait_until(lambda: asker.ask({"v": 1, "op": "status"})["turns"] == 2000, what="2,000 turns counted")
+        wait_until(lambda: asker.turns() == 2000, what="2,000 turns counted")
 
 
 def test_a_question_after_many_events_gets_its_own_answer(sock_path: Path) -> None:
@@ -300,6 +300,6 @@ def test_the_client_reconnects_after_the_daemon_closed_it_as_idle(sock_path: Pat
         rec = client.best("claude-opus-4", timeout=5)
         assert rec is not UNREACHABLE and rec is not None and rec.provider_id == "claude_code"
         asker = LineClient(sock_path)
-        wait_until(lambda: asker.ask({"v": 1, "op": "status"})["turns"] == 2, what="both turns counted")
+        wait_until(lambda: asker.turns() == 2, what="both turns counted")
         client.close()
     router.close()

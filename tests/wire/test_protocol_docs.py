@@ -40,7 +40,7 @@ def test_python_example_runs(tmp_path: Path) -> None:
                            text=True, timeout=30)  # fmt: skip
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "claude_code"
-        assert LineClient(sock).ask({"v": 1, "op": "status"})["turns"] == 1
+        assert LineClient(sock).turns() == 1
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -53,7 +53,7 @@ def test_node_example_runs(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "claude_code"
         status = LineClient(sock).ask({"v": 1, "op": "status"})
-        assert status["turns"] == 1
+        assert status["daemon"]["received_turns"] == 1
         codex = next(q for q in status["quotas"] if q["provider_id"] == "openai-codex")
         assert any(w["pct_used"] == 35.0 for w in codex["windows"])
 

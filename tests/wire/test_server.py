@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from bhoga._protocol import Request
+from bhoga._responses import OK, Response
 from bhoga._router import Router
 from bhogad.server import Server, SocketInUse
-from tests.fixtures_socket import LineClient, router_handler, server_thread
+from tests.fixtures_socket import LineClient, real_handler, server_thread
 
 
 @pytest.fixture
@@ -69,7 +71,7 @@ def test_requests_are_answered_in_order_and_errors_keep_the_connection(sock_path
         assert "unknown provider 'nope'" in answers[3]["error"]
         assert _burst(answers[4]) == pytest.approx(25.0)  # status flushes the Router's turn queue first
         assert answers[5]["recommendation"]["provider_id"] == "claude_code"
-        assert c.ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert c.ask({"v": 1, "op": "ping"})["ok"] is True
         c.close()
 
 
@@ -90,7 +92,7 @@ def test_over_long_line_gets_an_error_then_close(sock_path: Path, with_newline: 
     """A line over 64 KiB (2 MiB here), finished or not, is answered with an error and the connection closes."""
     with server_thread(sock_path):
         c = LineClient(sock_path)
-        assert c.ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert c.ask({"v": 1, "op": "ping"})["ok"] is True
         big = b'{"v":1,"op":"ping","x":"' + b"a" * (2 << 20) + b'"}' + (b"\n" if with_newline else b"")
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             c.send(big)  # the server may close before it has read everything
@@ -98,7 +100,7 @@ def test_over_long_line_gets_an_error_then_close(sock_path: Path, with_newline: 
         assert answers and "longer than 65536 bytes" in json.loads(answers[0])["error"]
         assert c.closed_by_server()
         other = LineClient(sock_path)
-        assert other.ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert other.ask({"v": 1, "op": "ping"})["ok"] is True
 
 
 def test_socket_dir_is_0700_and_socket_0600(sock_path: Path) -> None:
@@ -117,11 +119,11 @@ def test_stale_socket_is_replaced_and_live_one_refused(sock_path: Path) -> None:
     dead.bind(str(sock_path))
     dead.close()  # the file stays, nothing listens: a crashed daemon's leftover
     with server_thread(sock_path):
-        assert LineClient(sock_path).ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert LineClient(sock_path).ask({"v": 1, "op": "ping"})["ok"] is True
         with pytest.raises(SocketInUse, match="already listens"), server_thread(sock_path):
             pass
         # the refused second server must not have removed the live socket
-        assert LineClient(sock_path).ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert LineClient(sock_path).ask({"v": 1, "op": "ping"})["ok"] is True
 
 
 def test_a_regular_file_at_the_socket_path_is_not_removed(sock_path: Path) -> None:
@@ -141,7 +143,7 @@ def test_adopts_a_socket_activation_fd(tmp_path: Path) -> None:
     listener.listen(16)
     fd = listener.detach()
     router = Router(eager=False)
-    srv = Server(router_handler(router), path=path, listen_fd=fd)
+    srv = Server(real_handler(router), path=path, listen_fd=fd)
 
     async def scenario() -> dict[str, object]:
         await srv.start()
@@ -153,7 +155,7 @@ def test_adopts_a_socket_activation_fd(tmp_path: Path) -> None:
         await srv.close()
         return answer
 
-    assert asyncio.run(scenario()) == {"ok": True}
+    assert asyncio.run(scenario())["ok"] is True
     router.close()
     assert path.exists()
 
@@ -166,13 +168,13 @@ def test_unfinished_line_is_cut_off_and_does_not_delay_others(sock_path: Path) -
         idle = LineClient(sock_path)  # connects and never sends: harmless, never times out
         fast = LineClient(sock_path)
         for _ in range(50):
-            assert fast.ask({"v": 1, "op": "ping"}) == {"ok": True}
+            assert fast.ask({"v": 1, "op": "ping"})["ok"] is True
         # all answered while the slow client still held its half line (it is cut off only at the deadline)
         assert srv.expired == 0
         answers = slow.read_lines(1)
         assert answers and "not finished within 2s" in json.loads(answers[0])["error"]
         assert slow.closed_by_server()
-        assert idle.ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert idle.ask({"v": 1, "op": "ping"})["ok"] is True
 
 
 def test_client_that_never_reads_is_paused_then_dropped(sock_path: Path) -> None:
@@ -190,13 +192,13 @@ def test_client_that_never_reads_is_paused_then_dropped(sock_path: Path) -> None
             except BlockingIOError:
                 time.sleep(0.01)
         other = LineClient(sock_path, timeout=2.0)
-        assert other.ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert other.ask({"v": 1, "op": "ping"})["ok"] is True
         assert srv.requests < sent // 20  # reading was paused: most of the flood was never even read
         deadline = time.monotonic() + 5
         while srv.expired == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert srv.expired >= 1
-        assert other.ask({"v": 1, "op": "ping"}) == {"ok": True}
+        assert other.ask({"v": 1, "op": "ping"})["ok"] is True
         flood.close()
 
 
@@ -259,7 +261,7 @@ def test_another_uid_is_refused() -> None:
             answer = json.loads(_as_nobody(path))
             assert answer["ok"] is False and "permission denied" in answer["error"]
             assert srv.refused == 1
-            assert LineClient(path).ask({"v": 1, "op": "ping"}) == {"ok": True}
+            assert LineClient(path).ask({"v": 1, "op": "ping"})["ok"] is True
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
@@ -268,13 +270,13 @@ def test_handler_failure_is_one_error_answer_and_the_connection_stays(sock_path:
     """A handler that raises turns into {"ok": false} for that request only; the next request is answered."""
     calls: list[object] = []
 
-    def handler(req: object) -> dict[str, object]:
+    def handler(req: Request) -> Response:
         calls.append(req)
         if len(calls) == 1:
             raise RuntimeError("bug in the handler")
         if len(calls) == 2:
-            return {"ok": True, "not_json": object()}
-        return {"ok": True}
+            return {"ok": True}  # type: ignore[return-value]  # an untyped answer is a bug, not a crash
+        return OK
 
     srv = Server(handler, path=sock_path)
 
@@ -290,7 +292,7 @@ def test_handler_failure_is_one_error_answer_and_the_connection_stays(sock_path:
 
     answers = asyncio.run(scenario())
     assert answers[0] == {"ok": False, "error": "internal error: RuntimeError"}
-    assert answers[1] == {"ok": False, "error": "internal error: response is not JSON"}
+    assert answers[1] == {"ok": False, "error": "internal error: not a protocol answer"}
     assert answers[2] == {"ok": True}
 
 
