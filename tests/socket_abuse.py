@@ -99,11 +99,12 @@ def abused_daemon(root: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[st
 
 def ping(path: Path, timeout: float = 10.0) -> float | None:
     """Seconds for a `ping` on a fresh connection (as the CLI does it), None when it was not answered."""
-    from bhoga._client_io import UNREACHABLE, ask
+    from bhoga._client_io import ask
+    from bhoga._protocol import PingRequest
+    from bhoga._responses import PingAnswer
 
     t0 = time.perf_counter()
-    answer = ask(path, {"v": 1, "op": "ping"}, timeout=timeout)
-    if answer is UNREACHABLE or not isinstance(answer, dict) or answer.get("ok") is not True:
+    if not isinstance(ask(path, PingRequest(), timeout=timeout), PingAnswer):
         return None
     return time.perf_counter() - t0
 
