@@ -201,19 +201,21 @@ class DaemonClient:
             self._io.release()
 
     def _send_queued(self, sock: socket.socket, deadline: float) -> None:
-        """Write the events queued before a question ahead of it, so its answer counts them (in order)."""
-        while self._pending:
-            batch, count = self._take_batch()
-            if not count:
-                return
-            try:
-                sock.setblocking(False)
-                answers = pump(sock, batch, deadline)
-            except PumpError as exc:
-                self.dropped += count  # how many the daemon saw is unknown: count them lost, as the sender does
-                raise OSError("lost the daemon connection") from exc.__cause__
-            self._owed = max(0, self._owed + count - answers)
-            self.sent += count
+        """Write one batch of the events queued before a question ahead of it, so its answer counts them (a
+        `set_quota` then `best` sees the quota). Under a flood the question does not wait for the whole backlog."""
+        if not self._pending:
+            return
+        batch, count = self._take_batch()
+        if not count:
+            return
+        try:
+            sock.setblocking(False)
+            answers = pump(sock, batch, deadline)
+        except PumpError as exc:
+            self.dropped += count  # how many the daemon saw is unknown: count them lost, as the sender does
+            raise OSError("lost the daemon connection") from exc.__cause__
+        self._owed = max(0, self._owed + count - answers)
+        self.sent += count
 
     def _ask(self, sock: socket.socket, request: Request, deadline: float) -> Response:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
