@@ -189,7 +189,6 @@ class DaemonClient:
             for attempt in (0, 1):  # a kept connection may have been closed by a restarted daemon: retry once
                 try:
                     sock = self._connection(max(deadline - time.monotonic(), 0.001))
-                    self._send_queued(sock, deadline)
                     return self._ask(sock, request, deadline)
                 except (OSError, ProtocolError) as exc:
                     self._drop()
@@ -199,23 +198,6 @@ class DaemonClient:
             return UNREACHABLE
         finally:
             self._io.release()
-
-    def _send_queued(self, sock: socket.socket, deadline: float) -> None:
-        """Write one batch of the events queued before a question ahead of it, so its answer counts them (a
-        `set_quota` then `best` sees the quota). Under a flood the question does not wait for the whole backlog."""
-        if not self._pending:
-            return
-        batch, count = self._take_batch()
-        if not count:
-            return
-        try:
-            sock.setblocking(False)
-            answers = pump(sock, batch, deadline)
-        except PumpError as exc:
-            self.dropped += count  # how many the daemon saw is unknown: count them lost, as the sender does
-            raise OSError("lost the daemon connection") from exc.__cause__
-        self._owed = max(0, self._owed + count - answers)
-        self.sent += count
 
     def _ask(self, sock: socket.socket, request: Request, deadline: float) -> Response:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -252,13 +234,9 @@ class DaemonClient:
                 self._wake.wait(min(retry_at - now, 0.5))
                 self._wake.clear()
                 continue
+            batch, count = carry if carry is not None else self._take_batch()
+            carry = None
             with self._io:
-                # Taken under the lock: a question (`request`) sends what is queued before itself, and must never
-                # overtake a batch this thread holds.
-                batch, count = carry if carry is not None else self._take_batch()
-                carry = None
-                if not count:
-                    continue
                 try:
                     sock = self._connection(_IO_TIMEOUT)
                 except OSError:
