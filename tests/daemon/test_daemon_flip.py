@@ -79,8 +79,11 @@ def test_socket_429_turn_flips_hermes(
     turn = {"op": "turn", "pid": "openai-codex", "model": "gpt-5.5", "status_code": 429}
     assert request({**turn, "headers": {"retry-after": "600", "authorization": "Bearer " + OPENAI_KEY}})["ok"]
     provider_becomes(home, "openai-api", d)
-    st = request({"op": "status"})
-    assert st["hermes"]["provider"] == "openai-api"
+    # The file is replaced before the pass records its result, which `status` shows: wait for the record.
+    st = wait_until(
+        lambda: (s := request({"op": "status"}))["hermes"]["provider"] == "openai-api" and s,
+        what=lambda: f"status to show openai-api\n{d.log()}",
+    )
     assert st["routes"][0]["model"] == "gpt-5.5"
     assert st["routes"][0]["recommendation"]["provider_id"] == "openai_api"
     assert d.stop() == 0

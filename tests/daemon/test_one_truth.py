@@ -193,7 +193,9 @@ def test_hand_edit_pins_across_flips_and_restarts_until_unpin(
     os.replace(tmp, path)
     wait_until(lambda: request({"op": "status"})["hermes"]["pinned"], what=lambda: f"the hand edit to pin\n{d.log()}")
     hermes = request({"op": "status"})["hermes"]
-    assert hermes["pinned_since"] and "route pinned" in d.log()
+    # The pin is recorded before its log line is written: wait for the line.
+    wait_until(lambda: "route pinned" in d.log(), what=lambda: f"the pin's log line\n{d.log()}")
+    assert hermes["pinned_since"]
 
     def unchanged() -> None:
         assert path.read_bytes() == edited, d.log()
