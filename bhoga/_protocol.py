@@ -12,11 +12,10 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from operator import methodcaller
 from typing import Any, Final, TypeAlias
 
-from bhoga._calibrate import _MAX_VALUE, RATE_LIMIT_HEADER_PREFIXES, filter_headers
 from bhoga._model import ANY_MODEL
+from bhoga._protocol_headers import MAX_HEADER_VALUE, MAX_HEADERS, turn_headers
 from bhoga._protocol_json import (
     quota_from_json,
     quota_to_json,
@@ -27,6 +26,8 @@ from bhoga._providers import PROVIDERS
 from bhoga.errors import ProtocolError
 
 __all__ = [
+    "MAX_HEADERS",
+    "MAX_HEADER_VALUE",
     "MAX_LINE",
     "OPS",
     "VERSION",
@@ -58,8 +59,6 @@ MAX_LINE: Final = 65_536
 MAX_TOKENS: Final = 1_000_000_000
 MAX_TEXT: Final = 256
 """Longest model name or header name."""
-MAX_HEADER_VALUE: Final = 1024
-MAX_HEADERS: Final = 128
 MAX_ERROR: Final = 4096
 """Longest `error` text of a turn (the error message or response body of a failed call)."""
 MAX_SOURCE: Final = 64
@@ -208,54 +207,6 @@ def _pct(obj: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
-_STR_ONLY: Final = {str}
-_RATE_LIMIT_NAME: Final = methodcaller("startswith", RATE_LIMIT_HEADER_PREFIXES)
-_MARKERS: Final = ("ratelimit-", "x-codex-", "retry-after", "x-should-retry")
-"""Every name the allow-list keeps holds one of these (each prefix and each exact name does)."""
-
-
-def _headers(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if type(value) is not dict:
-        raise ProtocolError("field 'headers' must be an object of strings")
-    if len(value) > MAX_HEADERS:
-        raise ProtocolError(f"field 'headers' has more than {MAX_HEADERS} entries")
-    if not value:
-        return {}
-    values = value.values()
-    # Whole-collection checks and filters that run in C: a realistic turn carries 17 headers, and a Python loop
-    # over them was most of the daemon's time per event.
-    if set(map(type, values)) != _STR_ONLY or max(map(len, values)) > MAX_HEADER_VALUE:
-        raise ProtocolError(f"field 'headers' must map names to strings of at most {MAX_HEADER_VALUE} characters")
-    # The allow-list lowercases and strips names; when no name has an uppercase letter and the names hold
-    # exactly one marker per name that already starts with an allowed prefix, no other name could pass it (each
-    # name it would keep holds a marker), so the names starting with a prefix are the ones it keeps.
-    names = ",".join(value)
-    keys = [*filter(_RATE_LIMIT_NAME, value)]
-    if names.lower() == names and sum(map(names.count, _MARKERS)) == len(keys):
-        texts = [*map(value.__getitem__, keys)]
-        if (
-            [*map(str.strip, keys)] == keys
-            and ",".join(keys).isprintable()
-            and (not texts or max(map(len, texts)) <= _MAX_VALUE)
-            and [*map(str.strip, texts)] == texts
-            and " ".join(texts).isprintable()
-        ):
-            return dict(zip(keys, texts, strict=True))
-    return _headers_slow(value)
-
-
-def _headers_slow(value: dict[str, str]) -> dict[str, str]:
-    """The allow-list applied header by header (names lowercased and stripped, values stripped and cut)."""
-    kept = filter_headers(value)
-    # Only what survives the allow-list is stored or logged, so only that has to be printable and short.
-    for k, v in kept.items():
-        if not (v.isprintable() and k.isprintable()):
-            raise ProtocolError(f"header {k[:60]!r} has a non-printable name or value")
-    return kept
-
-
 def _check_keys(obj: Mapping[str, Any], allowed: frozenset[str]) -> None:
     if len(obj) > len(allowed) or not obj.keys() <= allowed:
         extra = sorted(set(obj) - allowed)
@@ -278,7 +229,7 @@ def _turn(obj: dict[str, Any]) -> Request:
         _int(obj, "input_tokens", 0, 0, MAX_TOKENS),
         _int(obj, "output_tokens", 0, 0, MAX_TOKENS),
         _int(obj, "status_code", 200, 100, 599),
-        _headers(obj.get("headers")),
+        turn_headers(obj.get("headers")),
         _optional_text(obj, "error", MAX_ERROR, printable=False),
         _optional_text(obj, "source", MAX_SOURCE, printable=True),
     )
@@ -364,10 +315,35 @@ _OP_NAMES: Final[dict[type, str]] = {
 """The op of each request type (`PinRequest` is `pin` or `unpin` by its field)."""
 
 
+def _load_fast_turn(line: bytes) -> TurnRequest | None:
+    """Load the msgspec decoder on the first turn (never at `import bhoga`); without msgspec, no fast path."""
+    global _fast_turn
+    try:
+        from bhoga._protocol_fast import fast_turn  # noqa: PLC0415
+    except ImportError:
+        fast_turn = _no_fast_turn
+    _fast_turn = fast_turn
+    return fast_turn(line)
+
+
+def _no_fast_turn(line: bytes) -> None:
+    return None
+
+
+_fast_turn: Callable[[bytes], TurnRequest | None] = _load_fast_turn
+
+
 def parse_request(line: bytes) -> Request:
     """Parse one request line (with or without its newline); `ProtocolError` with a one-line reason."""
     if len(line) > MAX_LINE + 1:
         raise ProtocolError(f"line longer than {MAX_LINE} bytes")
+    if b'"turn"' in line and (fast := _fast_turn(line)) is not None:
+        return fast
+    return _parse_json(line)
+
+
+def _parse_json(line: bytes) -> Request:
+    """`parse_request` with the standard-library decoder: the reference the fast path is held to."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:

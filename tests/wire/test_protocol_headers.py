@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bhoga._protocol import _headers, _headers_slow
+from bhoga._protocol_headers import _headers_slow
+from bhoga._protocol_headers import turn_headers as _headers
 from bhoga.errors import ProtocolError
 
 _NAMES = [
