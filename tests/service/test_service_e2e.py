@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 SETUP_SCRIPT = REPO / "scripts" / "user-systemd.sh"
 SYSTEMD = Path(os.environ.get("BHOGA_E2E_SYSTEMD", "/lib/systemd/systemd"))
 E2E_USER = os.environ.get("BHOGA_E2E_USER", "bhoga-e2e")
-DEPENDENCIES = ("watchdog", "PyYAML", "schedule", "platformdirs")
+DEPENDENCIES = ("watchdog", "PyYAML", "schedule", "platformdirs", "msgspec")
 PYTHON_CANDIDATES = (
     "/usr/bin/python3.13",
     "/usr/bin/python3.12",

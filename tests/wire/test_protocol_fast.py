@@ -15,7 +15,7 @@ from bhoga._protocol import _parse_json, parse_request
 from bhoga._protocol_fast import fast_turn
 from bhoga.errors import ProtocolError
 
-TURN = json.loads((Path(__file__).parent / "data" / "core" / "anthropic_turn.json").read_text())["turn"]
+TURN = json.loads((Path(__file__).parents[1] / "data" / "wire" / "anthropic_turn.json").read_text())["turn"]
 
 
 def _std(line: bytes) -> object:
