@@ -159,8 +159,9 @@ def _run_once(path: Path, clients: int) -> tuple[float, int, int, int, int, int]
 
 
 def _decoder() -> str:
+    """Which parser bhogad (the same interpreter and checkout) decodes turn lines with."""
     try:
-        import msgspec  # noqa: F401
+        import bhoga._protocol_fast  # noqa: F401 - loads msgspec, as bhogad's first turn does
     except ImportError:
         return "standard-library json"
     return "msgspec typed decoding"

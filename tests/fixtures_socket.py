@@ -61,6 +61,9 @@ def server_thread(
         started.set()
         loop.run_forever()
         loop.run_until_complete(srv.close())
+        # Let the hung-up transports close their sockets before the loop goes: a socket left open would take a
+        # client's next write as delivered (a daemon process that exits closes them all the same way).
+        loop.run_until_complete(asyncio.sleep(0.1))
         loop.close()
 
     t = threading.Thread(target=run, daemon=True)
