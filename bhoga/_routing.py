@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     Paces = Mapping[tuple[str, str], Pace]
 
 __all__ = [
+    "BASELINES",
     "POLICIES",
     "Tier",
     "decide",
@@ -60,6 +61,10 @@ __all__ = [
 ]
 
 POLICIES = ("headroom", "drain-soonest", "pace")
+BASELINES = ("original", "failover", "round-robin")
+"""Rules the simulator compares bhoga's policies with (the original bhoga, Hermes' failover, round-robin).
+
+Never used to route; they live here so the CLI names them without loading the simulator."""
 
 
 class Tier(IntEnum):

@@ -28,13 +28,12 @@ from bhoga._history import Point, Recorder
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace, paces
 from bhoga._providers import PROVIDERS, hierarchy
-from bhoga._routing import POLICIES, evaluate, rank, should_switch
+from bhoga._routing import BASELINES, POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace, lookup
 from bhoga._turncount import TurnCount
 
 __all__ = ["BASELINES", "Result", "World", "policy_names", "simulate"]
 
-BASELINES = ("original", "failover", "round-robin")
 _RPM = 50
 """Requests per minute a metered API's rate-limit headers allow (the "original" rule's number)."""
 _COOLDOWN = 60.0

@@ -39,10 +39,10 @@ def _provider(*names: str, **options: Any) -> Arg:
 
 def _subcommands() -> tuple[tuple[str, str, tuple[Arg, ...]], ...]:
     """Every subcommand: its name, its one-line help and its arguments, in `bhoga --help` order."""
-    from bhoga._routing import POLICIES  # noqa: PLC0415
+    from bhoga._routing import BASELINES, POLICIES  # noqa: PLC0415
 
     no_color = _arg("--no-color", action="store_true", help="no colour even on a terminal (also: NO_COLOR=1)")
-    policies = (*POLICIES, "original", "failover", "round-robin", "optimum")
+    policies = (*POLICIES, *BASELINES, "optimum")
     return (
         (
             "status",
