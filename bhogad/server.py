@@ -318,10 +318,16 @@ class _Connection(asyncio.Protocol):
 
     def hang_up(self, last: bytes) -> None:
         """Write a last answer and close now (shutdown: no lingering)."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self._finishing = True
+            return
+        # A connection already finishing has said its last word and half-closed (write_eof): writing again
+        # would raise, and the shutdown would stop half-way with other connections left open.
+        if not self._finishing:
+            transport.write(last)
         self._finishing = True
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(last)
-            self._transport.close()
+        transport.close()
 
     def drop(self, why: str) -> None:
         """Close now without a word (idle, or evicted to make room): no answer of its client is pending."""
