@@ -67,15 +67,23 @@ def test_rollout_file_flips_hermes_and_keeps_the_rest(
     assert_no_secrets(d.log(), state, text)
 
 
-def test_socket_429_turn_flips_hermes(
+def _steady_on_codex(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A 429 turn reported over the socket throttles openai-codex, and Hermes moves to openai-api."""
+) -> DaemonProc:
+    """A bhogad with an OpenAI key visible, Hermes on openai-codex at 80 % left, and its first pass done."""
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     write_hermes(home, "openai-codex", "gpt-5.5")
     d = launch(start, tmp_path)
     assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 80})["ok"]
     wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what=lambda: "steady")
+    return d
+
+
+def test_socket_429_turn_flips_hermes(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 turn reported over the socket throttles openai-codex, and Hermes moves to openai-api."""
+    d = _steady_on_codex(home, tmp_path, start, monkeypatch)
     turn = {"op": "turn", "pid": "openai-codex", "model": "gpt-5.5", "status_code": 429}
     assert request({**turn, "headers": {"retry-after": "600", "authorization": "Bearer " + OPENAI_KEY}})["ok"]
     provider_becomes(home, "openai-api", d)
@@ -94,11 +102,7 @@ def test_error_body_turn_from_hermes_flips_hermes_until_its_reset(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A turn with only Codex's usage_limit_reached body throttles openai-codex until resets_at; counted by source."""
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    write_hermes(home, "openai-codex", "gpt-5.5")
-    d = launch(start, tmp_path)
-    assert request({"op": "set_quota", "pid": "openai-codex", "pct_remaining": 80})["ok"]
-    wait_until(lambda: hermes_route(home)[0] == "openai-codex" and "still the best" in d.log(), what=lambda: "steady")
+    d = _steady_on_codex(home, tmp_path, start, monkeypatch)
     reset = int(time.time()) + 7200
     body = {"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached",
                       "resets_at": reset, "resets_in_seconds": 7200}}  # fmt: skip
