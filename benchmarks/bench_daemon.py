@@ -40,23 +40,8 @@ def _rollout(home: Path, used: float, n: int) -> None:
     now = datetime.now(UTC)
     day = home / ".codex" / "sessions" / now.strftime("%Y/%m/%d")
     day.mkdir(parents=True, exist_ok=True)
-    rl = {
-        "limit_id": "codex",
-        "primary": {
-            "used_percent": used,
-            "window_minutes": 300,
-            "resets_at": int((now + timedelta(hours=3)).timestamp()),
-        },
-        "secondary": {
-            "used_percent": 5,
-            "window_minutes": 10080,
-            "resets_at": int((now + timedelta(days=3)).timestamp()),
-        },
-    }
-    line = {"timestamp": now.isoformat().replace("+00:00", "Z"), "type": "event_msg",
-            "payload": {"type": "token_count", "info": None, "rate_limits": rl}}  # fmt: skip
     tmp = day / f".tmp-{n}"
-    tmp.write_text(json.dumps(line) + "\n")
+    tmp.write_bytes(_rollout_line(used))
     os.replace(tmp, day / f"rollout-{now.strftime('%Y-%m-%dT%H-%M-%S')}-{n:04d}.jsonl")
 
 

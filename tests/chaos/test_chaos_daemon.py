@@ -21,7 +21,7 @@ import yaml  # type: ignore[import-untyped]
 from bhoga._paths import state_path
 from tests.discovery_helpers import write_claude_credentials
 from tests.fakeserver import FakeServer, Reply
-from tests.fixtures_daemon import DaemonProc, hermes_config, request, wait_until
+from tests.fixtures_daemon import DaemonProc, hermes_config, launch, request, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +61,16 @@ def _check_config(cfg: Path) -> str:
     return str(provider)
 
 
+def _hermes_with_both_anthropic_routes(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Hermes' commented config on anthropic, an Anthropic API key and a Claude Code login: its path."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    cfg = hermes_config(home)
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(ORIGINAL)
+    write_claude_credentials(home, token="sk-ant-oat01-FAKE-chaos", expires_in=6 * 3600)
+    return cfg
+
+
 def _flipper(stop: threading.Event, seed: int) -> None:
     """Alternate which Anthropic route has headroom, as fast as the daemon answers, until `stop`."""
     rng = random.Random(seed)
@@ -80,17 +90,11 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """kill -9 while flipping: the config parses, is one of the two routes, keeps its comments; state is JSON."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
-    cfg = hermes_config(home)
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(ORIGINAL)
-    write_claude_credentials(home, token="sk-ant-oat01-FAKE-chaos", expires_in=6 * 3600)
+    cfg = _hermes_with_both_anthropic_routes(home, monkeypatch)
     rng = random.Random(8)
     seen: set[str] = set()
     for i in range(KILLS):
-        d = DaemonProc(tmp_path / f"bhogad-{i}.log")
-        start.append(d)
-        d.wait_ready()
+        d = launch(start, tmp_path)
         stop = threading.Event()
         t = threading.Thread(target=_flipper, args=(stop, i), daemon=True)
         t.start()
@@ -105,9 +109,7 @@ def test_kill_9_during_flips_never_damages_hermes_config_or_state(
     assert seen == PROVIDERS
     assert "flip claude-sonnet-4-6" in "".join(p.log() for p in start)
     # A clean run afterwards still works on the same files.
-    d = DaemonProc(tmp_path / "bhogad-final.log")
-    start.append(d)
-    d.wait_ready()
+    d = launch(start, tmp_path)
     request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 95})
     request({"op": "set_quota", "pid": "anthropic_api", "pct_remaining": 10})
     wait_until(lambda: _check_config(cfg) == "anthropic", what=lambda: "final flip to claude_code\n" + d.log())
@@ -125,17 +127,11 @@ def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A `.config.yaml.bhoga-XXXXXXXX.tmp` left by a writer killed mid-write is gone after the next bhoga write."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
-    cfg = hermes_config(home)
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(ORIGINAL)
-    write_claude_credentials(home, token="sk-ant-oat01-FAKE-chaos", expires_in=6 * 3600)
+    cfg = _hermes_with_both_anthropic_routes(home, monkeypatch)
     # Exactly what bhoga.hermes._atomic leaves when SIGKILLed between mkstemp and os.replace.
     stale = cfg.parent / f".{cfg.name}.bhoga-k1ll3d_9.tmp"
     stale.write_text(ORIGINAL.replace("provider: anthropic", "provider: anthropic-api"))
-    d = DaemonProc(tmp_path / "bhogad.log")
-    start.append(d)
-    d.wait_ready()
+    d = launch(start, tmp_path)
     request({"op": "set_quota", "pid": "claude_code", "pct_remaining": 2})
     request({"op": "set_quota", "pid": "anthropic_api", "pct_remaining": 90})
     wait_until(lambda: _check_config(cfg) == "anthropic-api", what=lambda: "flip to anthropic_api\n" + d.log())
@@ -152,9 +148,7 @@ def test_hung_usage_endpoint_does_not_stop_the_daemon_serving(
         monkeypatch.delenv("BHOGA_OFFLINE")
         monkeypatch.setenv("BHOGA_ANTHROPIC_BASE_URL", srv.url)
         write_claude_credentials(home, token="sk-ant-oat01-FAKE-hung", expires_in=6 * 3600)
-        d = DaemonProc(tmp_path / "bhogad.log")
-        start.append(d)
-        d.wait_ready()
+        d = launch(start, tmp_path)
         wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "usage call in flight\n" + d.log())
         for _ in range(5):
             assert request({"op": "ping"}, timeout=10.0)["ok"] is True

@@ -67,6 +67,18 @@ def test_rollout_file_flips_hermes_and_keeps_the_rest(
     assert_no_secrets(d.log(), state, text)
 
 
+def _on_codex_from_rollout(
+    home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
+) -> DaemonProc:
+    """A bhogad with an OpenAI key visible, Hermes on openai-codex, a rollout at 20 % used, first pass done."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    write_hermes(home, "openai-codex", "gpt-5.5")
+    write_codex_usage(home, 20, name="a")
+    d = launch(start, tmp_path)
+    wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
+    return d
+
+
 def _steady_on_codex(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> DaemonProc:
@@ -172,11 +184,7 @@ def test_pyyaml_rewrite_is_reread_and_its_model_routed(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A config rewritten by a PyYAML writer (the user switched model) is re-read; the next flip keeps that model."""
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    write_hermes(home, "openai-codex", "gpt-5.5")
-    write_codex_usage(home, 20, name="a")
-    d = launch(start, tmp_path)
-    wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
+    d = _on_codex_from_rollout(home, tmp_path, start, monkeypatch)
     data = {"agent": {"max_turns": 5}, "model": {"default": "gpt-5.4-mini", "provider": "openai-codex"}, "x": [1, 2]}
     hermes_config(home).write_text(yaml.safe_dump(data, default_flow_style=True))
     wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.4-mini", what=lambda: "re-read")
@@ -192,11 +200,7 @@ def test_pause_stops_writes_and_resume_applies(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While paused a needed flip is only logged; resuming writes it."""
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    write_hermes(home, "openai-codex", "gpt-5.5")
-    write_codex_usage(home, 20, name="a")
-    d = launch(start, tmp_path)
-    wait_until(lambda: "still the best" in d.log(), what=lambda: "first pass")
+    d = _on_codex_from_rollout(home, tmp_path, start, monkeypatch)
     before = hermes_config(home).read_bytes()
     assert request({"op": "pause"})["paused"] is True
     write_codex_usage(home, 97, name="b")
