@@ -10,6 +10,7 @@ systemd-booted). A root user manager is never started.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.metadata
 import json
 import os
@@ -18,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import uuid
@@ -292,6 +294,24 @@ def user_manager(tmp_path: Path) -> Iterator[UserManager]:
     user = _ensure_user()
     if user.pw_uid == 0:
         pytest.fail(f"{E2E_USER} is root; the e2e test never starts a root user manager")
+    with _one_suite_at_a_time():
+        yield from _run_manager(user, tmp_path)
+
+
+@contextlib.contextmanager
+def _one_suite_at_a_time() -> Iterator[None]:
+    """Two suites on one machine share the test user, its runtime dir and home: the second waits its turn
+    instead of having its manager's jobs cancelled by the first one's clean-up."""
+    path = Path(tempfile.gettempdir()) / f"bhoga-e2e-{E2E_USER}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_manager(user: pwd.struct_passwd, tmp_path: Path) -> Iterator[UserManager]:
     _clean_home(user)
     runtime = Path(f"/run/user/{user.pw_uid}")
     cgroups = [root / f"bhoga-e2e-{uuid.uuid4().hex[:8]}" for root in _cgroup_roots()]
