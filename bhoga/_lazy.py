@@ -121,5 +121,9 @@ def logger(name: str) -> logging.Logger:
     return _Logger(name)  # type: ignore[return-value]
 
 
+def import_pathlib() -> None:
+    """Import `pathlib` without `urllib.parse`: call before the first `pathlib` import a light path may make."""
+    import_deferring("pathlib", "urllib.parse")
+
+
 import_deferring("dataclasses", "inspect", "copy")
-import_deferring("pathlib", "urllib.parse")

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 __all__ = [
     "ANY_MODEL",
+    "ESTIMATE",
     "Observation",
     "ProviderQuota",
     "ProviderStatus",
@@ -20,6 +21,8 @@ __all__ = [
 ]
 
 ANY_MODEL = "*"
+ESTIMATE = "estimate"
+"""`QuotaWindow.source` of a window raised by counted turns (`bhoga._turncount`), never recorded as history."""
 
 
 class ProviderStatus(StrEnum):

@@ -8,26 +8,20 @@ quota state changes or a reset or throttle end passes, so `best_for` is a dictio
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from time import monotonic as _monotonic
 from time import time as _time
-from types import TracebackType
 
-from bhoga import _lazy, _paths
-from bhoga._history import HistoryStore, Point, Recorder, history_path
+from bhoga import _lazy
 from bhoga._merge import combine, from_observation
-from bhoga._model import ANY_MODEL, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
+from bhoga._model import ANY_MODEL, ESTIMATE, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, provider
 from bhoga._quickrank import Classes, QuotaIndex, quick_best
 from bhoga._routing import POLICIES, evaluate, next_change, rank
-from bhoga._state import StateStore
-from bhoga._turncount import ESTIMATE, TurnCount
 from bhoga.errors import BhogaError
 
 __all__ = ["Router"]
@@ -35,9 +29,13 @@ __all__ = ["Router"]
 # Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
+    from pathlib import Path
+    from types import TracebackType
     from typing import Any
 
     from bhoga._client import DaemonClient
+    from bhoga._history import Point
     from bhoga._pace import Pace
 
 log = _lazy.logger(__name__)
@@ -98,6 +96,18 @@ class Router:
             raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
         if not 0 <= reserve < 1:
             raise ValueError(f"reserve must be a fraction from 0 to 1, got {reserve!r}")
+        # A Router's edges (the state and history files, its threads) load when one is built, not with
+        # `import bhoga`: a harness imports bhoga at start-up, often well before it routes anything.
+        import threading  # noqa: PLC0415
+
+        _lazy.import_pathlib()
+        from pathlib import Path  # noqa: PLC0415
+
+        from bhoga import _paths  # noqa: PLC0415
+        from bhoga._history import HistoryStore, Recorder, history_path  # noqa: PLC0415
+        from bhoga._state import StateStore  # noqa: PLC0415
+        from bhoga._turncount import TurnCount  # noqa: PLC0415
+
         self._reserve = reserve
         self._policy = policy
         self._owner = owner
@@ -487,6 +497,7 @@ class Router:
     def _concludes_absence(self) -> bool:
         if self._owner is not None:
             return self._owner
+        from bhoga import _paths  # noqa: PLC0415
         from bhoga._client import daemon_running  # noqa: PLC0415
 
         return not daemon_running(_paths.socket_path())

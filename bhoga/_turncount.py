@@ -22,12 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bhoga._model import QuotaWindow
+from bhoga._model import ESTIMATE, QuotaWindow
 
 __all__ = ["ESTIMATE", "TurnCount"]
 
-ESTIMATE = "estimate"
-"""`QuotaWindow.source` of a window raised by counted turns."""
 _SAME_CYCLE = timedelta(minutes=10)
 """Reset times closer than this are the same cycle (providers round them)."""
 _MAX_TURNS = 1_000_000

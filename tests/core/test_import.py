@@ -100,3 +100,30 @@ def test_import_bhoga_loads_neither_logging_nor_urllib_nor_copy() -> None:
     assert "file:///tmp/a%20b" in out
     assert "True ([[1]],)" in out
     assert "bhoga._state WARNING via the deferred logger" in out
+
+
+def test_router_edges_load_when_a_router_is_built() -> None:
+    """`from bhoga import Router` leaves the state file's, history's and threads' modules unloaded; a Router
+    built afterwards loads them (without `urllib.parse`) and routes."""
+    out = _run(
+        """
+        import os, sys, tempfile
+        os.environ["BHOGA_OFFLINE"] = "1"
+        edges = ("json", "threading", "pathlib", "contextlib", "bhoga._state", "bhoga._history", "bhoga._paths",
+                 "bhoga._turncount", "urllib.parse")
+        from bhoga import Router
+        print(sorted(m for m in edges if m in sys.modules))
+        r = Router(state_path=os.path.join(tempfile.mkdtemp(), "s.json"), eager=False, daemon=False)
+        r.set_quota("claude_code", 50)
+        print(r.best_for("claude-sonnet-4-6").provider_id)
+        r.close()
+        print(sorted(m for m in edges if m in sys.modules))
+        """,
+        no_site=True,
+    )
+    assert out.splitlines() == [
+        "[]",
+        "claude_code",
+        "['bhoga._history', 'bhoga._paths', 'bhoga._state', 'bhoga._turncount', 'contextlib', 'json', 'pathlib', "
+        "'threading']",
+    ]
