@@ -1,7 +1,7 @@
 """Routing policies compared on the committed synthetic traces (`python -m benchmarks routing`).
 
 Prints, per trace, one table of every policy against the offline optimum (markdown, as published in the
-README), then returns the goal checks of bhoga's default policy and of "pace" as benchmark rows: no avoidable
+README), then returns the goal checks of bhoga's default policy and of "value" as benchmark rows: no avoidable
 wall, spend at most 5 % over the optimum, at most 5 points more capacity unused at resets, at most 4 flips in
 any hour. Regenerate the traces with `python -m benchmarks.routing_traces`.
 """
@@ -60,7 +60,7 @@ def _goal_rows(name: str, r: Result, opt: Result) -> list[Row]:
 
 
 def _ranking_cost() -> list[Row]:
-    """`Router.ranked` (always re-ranks) with a week of one-a-minute history: what policy "pace" adds."""
+    """`Router.ranked` (always re-ranks) with a week of one-a-minute history: what "pace" and "value" add."""
     import tempfile
     from datetime import UTC, datetime, timedelta
 
@@ -78,7 +78,7 @@ def _ranking_cost() -> list[Row]:
             for pid, key in (("claude_code", "burst"), ("claude_code", "weekly"))
         ]
         HistoryStore(history_path(state)).append(week)
-        for policy in ("headroom", "pace"):
+        for policy in ("headroom", "pace", "value"):
             with Router(state_path=state, eager=False, daemon=False, policy=policy) as router:
                 router.set_quota("claude_code", 50, weekly_pct=60)
                 router.set_quota("github-copilot", 70)
@@ -107,7 +107,8 @@ def run() -> list[Row]:
         print(_md(trace.name, len(trace.requests), results, opt))
         by = {r.policy: r for r in results}
         rows.extend(_goal_rows(trace.name, by[DEFAULT], opt))
-        rows.extend(_goal_rows(trace.name, by["pace"], opt))
+        if DEFAULT != "value":
+            rows.extend(_goal_rows(trace.name, by["value"], opt))
         rows.append(
             Row(
                 "routing",

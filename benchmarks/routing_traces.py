@@ -134,6 +134,27 @@ def traces() -> dict[str, dict[str, object]]:
         [ANTHROPIC_API, OPENAI_API],
         working_days(rng, 7, [("claude-sonnet-4-6", 3), ("gpt-5.4", 2)], (1, 2), 0.5),
     )
+    # Held out: made after the policies were tuned on the four above, to check they were not fitted to them.
+    # Other seeds, other reset times, a Gemini-heavier mix, longer and denser sessions.
+    rng = random.Random(11)
+    claude = {
+        **CLAUDE,
+        "windows": [dict(w, first_reset_min=m) for w, m in zip(CLAUDE["windows"], (6 * 60, 1440, 1440), strict=True)],
+    }  # type: ignore[call-overload]
+    copilot = {**COPILOT, "windows": [dict(COPILOT["windows"][0], first_reset_min=2 * 1440, used=120)]}  # type: ignore[index]
+    make(
+        "held-out",
+        "Held out (not used to tune): Claude Code, Codex, Copilot and both APIs; other reset times, more Gemini.",
+        [claude, CODEX, copilot],
+        [ANTHROPIC_API, OPENAI_API],
+        working_days(
+            rng,
+            7,
+            [("claude-sonnet-4-6", 2), ("claude-opus-4-6", 1.5), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.6)],
+            (2, 6),
+            1.4,
+        ),
+    )
     return out
 
 

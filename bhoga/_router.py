@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from time import monotonic as _monotonic
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bhoga._client import DaemonClient
     from bhoga._history import Point
     from bhoga._pace import Pace
+    from bhoga._value import Economics
 
 log = _lazy.logger(__name__)
 
@@ -51,6 +52,9 @@ _RERANK_MAX = 256
 """Models re-ranked ahead of time after each change; any others are ranked on their next `best_for`."""
 _PACE_TTL = timedelta(seconds=60)
 _PACES_TTL = 5.0
+_PACED = ("pace", "value")
+"""Policies that rank from the window history (each ranking is built by `rank`, not by the quick index)."""
+_ASKED_MAX = 64
 
 
 def _check_pct(name: str, value: object) -> float:
@@ -71,8 +75,11 @@ class Router:
         state_path: the state file; default `BHOGA_STATE` or the user cache directory.
         eager: run quota discovery in the background right away.
         reserve: headroom (0-1) below which a subscription is kept for the human and ranked after metered APIs.
-        policy: "headroom" (most quota left), "drain-soonest" (the subscription that resets first) or "pace"
-            (forecasts from the window history: see `bhoga._routing`).
+        policy: "headroom" (most quota left), "drain-soonest" (the subscription that resets first), "pace"
+            (forecasts from the window history: see `bhoga._routing`) or "value" (pace, and each subscription kept
+            for the models it saves the most on: see `bhoga._value`).
+        prices: policy "value": `{model substring: price}` of a turn on a metered API, over `bhoga._value.PRICES`
+            (only ratios matter).
         max_queue: turns kept waiting for the worker; when full the oldest is dropped and counted.
         daemon: share one view with bhogad: turns and quotas are also sent to it and `best_for` asks it.
             None (default) uses the daemon when its socket answers at start; False never does (bhogad itself).
@@ -91,6 +98,7 @@ class Router:
         policy: str = "headroom",
         max_queue: int = 10_000,
         owner: bool | None = None,
+        prices: Mapping[str, float] | None = None,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
@@ -110,6 +118,9 @@ class Router:
 
         self._reserve = reserve
         self._policy = policy
+        self._prices = tuple((k.lower(), float(v)) for k, v in (prices or {}).items())
+        self._asked: dict[str, None] = {}
+        """Models asked about (policy "value" keeps windows only for demand that exists), oldest first, bounded."""
         self._owner = owner
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
         self._history = HistoryStore(history_path(self._store.path))
@@ -171,8 +182,18 @@ class Router:
         self._gen += 1
 
     @property
+    def prices(self) -> dict[str, float]:
+        """Policy "value": the user's prices, over `bhoga._value.PRICES`; changing them invalidates rankings."""
+        return dict(self._prices)
+
+    @prices.setter
+    def prices(self, value: Mapping[str, float]) -> None:
+        self._prices = tuple((k.lower(), float(v)) for k, v in value.items())
+        self._gen += 1
+
+    @property
     def policy(self) -> str:
-        """ "headroom", "drain-soonest" or "pace"; changing it invalidates cached rankings."""
+        """ "headroom", "drain-soonest", "pace" or "value"; changing it invalidates cached rankings."""
         return self._policy
 
     @policy.setter
@@ -244,7 +265,7 @@ class Router:
         hit = self._cache.get(model)
         if hit is not None and hit[0] == self._gen and _time() < hit[1]:
             return hit[2]
-        if self._policy == "pace":
+        if self._policy in _PACED:
             return self._best_paced(model)
         # A model never asked about before (the state's changes re-rank the others, see `_rerank`): answered
         # from another model of its class when there is one, else only the winner is built, from indexes kept
@@ -261,7 +282,7 @@ class Router:
 
         Runs in the thread that changed the state (the turn worker, discovery, `set_quota`'s caller).
         """
-        if self._policy == "pace" or not self._cache:
+        if self._policy in _PACED or not self._cache:
             return
         gen, indexes = self._indexes()
         now = datetime.now(UTC)
@@ -299,7 +320,8 @@ class Router:
             gen, quotas = self._gen, tuple(self._quotas.values())
         now = datetime.now(UTC)
         paces = self._paces_for_policy(quotas, now)
-        ranked = rank(quotas, model, now, reserve=self.reserve, policy=self.policy, paces=paces)
+        econ = self.economics(model) if self.policy == "value" else None
+        ranked = rank(quotas, model, now, reserve=self.reserve, policy=self.policy, paces=paces, econ=econ)
         change = next_change(quotas, now)
         # A pace moves with time as well as with observations: look again within a minute.
         change = min(change, now + _PACE_TTL) if change else now + _PACE_TTL
@@ -312,15 +334,33 @@ class Router:
             quotas = tuple(self._quotas.values())
         now = datetime.now(UTC)
         paces = self._paces_for_policy(quotas, now)
-        return rank(quotas, model, now, reserve=self.reserve, policy=self.policy, exclude=exclude, paces=paces)
+        econ = self.economics(model) if self.policy == "value" else None
+        r, p = self.reserve, self.policy
+        return rank(quotas, model, now, reserve=r, policy=p, exclude=exclude, paces=paces, econ=econ)
+
+    def economics(self, *models: str) -> Economics:
+        """What policy "value" knows beyond the windows (`bhoga._value.Economics`): the learned cost of a turn of
+        each model on each window, the prices, and the models in use (asked about, counted, and `models`)."""
+        from bhoga._value import PRICES, Economics  # noqa: PLC0415
+
+        with self._lock:
+            for m in models:
+                self._asked.pop(m, None)
+                self._asked[m] = None
+            while len(self._asked) > _ASKED_MAX:
+                del self._asked[next(iter(self._asked))]
+            costs = self._count.costs()
+            asked = tuple(self._asked)
+        used = {m for per in costs.values() for m in per}
+        return Economics(costs, (*self._prices, *PRICES), frozenset((*asked, *used)))
 
     def _paces_for_policy(self, quotas: tuple[ProviderQuota, ...], now: datetime) -> dict[tuple[str, str], Pace] | None:
-        """The paces policy "pace" needs (None for the other policies).
+        """The paces policies "pace" and "value" need (None for the other policies).
 
         A rate spans ten minutes or more, so paces a few seconds old rank the same: they are reused for
         `_PACES_TTL` seconds while turns keep changing the quotas (history is re-read at most once a minute).
         """
-        if self.policy != "pace":
+        if self.policy not in _PACED:
             return None
         hit = self._paces_cache
         if hit is not None and time.monotonic() - hit[0] < _PACES_TTL:

@@ -45,6 +45,7 @@ from bhoga._values import human_duration, window_label
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from bhoga._pace import Pace
+    from bhoga._value import Economics
 
     Paces = Mapping[tuple[str, str], Pace]
 
@@ -60,7 +61,8 @@ __all__ = [
     "should_switch",
 ]
 
-POLICIES = ("headroom", "drain-soonest", "pace")
+_DAY_MIN = 1440
+POLICIES = ("headroom", "drain-soonest", "pace", "value")
 BASELINES = ("original", "failover", "round-robin")
 """Rules the simulator compares bhoga's policies with (the original bhoga, Hermes' failover, round-robin).
 
@@ -76,11 +78,13 @@ class Tier(IntEnum):
     """A metered API with a known budget at or above the reserve."""
     UNKNOWN = 2
     """Quota unknown (subscriptions first, then by priority)."""
-    LOW = 3
+    KEPT = 3
+    """Policy "value": a subscription forecast to run out, kept for models it saves more on."""
+    LOW = 4
     """Below the reserve."""
-    UNVERIFIED = 4
+    UNVERIFIED = 5
     """Usable, but the provider never accepted the credential."""
-    WALL = 5
+    WALL = 6
     """Throttled or exhausted: never chosen while anything else is usable."""
 
 
@@ -99,6 +103,14 @@ class _Candidate:
     """Policy "pace" only: when the binding window runs out at its pace, if that is before its reset."""
     at_reset: float | None = None
     """Policy "pace" only: the binding window's percent used at its reset at this pace, None when unknown."""
+    kept: str | None = None
+    """Policy "value" only: the model in use this (short) window is kept for instead of this one."""
+    soft: bool = False
+    """Policy "value" only: kept, but still better than paying (ranks after the other subscriptions)."""
+    contested: str | None = None
+    """Policy "value" only: a model in use this window would rather serve, were it short."""
+    projected: float | None = None
+    """Policy "value" only: the binding window's percent used at its reset at its average rate this cycle."""
 
 
 def _headroom(windows: Iterable[QuotaWindow], model: str, now: datetime) -> tuple[float, QuotaWindow | None]:
@@ -136,6 +148,7 @@ def evaluate(
     policy: str = "headroom",
     paces: Paces | None = None,
     windows: Iterable[QuotaWindow] | None = None,
+    econ: Economics | None = None,
 ) -> _Candidate | None:
     """How provider quota `q` stands for `model` at `now`; None when it is not a candidate.
 
@@ -156,9 +169,14 @@ def evaluate(
     headroom, binding = _headroom(q.windows if windows is None else windows, model, now)
     reset = binding.resets_at if binding and binding.resets_at and binding.resets_at > now else None
     runs_out = at_reset = None
-    if policy == "pace" and binding is not None:
+    if policy in ("pace", "value") and binding is not None:
         pace = paces.get((q.provider_id, binding.key)) if paces else None
-        reserve = _pace_reserve(prov, binding, pace, now, reserve)
+        shrunk = _pace_reserve(prov, binding, pace, now, reserve)
+        # Under "value" a window of a day or longer keeps a quarter of the reserve to the end: between two polls
+        # (Copilot's monthly one) a turn whose cost is not learned yet (one Opus turn is ten premium requests) must
+        # not meet a wall the estimate could not see.
+        floor = policy == "value" and binding.window_min >= _DAY_MIN
+        reserve = max(shrunk, reserve / 4) if floor else shrunk
         runs_out = pace.runs_out_at if pace is not None and reset is not None else None
         at_reset = pace.pct_at_reset if pace is not None and reset is not None else None
     if q.throttled_until is not None and q.throttled_until > now:
@@ -170,7 +188,26 @@ def evaluate(
     if headroom < reserve:
         return _Candidate(prov, headroom, binding, ProviderStatus.LOW, Tier.UNVERIFIED if late else Tier.LOW, reset)
     tier = Tier.UNVERIFIED if late else (Tier.METERED if metered else Tier.SUBSCRIPTION)
-    return _Candidate(prov, headroom, binding, ProviderStatus.OK, tier, reset, runs_out, at_reset)
+    kept = None
+    soft = False
+    contested = projected = None
+    if policy == "value" and tier is Tier.SUBSCRIPTION and econ is not None:
+        from bhoga._value import cycle_projection, rival  # noqa: PLC0415 - only policy "value" needs it
+
+        projected = cycle_projection(binding, now)
+        found = rival(q.provider_id, binding, model, econ, headroom)
+        if found is not None:
+            contested, sole = found
+            # The rival's only route: pay rather than take the last of it. Short by the recent pace or by the
+            # cycle's average: use it only when no other subscription can. Paying instead was tried: a session's
+            # burst looks short and then ends before the reset, leaving the window unused (README, simulator).
+            if sole:
+                kept, tier = contested, Tier.KEPT
+            elif runs_out is not None or (projected is not None and projected > 100.0):
+                kept, soft = contested, True
+    return _Candidate(
+        prov, headroom, binding, ProviderStatus.OK, tier, reset, runs_out, at_reset, kept, soft, contested, projected
+    )
 
 
 def _sort_key(c: _Candidate, policy: str) -> tuple[object, ...]:
@@ -189,6 +226,10 @@ def _sort_key(c: _Candidate, policy: str) -> tuple[object, ...]:
             -c.headroom,
             c.provider.priority,
         )
+    if c.tier == Tier.SUBSCRIPTION and policy == "value":
+        # Use it or lose it: the window that resets first; a short window that stays a candidate is the best
+        # use of itself (`bhoga._value`), so unlike "pace" it is not put last.
+        return (c.tier, c.soft, c.until.timestamp() if c.until else float("inf"), -c.headroom, c.provider.priority)
     return (c.tier, -c.headroom, c.provider.priority)
 
 
@@ -200,18 +241,37 @@ def _ranked(
     policy: str,
     exclude: Collection[str],
     paces: Paces | None = None,
+    econ: Economics | None = None,
 ) -> list[_Candidate]:
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
     allowed = set(hierarchy(model)) - set(exclude)
+    if policy == "value" and econ is not None:
+        quotas = tuple(quotas)
+        econ = _with_metered(econ, quotas)
     cands = [
         c
         for q in quotas
         if q.provider_id in allowed
-        if (c := evaluate(q, model, now, reserve, policy=policy, paces=paces)) is not None
+        if (c := evaluate(q, model, now, reserve, policy=policy, paces=paces, econ=econ)) is not None
     ]
     cands.sort(key=lambda c: _sort_key(c, policy))
     return cands
+
+
+def _with_metered(econ: Economics, quotas: tuple[ProviderQuota, ...]) -> Economics:
+    """`econ` knowing which metered APIs can take a request (a model with none has no price: it is priceless)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    usable = frozenset(
+        q.provider_id
+        for q in quotas
+        if (p := PROVIDERS.get(q.provider_id)) is not None
+        and p.kind is Kind.METERED
+        and q.credential
+        and credential_state(q) != "rejected"
+    )
+    return replace(econ, metered=usable)
 
 
 def _pct(x: float) -> str:
@@ -235,6 +295,8 @@ def _state_text(c: _Candidate, now: datetime, reserve: float) -> str:
     resets = f", resets in {human_duration((c.until - now).total_seconds())}" if c.until else ""
     if c.runs_out is not None:
         resets = f", runs out in {human_duration((c.runs_out - now).total_seconds())} at this pace{resets}"
+    if c.kept is not None:
+        return f"{pid} {_pct(c.headroom)} left in {label} window{resets}: kept for {c.kept}"
     return f"{pid} {_pct(c.headroom)} left in {label} window{resets}"
 
 
@@ -281,12 +343,15 @@ def rank(
     policy: str = "headroom",
     exclude: Collection[str] = (),
     paces: Paces | None = None,
+    econ: Economics | None = None,
 ) -> tuple[RouterRecommendation, ...]:
     """Every candidate for `model`, best first; the first one's reason explains the choice.
 
-    `paces` (`{(pid, window_key): Pace}`) feeds policy "pace"; the other policies ignore it.
+    `paces` (`{(pid, window_key): Pace}`) feeds policies "pace" and "value"; `econ` (`bhoga._value.Economics`)
+    feeds "value"; the other policies ignore them.
     """
-    return _recommendations(_ranked(quotas, model, now, reserve, policy, exclude, paces), model, now, reserve)
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces, econ)
+    return _recommendations(ranked, model, now, reserve)
 
 
 def _recommendations(
@@ -309,9 +374,10 @@ def decide(
     policy: str = "headroom",
     exclude: Collection[str] = (),
     paces: Paces | None = None,
+    econ: Economics | None = None,
 ) -> tuple[bool, str, tuple[RouterRecommendation, ...]]:
     """`should_switch` and `rank` from one ranking: whether to move, why, and every candidate best first."""
-    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces)
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces, econ)
     switch, reason = _switch(current_pid, ranked, model, now, margin, reserve, policy)
     return switch, reason, _recommendations(ranked, model, now, reserve)
 
@@ -327,11 +393,11 @@ def should_switch(
     policy: str = "headroom",
     exclude: Collection[str] = (),
     paces: Paces | None = None,
+    econ: Economics | None = None,
 ) -> tuple[bool, str]:
     """Whether to move from `current_pid` to the best provider, and a one-line reason either way."""
-    return _switch(
-        current_pid, _ranked(quotas, model, now, reserve, policy, exclude, paces), model, now, margin, reserve, policy
-    )
+    ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces, econ)
+    return _switch(current_pid, ranked, model, now, margin, reserve, policy)
 
 
 def _switch(
@@ -355,8 +421,12 @@ def _switch(
         return True, f"{why} {to}"
     if current.status in (ProviderStatus.THROTTLED, ProviderStatus.EXHAUSTED, ProviderStatus.LOW):
         return True, f"{_state(current, now, reserve)} {to}"
+    if policy == "value" and _value_stays(best, current, margin):
+        return False, f"keeping {current_pid}: {_state(best, now, reserve)} has less than the margin to spare"
     if best.tier < current.tier:
         return True, f"{_state(best, now, reserve)} beats {_state(current, now, reserve)} {to}"
+    if policy == "value" and best.tier == current.tier == Tier.SUBSCRIPTION:
+        return _drain_switch(best, current, now, margin, reserve)
     if policy == "pace" and best.tier == current.tier == Tier.SUBSCRIPTION:
         # In pace's own terms: leave a window only when it runs out before its reset by more than the margin of
         # its length, and only for one that does not; otherwise stay (moving back and forth costs more).
@@ -384,6 +454,16 @@ def _switch(
         f"keeping {current_pid}: {best.provider.id} {_pct(best.headroom)} is within "
         f"{_pct(margin)} of {_pct(current.headroom)}"
     )
+
+
+def _value_stays(best: _Candidate, current: _Candidate, margin: float) -> bool:
+    """Policy "value"'s anti-flap: stay on a usable route rather than move onto a subscription forecast to end its
+    cycle more than `1 - margin` full at its pace, when that window is another model's better use or the current
+    route is a subscription too (moving the load onto it would tip it)."""
+    if best.tier != Tier.SUBSCRIPTION or best.at_reset is None or best.at_reset <= 100.0 * (1.0 - margin):
+        return False
+    usable = current.status in (ProviderStatus.OK, ProviderStatus.UNKNOWN)
+    return usable and (best.contested is not None or current.tier == Tier.SUBSCRIPTION)
 
 
 def _drain_switch(

@@ -1,4 +1,5 @@
-"""The routing rules of bhogad.toml (`reserve`, `margin`, `policy`, `models`), read the same way by every process.
+"""The routing rules of bhogad.toml (`reserve`, `margin`, `policy`, `models`, `prices`), read the same way by every
+process.
 
 `bhoga best`, `status` and `apply` without a daemon use these, and bhogad validates the same keys with the same
 functions, so the CLI and the daemon never disagree about the rules (DESIGN §8.3). Other keys are the daemon's.
@@ -14,7 +15,7 @@ from bhoga._paths import daemon_config_path
 from bhoga._routing import POLICIES
 from bhoga.errors import ConfigError, NotRegularFileError
 
-__all__ = ["Policy", "fraction", "load_policy", "models", "policy_name", "read_toml"]
+__all__ = ["Policy", "fraction", "load_policy", "models", "policy_name", "prices", "read_toml"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,8 @@ class Policy:
     margin: float = 0.10
     policy: str = "headroom"
     models: tuple[str, ...] = ()
+    prices: tuple[tuple[str, float], ...] = ()
+    """Policy "value": `[prices]`, model substring → price of a turn on a metered API (over bhoga's table)."""
 
 
 def fraction(path: Path, key: str, value: object) -> float:
@@ -46,6 +49,18 @@ def models(path: Path, value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.strip() for m in value))
 
 
+def prices(path: Path, value: object) -> tuple[tuple[str, float], ...]:
+    """A `[prices]` table: model name substring → a price of one turn (any unit: only ratios matter), ≥ 0."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: prices must be a table of model substring = price, got {value!r:.80}")
+    out = []
+    for k, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < float("inf") or not k.strip():
+            raise ConfigError(f"{path}: prices.{k!s:.40} must be a number ≥ 0, got {v!r:.40}")
+        out.append((k.strip().lower(), float(v)))
+    return tuple(out)
+
+
 def policy_name(path: Path, value: object) -> str:
     """One of the routing policies."""
     if value not in POLICIES:
@@ -61,6 +76,7 @@ def parse_policy(data: dict[str, object], path: Path) -> Policy:
         margin=fraction(path, "margin", data["margin"]) if "margin" in data else d.margin,
         policy=policy_name(path, data.get("policy", d.policy)),
         models=models(path, data["models"]) if "models" in data else d.models,
+        prices=prices(path, data["prices"]) if "prices" in data else d.prices,
     )
 
 

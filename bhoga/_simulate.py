@@ -31,6 +31,7 @@ from bhoga._providers import PROVIDERS, hierarchy
 from bhoga._routing import BASELINES, POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace, lookup
 from bhoga._turncount import TurnCount
+from bhoga._value import Economics
 
 __all__ = ["BASELINES", "Result", "World", "policy_names", "simulate"]
 
@@ -170,6 +171,9 @@ class _Core(_Policy):
         self.recorder = Recorder()
         self.polled: dict[str, float] = {}
         self.count = TurnCount()
+        self.models: set[str] = set()
+        # The user's metered prices (bhogad.toml `prices`): the trace's own.
+        self.prices = tuple(sorted({kv for m in world.trace.metered for kv in m.price}))
         self._paces: tuple[float, dict[tuple[str, str], Pace]] | None = None
 
     def _see(self, pid: str, t: float, now: datetime, throttled_until: datetime | None = None) -> None:
@@ -194,17 +198,23 @@ class _Core(_Policy):
     def choose(self, model: str, t: float, now: datetime, tried: set[str]) -> str | None:
         self._poll(t, now)
         quotas = tuple(self.view.values())
-        pc = None
-        if self.policy == "pace":
+        pc = econ = None
+        if self.policy in ("pace", "value"):
             # Like the Router, reuse paces for a while: a rate over ten minutes or more barely moves in one.
             if self._paces is None or t - self._paces[0] >= 60:
                 self._paces = (t, paces(quotas, self.history, now))
             pc = self._paces[1]
+        self.models.add(model)
+        if self.policy == "value":
+            # What the Router knows: learned turn costs, the models asked about so far, the user's prices.
+            econ = Economics(self.count.costs(), self.prices, frozenset(self.models))
         cur = self.current.get(model)
         r, p, m = self.reserve, self.policy, self.margin
-        switch, _ = should_switch(cur, quotas, model, now, margin=m, reserve=r, policy=p, exclude=tried, paces=pc)
+        kw = {"margin": m, "reserve": r, "policy": p, "exclude": tried, "paces": pc, "econ": econ}
+        switch, _ = should_switch(cur, quotas, model, now, **kw)  # type: ignore[arg-type]
         if switch:
-            ranked = rank(quotas, model, now, reserve=r, policy=p, exclude=tried, paces=pc)
+            del kw["margin"]
+            ranked = rank(quotas, model, now, **kw)  # type: ignore[arg-type]
             cur = ranked[0].provider_id if ranked else None
             self.current[model] = cur
         return cur if cur not in tried else None

@@ -14,6 +14,7 @@ from bhoga._paths import daemon_config_path
 from bhoga._settings import fraction as _fraction
 from bhoga._settings import models as _models
 from bhoga._settings import policy_name, read_toml
+from bhoga._settings import prices as _prices
 from bhoga.errors import ConfigError
 
 __all__ = ["DEFAULT_NOTIFY", "MIN_INTERVAL", "NOTIFY_EVENTS", "DaemonConfig", "load_config", "parse_config"]
@@ -26,6 +27,7 @@ _KNOWN = (
     "reserve",
     "margin",
     "policy",
+    "prices",
     "interval",
     "write_auxiliary",
     "write_fallbacks",
@@ -47,7 +49,8 @@ class DaemonConfig:
             model written to Hermes, the others are ranked for `status` only (Hermes has one main model).
         reserve: fraction 0-1 of a subscription window kept back before it is ranked below metered APIs.
         margin: fraction 0-1 by which a new best must beat the current provider before Hermes is rewritten.
-        policy: "headroom", "drain-soonest" or "pace".
+        policy: "headroom", "drain-soonest", "pace" or "value".
+        prices: policy "value": model substring → price of a turn on a metered API, over bhoga's own table.
         interval: seconds between scheduled discoveries (plus up to 10 % jitter), at least `MIN_INTERVAL`.
         write_auxiliary / write_fallbacks: passed to the Hermes writer.
         paused: no Hermes writes at all (the `paused` marker file does the same at run time).
@@ -61,6 +64,7 @@ class DaemonConfig:
     reserve: float = 0.10
     margin: float = 0.10
     policy: str = "headroom"
+    prices: tuple[tuple[str, float], ...] = ()
     interval: float = 300.0
     write_auxiliary: bool = False
     write_fallbacks: bool = False
@@ -119,6 +123,7 @@ def parse_config(data: dict[str, object], path: Path) -> DaemonConfig:
         reserve=_fraction(path, "reserve", data["reserve"]) if "reserve" in data else d.reserve,
         margin=_fraction(path, "margin", data["margin"]) if "margin" in data else d.margin,
         policy=str(policy),
+        prices=_prices(path, data["prices"]) if "prices" in data else d.prices,
         interval=_interval(path, data["interval"]) if "interval" in data else d.interval,
         write_auxiliary=_bool(path, "write_auxiliary", data.get("write_auxiliary", d.write_auxiliary)),
         write_fallbacks=_bool(path, "write_fallbacks", data.get("write_fallbacks", d.write_fallbacks)),

@@ -80,7 +80,12 @@ class Daemon:
         self.config_path = config_path
         # Tests hand in a Router they keep across daemons; bhogad makes the owner of this machine's state.
         self.router = router or Router(
-            eager=False, daemon=False, owner=True, reserve=config.reserve, policy=config.policy
+            eager=False,
+            daemon=False,
+            owner=True,
+            reserve=config.reserve,
+            policy=config.policy,
+            prices=dict(config.prices),
         )
         self.flipper = Flipper(self.router)
         self.started_at = datetime.now(UTC)
@@ -345,6 +350,7 @@ class Daemon:
             return
         self.config = config
         self.router.reserve, self.router.policy = config.reserve, config.policy
+        self.router.prices = dict(config.prices)
         self.notifier.configure(config.notify, config.notify_command, desktop=config.notify_desktop)
         if self.periodic is not None:
             self.periodic.set_interval(config.interval)

@@ -211,7 +211,8 @@ class Flipper:
             reserve=config.reserve,
             policy=config.policy,
             exclude=exclusions,
-            paces=self.router.paces() if config.policy == "pace" else None,
+            paces=self.router.paces() if config.policy in ("pace", "value") else None,
+            econ=self.router.economics(model, *config.models) if config.policy == "value" else None,
         )
         if not switch:
             self._report_stuck(current, ranked, model, path, pinned=False)

@@ -87,7 +87,7 @@ def run_once(config: DaemonConfig) -> int:
     if (code := _once_with_daemon()) is not None:
         return code
 
-    router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy)
+    router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy, prices=dict(config.prices))
     try:
         router.discover(force=False)
         for key, q in sorted(router.quotas().items()):

@@ -70,7 +70,7 @@ def _local_router(*, discover: bool) -> Iterator[Router]:
 
     # The same rules as bhogad (DESIGN §8.3): bhogad.toml's reserve and policy.
     rules = load_policy()
-    router = Router(eager=False, daemon=False, reserve=rules.reserve, policy=rules.policy)
+    router = Router(eager=False, daemon=False, reserve=rules.reserve, policy=rules.policy, prices=dict(rules.prices))
     try:
         if discover:
             router.discover()

@@ -85,7 +85,7 @@ def test_a_wall_with_no_other_route_is_not_avoidable() -> None:
         ],
         "requests": [[0, "gemini-2.5-pro"], [60, "gemini-2.5-pro"], [120, "gemini-2.5-pro"]],
     }
-    for policy in ("headroom", "drain-soonest", "pace", "failover"):
+    for policy in ("headroom", "drain-soonest", "pace", "value", "failover"):
         r = simulate(parse_trace(doc), policy, reserve=0.0)
         assert (r.walls, r.avoidable_walls, r.unserved) == (1, 0, 1), policy
     assert optimum(parse_trace(doc)).unserved == 1
@@ -94,7 +94,7 @@ def test_a_wall_with_no_other_route_is_not_avoidable() -> None:
 def test_use_it_or_lose_it_across_a_reset() -> None:
     """8 requests before a reset and 8 after on a 10-unit window: nothing paid, 2 + 2 + 10 + 10 of 40 unused."""
     doc = tiny([[4 * 3600 + 60 * i, SONNET] for i in range(8)] + [[5 * 3600 + 60 * i, SONNET] for i in range(8)])
-    for policy in ("headroom", "drain-soonest", "pace"):
+    for policy in ("headroom", "drain-soonest", "pace", "value"):
         r = simulate(parse_trace(doc), policy)
         assert (r.spend, r.unused_pct) == (0.0, 60.0), policy
     assert optimum(parse_trace(doc)).unused_pct == 60.0
@@ -125,7 +125,7 @@ def test_committed_traces_load_and_every_policy_runs() -> None:
     traces = sorted((Path(__file__).parents[2] / "benchmarks" / "data" / "traces").glob("*.json"))
     assert len(traces) >= 4
     t = load_trace(traces[0])
-    for policy in ("headroom", "pace", "failover", "round-robin", "original", "drain-soonest"):
+    for policy in ("headroom", "pace", "value", "failover", "round-robin", "original", "drain-soonest"):
         r = simulate(t, policy)
         assert sum(r.served_by.values()) + r.unserved == r.requests == len(t.requests)
 
@@ -182,3 +182,25 @@ def test_cli_simulate_uses_the_reserve_of_bhogad_toml(tmp_path: Path, home: Path
     out = _bhoga("simulate", "--trace", str(path), "--policy", "headroom", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["results"][0]["spend"] == 5.0
+
+
+def test_value_sends_sonnet_to_copilot_and_keeps_claude_code_for_opus() -> None:
+    """Claude Code (60 units a 5 h window) cannot serve 80 minutes of Opus (3 units) and Sonnet (1); Copilot (120
+    premium requests: one a Sonnet turn, ten an Opus turn) can take Sonnet. "value" learns the costs and sends
+    Sonnet to Copilot once Claude Code is forecast to run out: it pays less than "pace" and "headroom", no wall."""
+    doc = tiny([[60 * i, "claude-opus-4-6" if i % 3 == 0 else SONNET] for i in range(80)], capacity=60, days=0.2)
+    doc["subscriptions"][0]["cost"] = {"opus": 3}
+    doc["subscriptions"].append(
+        {
+            "pid": "github-copilot",
+            "headers": False,
+            "poll_minutes": 15,
+            "cost": {"opus": 10},
+            "windows": [{"name": "monthly", "minutes": 43200, "capacity": 120, "first_reset_min": 43200}],
+        }
+    )
+    doc["metered"] = [{"pid": "anthropic_api", "price": {"opus": 0.40, "sonnet": 0.08}}]
+    trace = parse_trace(doc)
+    value, pace, headroom = (simulate(trace, p) for p in ("value", "pace", "headroom"))
+    assert value.avoidable_walls == 0
+    assert value.spend < pace.spend < headroom.spend, (value, pace, headroom)

@@ -117,7 +117,7 @@ def test_simulated_copilot_is_not_emptied_between_polls() -> None:
         "requests": [[50.0 * i, "claude-opus-4-6"] for i in range(200)],
     }
     trace = parse_trace(doc)
-    for policy in ("headroom", "drain-soonest", "pace"):
+    for policy in ("headroom", "drain-soonest", "pace", "value"):
         r = simulate(trace, policy)
         assert r.avoidable_walls == 0, (policy, r)
         assert r.spend > 0  # the subscription did run out: the API took the rest

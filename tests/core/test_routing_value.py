@@ -1,0 +1,178 @@
+"""Policy "value": a subscription forecast to run out is kept for the models it saves the most on per unit
+(comparative advantage), a window that is a model's only route keeps a share for it (sole-route protection), and
+nothing is kept on a guess the Router cannot make (a cost it has not learned, a model nobody asked for)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bhoga._model import ProviderQuota, QuotaWindow
+from bhoga._pace import Pace
+from bhoga._routing import rank, should_switch
+from bhoga._settings import parse_policy
+from bhoga._value import Economics, cycle_projection, price_of, rival
+from bhoga.errors import ConfigError
+from tests.strategies import NOW
+
+H = timedelta(hours=1)
+OPUS = "claude-opus-4-6"
+SONNET = "claude-sonnet-4-6"
+GEMINI = "gemini-2.5-pro"
+PRICES = (("opus", 0.40), ("sonnet", 0.08), ("gpt", 0.05))
+API = ProviderQuota("anthropic_api", credential=True)
+
+
+def sub(pid: str, name: str, used: float, resets: timedelta, window_min: int = 300) -> ProviderQuota:
+    w = QuotaWindow(name, used, NOW + resets, window_min, "*", NOW, "test")
+    return ProviderQuota(pid, windows=(w,), credential=True, verdict="verified")
+
+
+def econ(models: tuple[str, ...] = (OPUS, SONNET), metered: tuple[str, ...] = ("anthropic_api",)) -> Economics:
+    """Claude Code: Opus 3 units, Sonnet 1; Copilot: Opus 10 premium requests, Sonnet and Gemini 1."""
+    costs = {
+        ("claude_code", "burst"): {OPUS: 2.5, SONNET: 0.83},
+        ("github-copilot", "monthly"): {OPUS: 3.3, SONNET: 0.33, GEMINI: 0.33},
+    }
+    return Economics(costs, PRICES, frozenset(models), frozenset(metered))
+
+
+OUT = Pace(30.0, NOW + H, 130.0, 5, 3600)
+"""Runs out in an hour, two before its reset."""
+
+
+def test_a_model_without_a_metered_route_is_priceless() -> None:
+    """Gemini with no metered API has no price: it can never be sent to pay, and it is never refused."""
+    e = econ()
+    assert price_of(GEMINI, e) == math.inf
+    assert price_of(OPUS, e) == 0.40
+    w = sub("github-copilot", "monthly", 90, 100 * H, 43200).windows[0]
+    assert rival("github-copilot", w, GEMINI, econ((OPUS, SONNET, GEMINI)), 0.1) is None
+
+
+def test_comparative_advantage_names_the_rival() -> None:
+    """On Claude Code Opus saves $0.16 a percent, Sonnet $0.10: Sonnet's rival is Opus. On Copilot Opus saves
+    $0.12, Sonnet $0.24: Opus's rival is Sonnet. A model as good as the best (within 20 %) has none."""
+    e = econ()
+    cc = sub("claude_code", "burst", 50, 3 * H).windows[0]
+    cop = sub("github-copilot", "monthly", 50, 100 * H, 43200).windows[0]
+    assert rival("claude_code", cc, SONNET, e, 0.5) == (OPUS, False)
+    assert rival("claude_code", cc, OPUS, e, 0.5) is None
+    assert rival("github-copilot", cop, OPUS, e, 0.5) == (SONNET, False)
+    assert rival("github-copilot", cop, SONNET, e, 0.5) is None
+
+
+def test_no_rival_without_a_learned_cost_or_a_model_in_use() -> None:
+    """A cost not learned yet, or a better model nobody has asked for, keeps nothing back."""
+    cc = sub("claude_code", "burst", 50, 3 * H).windows[0]
+    assert rival("claude_code", cc, SONNET, econ(models=(SONNET,)), 0.5) is None
+    unlearned = Economics({("claude_code", "burst"): {OPUS: 2.5}}, PRICES, frozenset((OPUS, SONNET)))
+    assert rival("claude_code", cc, SONNET, unlearned, 0.5) is None
+
+
+def test_a_short_window_sends_the_cheaper_model_to_another_subscription() -> None:
+    """Claude Code runs out before its reset: Sonnet goes to Copilot (free), Opus stays on Claude Code; with
+    "pace", both would leave; without the forecast, Claude Code (resetting first) serves both."""
+    qs = [sub("claude_code", "burst", 40, 3 * H), sub("github-copilot", "monthly", 40, 200 * H, 43200), API]
+    paces = {("claude_code", "burst"): OUT}
+    for model, first in ((SONNET, "github-copilot"), (OPUS, "claude_code")):
+        got = rank(qs, model, NOW, policy="value", paces=paces, econ=econ())
+        assert got[0].provider_id == first, model
+    sonnet = rank(qs, SONNET, NOW, policy="value", paces=paces, econ=econ())
+    assert "kept for claude-opus-4-6" in sonnet[0].reason
+    assert rank(qs, OPUS, NOW, policy="pace", paces=paces)[0].provider_id == "github-copilot"
+    assert rank(qs, SONNET, NOW, policy="value", paces={}, econ=econ())[0].provider_id == "claude_code"
+
+
+def test_a_short_window_is_still_used_before_paying() -> None:
+    """Kept for Opus, Claude Code still serves Sonnet rather than the paid API when no other subscription can:
+    a burst that looks short may end before the reset (paying then wastes the window)."""
+    qs = [sub("claude_code", "burst", 40, 3 * H), API]
+    got = rank(qs, SONNET, NOW, policy="value", paces={("claude_code", "burst"): OUT}, econ=econ())
+    assert [r.provider_id for r in got] == ["claude_code", "anthropic_api"]
+
+
+def test_the_only_route_of_a_model_in_use_keeps_a_share_for_it() -> None:
+    """Copilot is Gemini's only route: below 35 % left, Sonnet pays rather than take it; Gemini still gets it,
+    and so does Sonnet while Gemini is not in use."""
+    qs = [sub("github-copilot", "monthly", 70, 200 * H, 43200), API]
+    e = econ((SONNET, GEMINI))
+    got = rank(qs, SONNET, NOW, policy="value", paces={}, econ=e)
+    assert got[0].provider_id == "anthropic_api"
+    assert "kept for gemini-2.5-pro" in got[0].reason
+    assert rank(qs, GEMINI, NOW, policy="value", paces={}, econ=e)[0].provider_id == "github-copilot"
+    assert rank(qs, SONNET, NOW, policy="value", paces={}, econ=econ((SONNET,)))[0].provider_id == "github-copilot"
+    roomy = [sub("github-copilot", "monthly", 50, 200 * H, 43200), API]
+    assert rank(roomy, SONNET, NOW, policy="value", paces={}, econ=e)[0].provider_id == "github-copilot"
+
+
+def test_a_long_window_keeps_a_quarter_of_the_reserve_to_its_end() -> None:
+    """Pace waives the reserve in a window's last quarter; value keeps 2.5 % on a monthly window (a turn whose
+    cost is not learned yet must not meet the wall) but not on a 5 h one."""
+    monthly = [sub("github-copilot", "monthly", 98.5, 24 * H, 43200), API]
+    assert rank(monthly, SONNET, NOW, policy="pace")[0].provider_id == "github-copilot"
+    assert rank(monthly, SONNET, NOW, policy="value", econ=econ())[0].provider_id == "anthropic_api"
+    burst = [sub("claude_code", "burst", 98.5, 0.5 * H), API]
+    assert rank(burst, SONNET, NOW, policy="value", econ=econ())[0].provider_id == "claude_code"
+
+
+def test_the_cycle_average_sees_what_the_burst_rate_does_not() -> None:
+    """60 % used 1 h into a 5 h window projects 300 % at the reset; too early in the cycle it is unknown."""
+    w = sub("claude_code", "burst", 60, 4 * H).windows[0]
+    assert cycle_projection(w, NOW) == pytest.approx(300.0)
+    assert cycle_projection(sub("claude_code", "burst", 60, 4.9 * H).windows[0], NOW) is None
+
+
+def test_no_move_back_onto_a_contested_window_close_to_full() -> None:
+    """Sonnet sent to pay stays there while Claude Code (kept for Opus) ends its cycle within the margin of
+    full at its pace; with room to spare it moves back."""
+    qs = [sub("claude_code", "burst", 40, 3 * H), API]
+    tight = {("claude_code", "burst"): Pace(5.0, None, 95.0, 5, 3600)}
+    switch, why = should_switch("anthropic_api", qs, SONNET, NOW, policy="value", paces=tight, econ=econ())
+    assert not switch and "less than the margin" in why
+    roomy = {("claude_code", "burst"): Pace(5.0, None, 60.0, 5, 3600)}
+    assert should_switch("anthropic_api", qs, SONNET, NOW, policy="value", paces=roomy, econ=econ())[0]
+
+
+def test_prices_in_bhogad_toml() -> None:
+    """`[prices]` is read as model substring → price; a bad value is a one-line error."""
+    path = Path("bhogad.toml")
+    got = parse_policy({"policy": "value", "prices": {"Opus": 5, "sonnet": 3.0}}, path)
+    assert (got.policy, got.prices) == ("value", (("opus", 5.0), ("sonnet", 3.0)))
+    with pytest.raises(ConfigError, match=r"prices\.opus must be a number"):
+        parse_policy({"prices": {"opus": "cheap"}}, path)
+
+
+def test_router_keeps_copilot_for_a_model_asked_about_that_has_no_other_route(tmp_path: Path) -> None:
+    """A Router on "value" learns what a GPT turn costs Copilot, knows Gemini was asked for, and at 30 % left
+    sends GPT to the OpenAI API while Gemini keeps Copilot; on "headroom" GPT takes Copilot."""
+    from datetime import UTC, datetime
+
+    from bhoga import Router
+    from bhoga._model import Observation
+
+    cp, gpt = "github-copilot", "gpt-5.4"
+    for policy, want in (("value", "openai_api"), ("headroom", cp)):
+        with Router(state_path=tmp_path / f"{policy}.json", eager=False, daemon=False, policy=policy) as router:
+            now = datetime.now(UTC)
+            reset = now + timedelta(days=5)
+
+            def poll(pct: float, ago: float, now: datetime = now, reset: datetime = reset) -> None:
+                at = now - timedelta(minutes=ago)
+                router.observe(Observation(cp, at, (QuotaWindow("monthly", pct, reset, 43200, "*", at, "t"),)))
+                router.flush()
+
+            router.observe(Observation("openai_api", now, credential=True))
+            poll(60, 20)
+            for _ in range(10):
+                router.record_turn(cp, gpt, 10, 10, {}, 200)
+            router.flush()
+            poll(70, 5)
+            assert router.best_for(GEMINI) is not None
+            rec = router.best_for(gpt)
+            assert rec is not None and rec.provider_id == want, (policy, rec)
+            if policy == "value":
+                assert "kept for gemini-2.5-pro" in rec.reason
