@@ -42,6 +42,20 @@ if TYPE_CHECKING:
 log = _lazy.logger(__name__)
 
 _Turn = tuple[object, object, object, object, object, object, object]
+
+
+class _Batch:
+    """Turns bhogad took from one read of its socket: how many, counted by (pid, model, status_code), and the
+    newest of each kind (the only ones the worker would parse), as `record_turn`'s tuples."""
+
+    __slots__ = ("counts", "newest", "total")
+
+    def __init__(self, total: int, counts: list[tuple[str, str, int, int]], newest: list[_Turn]) -> None:
+        self.total = total
+        self.counts = counts
+        self.newest = newest
+
+
 _SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving
 _BATCH_WINDOW = 0.005
 _DAEMON_STALE = 5.0
@@ -138,7 +152,7 @@ class Router:
         self._index_snapshot: tuple[int, tuple[QuotaIndex, ...]] = (-1, ())
         self._classes: tuple[int, float, Classes] = (-1, 0.0, {})
         self._subscribers: list[Callable[[], None]] = []
-        self._turns: deque[_Turn] = deque(maxlen=max_queue)
+        self._turns: deque[_Turn | _Batch] = deque(maxlen=max_queue)
         self._maxq = max_queue
         self.dropped_turns = 0
         self.processed_turns = 0
@@ -474,12 +488,33 @@ class Router:
         `usage_limit_reached`, Anthropic `rate_limit_error`, ...) throttles the provider until the end it gives.
         """
         if len(self._turns) >= self._maxq:
-            self.dropped_turns += 1
+            self._drop_oldest()
         self._turns.append((pid, model, input_tokens, output_tokens, headers, status_code, error))
         if not self._wake.is_set():
             self._wake.set()
         if self._daemon is not None:
             self._daemon.send_turn(pid, model, input_tokens, output_tokens, headers, status_code, error)
+
+    def record_turns(self, total: int, counts: list[tuple[str, str, int, int]], newest: list[_Turn]) -> None:
+        """Note `total` finished requests at once (bhogad's socket path): `counts` has (pid, model, status_code,
+        how many) for all of them, `newest` the newest turn of each kind as `record_turn`'s arguments (an older
+        turn of the same provider, status, header names and error would be parsed into nothing newer).
+
+        Processed exactly as `total` calls of `record_turn` would be, as one entry of the bounded queue. Not
+        forwarded to a daemon: this is the daemon's own path."""
+        if len(self._turns) >= self._maxq:
+            self._drop_oldest()
+        self._turns.append(_Batch(total, counts, newest))
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def _drop_oldest(self) -> None:
+        """Count the turns of the entry the full queue is about to drop."""
+        try:
+            head = self._turns[0]
+        except IndexError:  # the worker emptied it meanwhile
+            return
+        self.dropped_turns += head.total if isinstance(head, _Batch) else 1
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call `callback()` (from any thread) whenever the quota state has changed."""
@@ -604,14 +639,26 @@ class Router:
         return calibrate(pid, headers, status_code=code, error=error if isinstance(error, str) else None)
 
     def _drain(self) -> None:
-        turns: list[_Turn] = []
+        items: list[_Turn | _Batch] = []
         while True:
             try:
-                turns.append(self._turns.popleft())
+                items.append(self._turns.popleft())
             except IndexError:
                 break
-        self.processed_turns += len(turns)
-        counted = self._count_turns(turns)
+        turns: list[_Turn] = []  # what is parsed (the newest per kind of these), in queue order
+        singles: list[_Turn] = []
+        counts: list[tuple[str, str, int, int]] = []
+        taken = 0
+        for item in items:
+            if isinstance(item, _Batch):  # a read of bhogad's socket: counted, and its newest turns parsed
+                turns.extend(item.newest)
+                counts.extend(item.counts)
+                taken += item.total
+            else:
+                turns.append(item)
+                singles.append(item)
+        self.processed_turns += taken + len(singles)
+        counted = self._count_turns(singles, counts)
         batch: list[Observation] = []
         for turn in _newest_per_kind(turns):
             try:
@@ -632,10 +679,15 @@ class Router:
         if merged:
             self._notify()
 
-    def _count_turns(self, turns: list[_Turn]) -> set[str]:
-        """Count every successful turn on a subscription (all of them: the parse keeps only the newest)."""
+    def _count_turns(self, turns: list[_Turn], counts: list[tuple[str, str, int, int]]) -> set[str]:
+        """Count every successful turn on a subscription (all of them: the parse keeps only the newest), the single
+        ones in `turns` and the batches' (pid, model, status_code, how many) in `counts`."""
         counted: set[str] = set()
         with self._lock:
+            for b_pid, b_model, b_status, n in counts:
+                if 200 <= b_status < 300 and (p := PROVIDERS.get(b_pid)) is not None and p.kind is Kind.SUBSCRIPTION:
+                    self._count.routed(b_pid, b_model, n)
+                    counted.add(b_pid)
             for pid, model, _i, _o, _h, status, _e in turns:
                 if (
                     isinstance(pid, str)

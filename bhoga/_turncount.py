@@ -53,11 +53,11 @@ class TurnCount:
         """(provider, window key, model) → percent of the window one turn uses."""
         self._fits: dict[tuple[str, str], _Fit] = {}
 
-    def routed(self, pid: str, model: str) -> None:
-        """One turn of `model` went through on `pid` (a success: a refused turn costs nothing)."""
+    def routed(self, pid: str, model: str, turns: int = 1) -> None:
+        """`turns` turns of `model` went through on `pid` (successes: a refused turn costs nothing)."""
         for w in self._windows.get(pid, {}).values():
-            if w.reading.applies_to(model) and w.turns.get(model, 0) < _MAX_TURNS:
-                w.turns[model] = w.turns.get(model, 0) + 1
+            if w.reading.applies_to(model) and (had := w.turns.get(model, 0)) < _MAX_TURNS:
+                w.turns[model] = min(had + turns, _MAX_TURNS)
 
     def observed(self, pid: str, windows: Iterable[QuotaWindow]) -> None:
         """A reading of `pid`'s windows (a poll or a response's headers): learn from it and count from zero."""

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bhoga import __version__
 from bhoga._protocol import (
@@ -40,6 +40,9 @@ from bhoga._responses import (
 from bhoga._router import Router
 from bhoga._status import build_status
 from bhoga.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from bhoga._protocol_fast import TurnBatch
 
 __all__ = ["DaemonView", "Handler"]
 
@@ -89,6 +92,28 @@ class Handler:
             key = "other"  # anyone may name any source: keep the table small
         counts[key] = counts.get(key, 0) + 1
         self._last_turn[key] = time.time()  # a float per turn; formatted only when someone asks
+
+    def record_batch(self, batch: TurnBatch) -> None:
+        """Take a run of turns the server decoded at once: counted exactly as one call per turn would."""
+        self.received_turns += batch.total
+        counts = self.turns_by_source
+        now = time.time()
+        routed: dict[tuple[str, str, int], int] = {}
+        for (pid, model, status, source), n in batch.counts.items():
+            key = source or "unknown"
+            if key not in counts and len(counts) >= _MAX_SOURCES:
+                key = "other"
+            counts[key] = counts.get(key, 0) + n
+            self._last_turn[key] = now
+            routed[pid, model, status] = routed.get((pid, model, status), 0) + n
+        self.router.record_turns(
+            batch.total,
+            [(pid, model, status, n) for (pid, model, status), n in routed.items()],
+            [
+                (r.pid, r.model, r.input_tokens, r.output_tokens, r.headers, r.status_code, r.error)
+                for r in batch.newest
+            ],
+        )
 
     def last_turn_at(self) -> dict[str, str]:
         """When the last turn of each source arrived (ISO 8601, UTC, milliseconds)."""

@@ -30,11 +30,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from bhoga._protocol import MAX_LINE, PingRequest, Request, SubscribeRequest, error_line, parse_request
 from bhoga._responses import OK_LINE, Ok, Response, Subscribed, encode_response
 from bhoga.errors import BhogaError, ProtocolError
+
+if TYPE_CHECKING:
+    from bhoga._protocol_fast import TurnBatch
 
 __all__ = ["UNSENT_MAX", "Handler", "Server", "SocketInUse", "connection_limit", "peer_uid"]
 
@@ -231,7 +234,27 @@ class _Connection(asyncio.Protocol):
         clock = time.monotonic
         out: list[bytes] = []
         size = 0
+        runs = srv.runs
+        single_until = -1  # lines before this position are answered one by one (their run was not all turns)
         while pos <= end:
+            if runs and pos > single_until:
+                # A run of lines of at most MAX_LINE bytes in all (so no line in it is too long), taken at once
+                # when every one of them is a valid turn; otherwise its lines are answered one by one.
+                cut = data.rfind(b"\n", pos, pos + MAX_LINE + 1)
+                if cut > pos and (answer := srv.handle_run(data[pos:cut])) is not None:
+                    pos = cut + 1
+                    out.append(answer)
+                    size += len(answer)
+                    if size >= _CHUNK:
+                        transport.write(b"".join(out))
+                        out.clear()
+                        size = 0
+                        if self._blocked:
+                            break
+                    if clock() >= until:
+                        break
+                    continue
+                single_until = max(cut, pos)
             nl = data.find(b"\n", pos)
             line = data[pos:nl]
             pos = nl + 1
@@ -396,6 +419,10 @@ class Server:
         max_connections: int | None = None,
     ) -> None:
         self.handler = handler
+        self.record_batch: Callable[[TurnBatch], object] | None = getattr(handler, "record_batch", None)
+        """The handler's way to take a run of turns at once (bhogad's `Handler.record_batch`); without it every
+        line is answered on its own."""
+        self.runs = self.record_batch is not None
         self.path = Path(path)
         self.listen_fd = listen_fd
         self.deadline = deadline
@@ -501,6 +528,24 @@ class Server:
             self.errors += 1
             log.error("handler returned something that is not a protocol answer: %s", exc)
             return error_line("internal error: not a protocol answer")
+
+    def handle_run(self, run: bytes) -> bytes | None:
+        """The answers to `run` (complete lines, no final newline) when every line is a valid turn, taken at once:
+        one `{"ok":true}` per line, in order, the turns counted as one request each. None when the lines must
+        be answered one by one (any other op, a bad line, text msgspec cannot vouch for)."""
+        batch = _fast_turns(run)
+        if batch is None:
+            return None
+        n = batch.total
+        self.requests += n
+        assert self.record_batch is not None
+        try:
+            self.record_batch(batch)
+        except Exception as exc:  # the handler's bug must not take the connection or the daemon down
+            self.errors += n
+            log.exception("handler failed on a run of %d turns", n)
+            return error_line(f"internal error: {type(exc).__name__}") * n
+        return OK_LINE * n
 
     async def start(self) -> None:
         """Listen; `SocketInUse` when a live daemon already answers on `path`."""
@@ -654,6 +699,24 @@ class Server:
                 if (st.st_dev, st.st_ino) == self._bound:  # never unlink a successor's socket
                     self.path.unlink()
             self._bound = None
+
+
+def _load_fast_turns(run: bytes) -> TurnBatch | None:
+    """Load the msgspec decoder with the first run of lines; without msgspec, every line is answered alone."""
+    global _fast_turns
+    try:
+        from bhoga._protocol_fast import fast_turns  # noqa: PLC0415
+    except ImportError:
+        fast_turns = _no_fast_turns
+    _fast_turns = fast_turns
+    return fast_turns(run)
+
+
+def _no_fast_turns(run: bytes) -> None:
+    return None
+
+
+_fast_turns: Callable[[bytes], TurnBatch | None] = _load_fast_turns
 
 
 def _parse_or_none(line: bytes) -> Request | None:

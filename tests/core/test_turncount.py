@@ -96,6 +96,55 @@ def test_router_estimates_copilot_between_polls_and_keeps_it_out_of_history(tmp_
     assert [p.pct_used for p in points] == [50.0, 70.0]
 
 
+def _copilot_after_twenty_turns(tmp_path: Path, *, batched: bool) -> tuple[float, str]:
+    """Copilot read at 50 % then 70 % with 10 turns between, then 10 more turns and a 429: its window and source,
+    the turns recorded one by one or as bhogad's socket batches."""
+    with Router(state_path=tmp_path / f"{batched}.json", eager=False, daemon=False) as router:
+        now = datetime.now(UTC)
+        reset = now + timedelta(days=5)
+        router.observe(Observation(CP, now - timedelta(minutes=20), (monthly(50, now - timedelta(minutes=20), reset),)))
+        router.flush()
+        if batched:
+            router.record_turns(10, [(CP, "gpt-5.4", 200, 10)], [(CP, "gpt-5.4", 10, 10, {}, 200, None)])
+        else:
+            for _ in range(10):
+                router.record_turn(CP, "gpt-5.4", 10, 10, {}, 200)
+        router.flush()
+        router.observe(Observation(CP, now - timedelta(minutes=5), (monthly(70, now - timedelta(minutes=5), reset),)))
+        router.flush()
+        if batched:
+            newest = [(CP, "gpt-5.4", 10, 10, {}, 200, None), (CP, "gpt-5.4", 10, 10, {}, 429, None)]
+            router.record_turns(7, [(CP, "gpt-5.4", 200, 6), (CP, "gpt-5.4", 429, 1)], newest)
+            router.record_turns(4, [(CP, "gpt-5.4", 200, 4)], newest[:1])
+        else:
+            for _ in range(10):
+                router.record_turn(CP, "gpt-5.4", 10, 10, {}, 200)
+            router.record_turn(CP, "gpt-5.4", 10, 10, {}, 429)
+        router.flush()
+        (q,) = [q for q in router.snapshot() if q.provider_id == CP]
+        (w,) = q.windows
+        assert router.processed_turns == 21 and router.dropped_turns == 0
+        return w.pct_used, w.source
+
+
+def test_turns_taken_in_batches_count_as_the_same_turns_one_by_one(tmp_path: Path) -> None:
+    """bhogad's batches (counts plus the newest turn of each kind) learn and estimate exactly as single turns."""
+    assert _copilot_after_twenty_turns(tmp_path, batched=True) == _copilot_after_twenty_turns(tmp_path, batched=False)
+    assert _copilot_after_twenty_turns(tmp_path, batched=True) == (90.0, ESTIMATE)
+
+
+def test_a_full_queue_counts_every_turn_of_a_dropped_batch(tmp_path: Path) -> None:
+    """With the queue full, dropping a batch of 5 turns counts 5 dropped; nothing is processed twice or lost."""
+    with Router(state_path=tmp_path / "s.json", eager=False, daemon=False, max_queue=2) as router:
+        with router._drain_lock:  # the worker waits: the queue fills as under a flood
+            router.record_turns(5, [(CP, "gpt-5.4", 200, 5)], [(CP, "gpt-5.4", 1, 1, {}, 200, None)])
+            router.record_turn(CP, "gpt-5.4", 1, 1, {}, 200)
+            router.record_turns(7, [(CP, "gpt-5.4", 200, 7)], [(CP, "gpt-5.4", 1, 1, {}, 200, None)])
+            router.record_turn(CP, "gpt-5.4", 1, 1, {}, 200)
+        router.sync()
+        assert (router.dropped_turns, router.processed_turns) == (6, 8)
+
+
 def test_simulated_copilot_is_not_emptied_between_polls() -> None:
     """300 premium requests, Opus at 10 a turn every 50 s: 60 % gone at the first poll, the rest before the
     second; counted turns keep every policy of bhoga off the wall once the first poll interval taught the cost."""
