@@ -67,6 +67,8 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class PingAnswer:
+    """bhogad's answer to `ping`: its process id and version."""
+
     pid: int
     version: str
 
@@ -105,6 +107,8 @@ class Subscribed:
 
 @dataclass(frozen=True, slots=True)
 class LastPass:
+    """How bhogad's last pass over Hermes' config ended, and its one-line message."""
+
     outcome: str
     message: str
 

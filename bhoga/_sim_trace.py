@@ -56,6 +56,8 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
+    """A simulated subscription: its windows, whether its turns carry headers, how often it is polled."""
+
     pid: str
     windows: tuple[Window, ...]
     headers: bool = True
@@ -65,12 +67,16 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class Metered:
+    """A simulated metered API and its price per request, by model substring."""
+
     pid: str
     price: tuple[tuple[str, float], ...] = (("*", 0.05),)
 
 
 @dataclass(frozen=True, slots=True)
 class Trace:
+    """A simulated workload: the providers and the requests (seconds from `start`, model)."""
+
     name: str
     start: datetime
     days: float

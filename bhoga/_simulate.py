@@ -49,6 +49,8 @@ def policy_names() -> tuple[str, ...]:
 
 @dataclass(slots=True)
 class _Win:
+    """One simulated window's capacity and use while a policy is replayed."""
+
     pid: str
     key: str
     name: str

@@ -183,15 +183,26 @@ def _subcommands() -> tuple[tuple[str, str, tuple[Arg, ...]], ...]:
     )
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, told the width: left alone, every one made (one per argument added, even when
+    no help is printed) imports `shutil` to ask the terminal."""
+
+    def __init__(self, prog: str) -> None:
+        from bhoga.cli._term import columns  # noqa: PLC0415
+
+        super().__init__(prog, width=columns() - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests to check the documented options exist)."""
     from bhoga import __version__  # noqa: PLC0415
 
-    p = argparse.ArgumentParser(prog="bhoga", description="Keep AI harnesses on the provider with the most quota left.")
+    about = "Keep AI harnesses on the provider with the most quota left."
+    p = argparse.ArgumentParser(prog="bhoga", description=about, formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"bhoga {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, arguments in _subcommands():
-        command = sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text, formatter_class=_Formatter)
         for names, options in arguments:
             command.add_argument(*names, **options)
     return p

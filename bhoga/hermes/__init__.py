@@ -12,17 +12,15 @@ from pathlib import Path
 
 from bhoga._model import RouterRecommendation
 from bhoga.errors import HermesConfigError
-from bhoga.hermes._apply import (
-    HermesRoute,
-    Ranker,
-    Target,
-    config_problem,
-    diff_change,
-    read_hermes_route,
-    write_change,
-)
 from bhoga.hermes._home import hermes_config_path, read_facts
 from bhoga.hermes._routes import caveat, exclusions
+
+# The writer (`_apply`: YAML parsing, hashing, diffs; ~20 ms) loads on first use: `bhoga status` asks only for
+# `claude_code_caveat` when bhogad answers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from bhoga.hermes._apply import HermesRoute, Ranker, Target, config_problem, read_hermes_route
+_WRITER = ("HermesRoute", "Ranker", "Target", "config_problem", "read_hermes_route")
 
 __all__ = [
     "HermesConfigError",
@@ -62,6 +60,8 @@ def apply_recommendation(
     Raises `HermesConfigError` (file untouched) for a file that cannot be edited safely or a provider Hermes
     cannot use.
     """
+    from bhoga.hermes._apply import Target, write_change  # noqa: PLC0415
+
     target = Target.resolve(config_path)
     _intend(target, rec)
     try:
@@ -88,6 +88,7 @@ def _intend(target: Target, rec: RouterRecommendation) -> None:
 def _remember(target: Target) -> None:
     """Note the provider bhoga just wrote, so bhogad tells its own writes from a hand edit (pins, DESIGN §8.2)."""
     from bhoga import _pin  # noqa: PLC0415
+    from bhoga.hermes._apply import read_hermes_route  # noqa: PLC0415
 
     try:
         route = read_hermes_route(target.path)
@@ -117,6 +118,8 @@ def apply_to_hermes(
 
     False, without touching the file, when no provider is a candidate or the file already says the same.
     """
+    from bhoga.hermes._apply import Target, write_change  # noqa: PLC0415
+
     target = Target.resolve(config_path)
     best, backups = _choose(router, model, target, write_fallbacks)
     if best is None:
@@ -142,6 +145,8 @@ def hermes_diff(
 ) -> str:
     """The unified diff that `apply_recommendation(source, ...)` or `apply_to_hermes(source, model, ...)`
     would make, without writing; "" when the file would not change."""
+    from bhoga.hermes._apply import Target, diff_change  # noqa: PLC0415
+
     target = Target.resolve(config_path)
     if isinstance(source, RouterRecommendation):
         return diff_change(
@@ -155,3 +160,11 @@ def hermes_diff(
     return diff_change(
         target, best, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks
     )
+
+
+def __getattr__(name: str) -> object:
+    if name in _WRITER:
+        from bhoga.hermes import _apply  # noqa: PLC0415
+
+        return getattr(_apply, name)
+    raise AttributeError(f"module 'bhoga.hermes' has no attribute {name!r}")

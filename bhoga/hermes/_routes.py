@@ -15,7 +15,12 @@ from typing import Any
 from bhoga._providers import PROVIDERS, Endpoint, Provider, hermes_aliases, model_family, provider, spell
 from bhoga.errors import HermesConfigError
 from bhoga.hermes._home import HermesFacts
-from bhoga.hermes._splice import DELETE, Spec, SpecValue
+
+# Specs are built only when Hermes' config is written; `_splice` (with the YAML reader) loads then, not for
+# `bhoga status`'s caveat.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from bhoga.hermes._splice import Spec, SpecValue
 
 __all__ = [
     "Route",
@@ -169,6 +174,8 @@ def _task_spec(route: Route, task: Mapping[str, Any] | None, main: str) -> Spec 
     """Point one auxiliary task at the route; None for a task with its own credentials (the user's endpoint).
 
     `main` is the Hermes provider the file routed to before (what a task on `auto`/`main` used)."""
+    from bhoga.hermes._splice import DELETE  # noqa: PLC0415
+
     task = task if isinstance(task, Mapping) else {}
     if any(task.get(k) for k in _TASK_CREDENTIAL_KEYS):
         return None
@@ -188,6 +195,8 @@ def _task_spec(route: Route, task: Mapping[str, Any] | None, main: str) -> Spec 
 
 
 def _entry_spec(entry: tuple[tuple[str, str], ...]) -> Spec:
+    from bhoga.hermes._splice import DELETE  # noqa: PLC0415
+
     spec: Spec = dict.fromkeys(_ENTRY_STALE_KEYS, DELETE)
     spec.update(entry)
     return spec
@@ -257,6 +266,8 @@ def build_spec(
     write_fallbacks: bool = False,
 ) -> Spec:
     """The change spec for `route` given the file's current data (`to_data` of its tree)."""
+    from bhoga.hermes._splice import DELETE  # noqa: PLC0415
+
     model: Spec = {"default": route.model, "provider": route.provider}
     for key in _ENDPOINT_KEYS:
         model[key] = DELETE

@@ -70,6 +70,8 @@ class Mapping:
 
 @dataclass(slots=True, eq=False)
 class Sequence:
+    """A sequence; `end` is where its closing token sits, like `Mapping`'s."""
+
     items: list[Node]
     flow: bool
     start: int
@@ -79,6 +81,8 @@ class Sequence:
 
 @dataclass(slots=True, eq=False)
 class Alias:
+    """An alias (`*name`) with its text span [start, end)."""
+
     name: str
     start: int
     end: int
