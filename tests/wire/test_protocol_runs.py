@@ -121,15 +121,18 @@ def test_the_newest_of_each_kind_is_kept_in_order() -> None:
     """Turns of two providers and a 429 interleaved: the last of each kind, in the order they came."""
     codex = {**TURN, "pid": "openai-codex", "headers": {"x-codex-primary-used-percent": "40"}}
     refused = {**TURN, "status_code": 429, "error": "rate_limit_error"}
-    lines = [json.dumps(o).encode() for o in (TURN, codex, refused, {**codex, "model": "gpt-5"}, TURN)]
+    later = {**TURN, "headers": {**TURN["headers"], "anthropic-ratelimit-unified-5h-utilization": "0.5"}}
+    newer_codex = {**codex, "headers": {"x-codex-primary-used-percent": "50"}}
+    lines = [json.dumps(o).encode() for o in (TURN, codex, refused, newer_codex, later)]
     batch = _check_equal(lines)
     assert batch is not None
-    assert [(r.pid, r.status_code, r.model) for r in batch.newest] == [
-        ("claude_code", 429, "claude-sonnet-4-6"),
-        ("openai-codex", 200, "gpt-5"),
-        ("claude_code", 200, "claude-sonnet-4-6"),
+    assert [(r.pid, r.status_code, r.error) for r in batch.newest] == [
+        ("claude_code", 429, "rate_limit_error"),
+        ("openai-codex", 200, None),
+        ("claude_code", 200, None),
     ]
-    assert batch.newest[0].error == "rate_limit_error"
+    assert batch.newest[1].headers == {"x-codex-primary-used-percent": "50"}
+    assert batch.newest[2].headers["anthropic-ratelimit-unified-5h-utilization"] == "0.5"
 
 
 def test_text_msgspec_cannot_vouch_for_is_answered_line_by_line() -> None:
