@@ -1,8 +1,9 @@
 """The daemon's Unix socket server: protocol v1 over NDJSON, many clients, one asyncio loop.
 
 Each connection is an `asyncio.Protocol` that splits whatever arrives into lines in bulk and answers them in
-chunks, which is what keeps a pipelining client above 100k events/s. Nothing a client does can take more than
-its share (DESIGN §8.5):
+chunks; a run of pipelined `turn` lines (up to `MAX_LINE` bytes) is decoded, counted and answered at once when
+every line in it is a valid turn (`Server.handle_run`), and line by line otherwise, each with its own answer.
+Nothing a client does can take more than its share (DESIGN §8.5):
 
 * memory: an unfinished line may grow to `MAX_LINE`; once more than `UNSENT_MAX` bytes of answers wait unsent,
   the connection is neither read nor answered until its client reads (backpressure);
