@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import logging
 import os
 import socket
 import threading
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+from bhoga import _lazy
 from bhoga._client_io import (
     UNREACHABLE,
     PumpError,
@@ -43,7 +43,7 @@ from bhoga.errors import ProtocolError
 
 __all__ = ["UNREACHABLE", "DaemonClient", "Unreachable", "ask", "daemon_running", "shared_client"]
 
-log = logging.getLogger(__name__)
+log = _lazy.logger(__name__)
 
 _BATCH_BYTES: Final = 64 * 1024
 _BACKOFF_MIN: Final = 0.05

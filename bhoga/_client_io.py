@@ -7,7 +7,6 @@ wrote so the caller can resend a batch the daemon never saw.
 from __future__ import annotations
 
 import contextlib
-import logging
 import selectors
 import socket
 import time
@@ -15,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
+from bhoga import _lazy
 from bhoga._protocol import MAX_ERROR, Request, SetQuotaRequest, TurnRequest, encode_request
 from bhoga._responses import Response, decode_response
 from bhoga.errors import ProtocolError
@@ -31,7 +31,7 @@ __all__ = [
     "read_answer",
 ]
 
-log = logging.getLogger(__name__)
+log = _lazy.logger(__name__)
 
 
 class Unreachable(Enum):

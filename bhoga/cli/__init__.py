@@ -8,15 +8,19 @@ Imports are deferred to the command that needs them so `bhoga status` stays quic
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bhoga._providers import PROVIDERS
 from bhoga.cli import _args
 from bhoga.errors import BhogaError
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 __all__ = ["build_parser", "main"]
 
@@ -183,47 +187,81 @@ def _subcommands() -> tuple[tuple[str, str, tuple[Arg, ...]], ...]:
     )
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's help formatter, told the width: left alone, every one made (one per argument added, even when
-    no help is printed) imports `shutil` to ask the terminal."""
-
-    def __init__(self, prog: str) -> None:
-        from bhoga.cli._term import columns  # noqa: PLC0415
-
-        super().__init__(prog, width=columns() - 2)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests to check the documented options exist)."""
     from bhoga import __version__  # noqa: PLC0415
 
-    about = "Keep AI harnesses on the provider with the most quota left."
-    p = argparse.ArgumentParser(prog="bhoga", description=about, formatter_class=_Formatter)
+    p = argparse.ArgumentParser(prog="bhoga", description="Keep AI harnesses on the provider with the most quota left.")
     p.add_argument("--version", action="version", version=f"bhoga {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, arguments in _subcommands():
-        command = sub.add_parser(name, help=help_text, formatter_class=_Formatter)
+        command = sub.add_parser(name, help=help_text)
         for names, options in arguments:
             command.add_argument(*names, **options)
     return p
 
 
-class _OneLine(logging.Formatter):
+def _configure_logging() -> None:
     """Log records as single `bhoga: ...` lines on stderr: a person never sees a traceback."""
+    import logging  # noqa: PLC0415
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        return "bhoga: " + " ".join(text.split())
+    class OneLine(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+            return "bhoga: " + " ".join(text.split())
 
-
-def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_OneLine())
+    handler.setFormatter(OneLine())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+
+
+class _ThenConfigure:
+    """The loader of `logging`, which configures it (`_configure_logging`) as soon as it has been executed."""
+
+    def __init__(self, loader: Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        _configure_logging()
+
+    def __getattr__(self, name: str) -> object:  # get_source, get_filename, ...: the real loader's
+        return getattr(self._loader, name)
+
+
+class _WhenLoggingLoads:
+    """A finder in `sys.meta_path` until `logging` is first imported, whose loader it then wraps."""
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec: ModuleSpec | None = find(name, path, target) if find is not None else None
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _ThenConfigure(spec.loader)  # type: ignore[assignment]  # a loader by duck typing
+                return spec
+        return None
+
+
+def _setup_logging() -> None:
+    # Commands that bhogad answers never log, and `logging` (with `traceback`, `string`, `weakref`) is ~7 ms of
+    # `bhoga status`: it is set up when something first imports it, before any record can be made.
+    if "logging" in sys.modules:
+        _configure_logging()
+    elif not any(isinstance(f, _WhenLoggingLoads) for f in sys.meta_path):
+        sys.meta_path.insert(0, _WhenLoggingLoads())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ["Style", "columns", "strip_ansi", "style_for"]
+__all__ = ["Style", "strip_ansi", "style_for"]
 
 _CODES = {
     "bold": "1",
@@ -71,24 +72,9 @@ def _wants_color(stream: TextIO, flag: bool | None) -> bool:
         return False
 
 
-def columns() -> int:
-    """`shutil.get_terminal_size((80, 24)).columns`, without importing `shutil` (and with it bz2, lzma, zlib:
-    ~2.5 ms of every `bhoga status`)."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
 def style_for(stream: TextIO | None = None, *, color: bool | None = None) -> Style:
     """The style for writing to `stream` (stdout by default); `color=False` is `--no-color`."""
     stream = stream if stream is not None else sys.stdout
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    width = columns()
+    width = shutil.get_terminal_size((80, 24)).columns
     return Style(color=_wants_color(stream, color), unicode=encoding == "utf8", width=max(40, min(width, 200)))

@@ -9,20 +9,19 @@ live config. Only names and booleans leave this module, never a secret's value.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bhoga import _files, _paths
+from bhoga import _files, _lazy, _paths
 from bhoga._providers import PROVIDERS, credential_vars
 from bhoga.errors import HermesConfigError, NotRegularFileError
 
 __all__ = ["HermesFacts", "hermes_config_path", "hermes_dir", "read_facts"]
 
-log = logging.getLogger(__name__)
+log = _lazy.logger(__name__)
 
 _PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")

@@ -1,0 +1,73 @@
+"""What a `bhoga` command loads: only what answers it (a command bhogad answers loads no local machinery)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.cli.test_cli import bhoga
+
+# Loaded only on the local path (no daemon): the Router's edges, the Hermes writer, logging, inspect.
+LOCAL_ONLY = (
+    "logging",
+    "inspect",
+    "bhoga._state",
+    "bhoga._history",
+    "bhoga.hermes._apply",
+    "bhoga.hermes._yamldoc",
+    "bhoga.discovery",
+)
+
+
+def _run_cli(*args: str) -> tuple[str, list[str]]:
+    """Run `bhoga args` as the console script does, in a child; (its stdout, the `LOCAL_ONLY` modules loaded)."""
+    code = f"""
+        import json, sys
+        sys.argv = ["bhoga", *{list(args)!r}]
+        from bhoga.cli import main
+        code = main()
+        print("LOADED", json.dumps(sorted(m for m in {LOCAL_ONLY!r} if m in sys.modules)))
+        sys.exit(code)
+        """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60, env=dict(os.environ)
+    )
+    assert done.returncode == 0, done.stderr
+    out, _, loaded = done.stdout.rpartition("LOADED ")
+    return out, json.loads(loaded)
+
+
+def test_commands_bhogad_answers_load_no_local_machinery(server: Path) -> None:
+    """With bhogad answering, `set-quota`, `status`, `best`, `pause` and `resume` load neither the Router's state
+    file nor the Hermes writer, discovery, `logging` or `inspect`."""
+    for args in (
+        ("set-quota", "claude_code", "50"),
+        ("status",),
+        ("status", "--json"),
+        ("best", "claude-sonnet-4"),
+        ("pause",),
+        ("resume",),
+    ):
+        out, loaded = _run_cli(*args)
+        assert out.strip(), args
+        assert loaded == [], (args, loaded)
+
+
+def test_without_bhogad_the_local_path_loads_and_logs_one_line(home: Path) -> None:
+    """Without bhogad, `status` works locally, and a warning of the library (a corrupt state file) is still one
+    `bhoga: ...` line on stderr although `logging` is set up only when something first loads it."""
+    state = home / ".cache" / "bhoga" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text("{not json")
+    out, loaded = _run_cli("status")
+    assert "PROVIDER" in out
+    assert {"logging", "bhoga._state"} <= set(loaded)
+    state.write_text("{not json")  # the first run moved it aside
+    r = bhoga("status")
+    assert r.returncode == 0
+    lines = [line for line in r.stderr.splitlines() if "state file" in line]
+    assert len(lines) == 1 and lines[0].startswith("bhoga: state file "), r.stderr
