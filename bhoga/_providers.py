@@ -361,7 +361,7 @@ def spell(names: ModelNames, model: str) -> str:
     """`model` as a Hermes provider that spells models `names`-style wants it."""
     bare = _bare(model)
     if names is ModelNames.HYPHENATED:
-        return _DOTTED_VERSION.sub("-", bare)
+        return _DOTTED_VERSION.sub("-", bare) if "." in bare else bare
     if names is ModelNames.COPILOT:
         return _HYPHEN_VERSION.sub(".", bare) if model_family(bare) == "anthropic" else bare
     if names is ModelNames.VENDOR:

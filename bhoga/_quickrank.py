@@ -5,44 +5,63 @@ parameter).
 needs the winner only, and a provider carrying 2,000 per-model quotas (`set_quota(..., model=...)`) would make
 each look cost ~150 µs. A `QuotaIndex` is built once per provider record (records are immutable, so the index
 stays valid as long as the record): account-wide windows apart, per-model windows by scope, the windows that
-apply to each model asked about, and the times at which the ranking can change, sorted. The answer is exactly
-`rank(...)[0]`'s (tests/core/test_quickrank.py compares them on random states).
+apply to each model asked about, and the times at which the ranking can change, sorted. A `QuickView` holds
+one state's indexes with what they share (the next change, the winner per class of models), so a model never
+asked before pays only for its own name. The answer is exactly `rank(...)[0]`'s (tests/core/test_quickrank.py
+compares them on random states).
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bhoga._model import ANY_MODEL, ProviderQuota, QuotaWindow, RouterRecommendation
-from bhoga._providers import hierarchy, on_change, to_hermes_model
+from bhoga._providers import hierarchy, model_family, on_change, to_hermes_model
 from bhoga._routing import _reason, _recommend, _sort_key, evaluate
 
-__all__ = ["QuotaIndex", "quick_best"]
+__all__ = ["QuickView", "QuotaIndex", "quick_best"]
 
 _Lookup = tuple[tuple[str, ...], tuple[QuotaWindow, ...]]
 _MEMO_MAX = 4096
 _SCAN_BELOW = 16
 """With fewer scopes than this, testing each one is quicker than looking up the model's substrings."""
+_TAIL = 3
+"""Many scopes are found by their last `_TAIL` characters: the name's few substrings of that length pick the
+handful worth testing."""
+_MISSING = object()
 
 
 class QuotaIndex:
-    """One provider record with its windows sorted for quick per-model lookups."""
+    """One provider record with its windows sorted for quick per-model lookups.
 
-    __slots__ = ("_by_model", "_by_scopes", "_lengths", "_none", "_scoped", "any", "quota", "scoped", "times")
+    `previous`, the index of the provider's former record, lends its scope set when the scopes are the same (a
+    new reading of the account-wide windows leaves the per-model ones as they were), so what was derived from the
+    scopes (`_finder`) is found again instead of rebuilt.
+    """
 
-    def __init__(self, quota: ProviderQuota) -> None:
+    __slots__ = ("_any", "_by_model", "_by_scopes", "_none", "_scoped", "any", "quota", "scope_set", "scoped", "times")
+
+    def __init__(self, quota: ProviderQuota, previous: QuotaIndex | None = None) -> None:
         self.quota = quota
         scoped: dict[str, list[tuple[int, QuotaWindow]]] = {}
+        anywhere: list[tuple[int, QuotaWindow]] = []
         for pos, w in enumerate(quota.windows):
-            if w.scope != ANY_MODEL:
+            if w.scope == ANY_MODEL:
+                anywhere.append((pos, w))
+            else:
                 scoped.setdefault(w.scope, []).append((pos, w))
         self._scoped = scoped
+        self._any = anywhere
         self.scoped = bool(scoped)
         """Whether some window binds only some models (`lookup` then depends on the model)."""
-        self._lengths = sorted({len(s) for s in scoped})
-        self.any = tuple(w for w in quota.windows if w.scope == ANY_MODEL) if scoped else quota.windows
+        self.scope_set: frozenset[str] = frozenset(scoped) if scoped else frozenset()
+        """The scopes of the per-model windows."""
+        if previous is not None and previous.scope_set == self.scope_set:
+            self.scope_set = previous.scope_set
+        self.any = tuple(w for _, w in anywhere) if scoped else quota.windows
         """The account-wide windows, in the record's order."""
         self._none: _Lookup = ((), self.any)
         self._by_model: dict[str, _Lookup] = {}
@@ -56,25 +75,28 @@ class QuotaIndex:
         i = bisect_right(self.times, now)
         return self.times[i] if i < len(self.times) else None
 
-    def windows_for(self, model: str) -> tuple[QuotaWindow, ...]:
+    def windows_for(self, model: str, found: Iterable[str] | None = None) -> tuple[QuotaWindow, ...]:
         """The windows that bind `model` (`QuotaWindow.applies_to`), in the record's order."""
-        return self.lookup(model)[1]
+        return self.lookup(model, found)[1]
 
-    def lookup(self, model: str) -> _Lookup:
+    def lookup(self, model: str, found: Iterable[str] | None = None) -> _Lookup:
         """(the scopes that occur in `model`, sorted; the windows that bind it): models with the same scopes
-        are bound by the same windows."""
+        are bound by the same windows. `found`, when given, holds at least every scope of this index that occurs
+        in the model's name (a `_Finder`'s answer over several indexes)."""
         if not self._scoped:
             return self._none
         hit = self._by_model.get(model)
         if hit is not None:
             return hit
-        found = self._scopes_in(model.lower())
-        scopes = tuple(sorted(found)) if len(found) > 1 else tuple(found)
+        if found is None:
+            found = _finder((self.scope_set,)).find(model.lower())
+        mine = [s for s in found if s in self._scoped]
+        scopes = tuple(sorted(mine)) if len(mine) > 1 else tuple(mine)
         hit = self._by_scopes.get(scopes)
         if hit is None:
             if scopes:
                 binding = [pw for s in scopes for pw in self._scoped[s]]
-                binding += ((pos, w) for pos, w in enumerate(self.quota.windows) if w.scope == ANY_MODEL)
+                binding += self._any
                 binding.sort(key=lambda pw: pw[0])
                 hit = (scopes, tuple(w for _, w in binding))
             else:
@@ -87,21 +109,48 @@ class QuotaIndex:
         self._by_model[model] = hit
         return hit
 
-    def _scopes_in(self, name: str) -> list[str]:
-        """The scopes that occur in `name` (a lowercased model name)."""
-        if len(self._scoped) < _SCAN_BELOW:
-            return [s for s in self._scoped if s in name]
-        found: list[str] = []
-        n = len(name)
-        scoped = self._scoped
-        for length in self._lengths:
-            if length > n:
-                break
-            for i in range(n - length + 1):
-                part = name[i : i + length]
-                if part in scoped and part not in found:
-                    found.append(part)
+
+class _Finder:
+    """Finds which of many scopes occur in a model's name without testing each one."""
+
+    __slots__ = ("_short", "_tails")
+
+    def __init__(self, scopes: Iterable[str]) -> None:
+        every = set(scopes)
+        self._tails: dict[str, list[str]] = {}
+        """With many scopes, those of `_TAIL` characters or more by their last `_TAIL` (else empty)."""
+        self._short = list(every)
+        """The scopes tested one by one: all of them, or with many only the shorter ones."""
+        if len(every) >= _SCAN_BELOW:
+            self._short = [s for s in every if len(s) < _TAIL]
+            for s in every:
+                if len(s) >= _TAIL:
+                    self._tails.setdefault(s[-_TAIL:], []).append(s)
+
+    def find(self, name: str) -> list[str]:
+        """The scopes that occur in `name` (a lowercased model name), each once."""
+        found = [s for s in self._short if s in name]
+        if self._tails:
+            # A scope in the name ends with one of the name's substrings of `_TAIL` characters: the set
+            # operation (in C) leaves a few candidates among thousands of scopes.
+            tails = {name[i : i + _TAIL] for i in range(len(name) - _TAIL + 1)}
+            for tail in self._tails.keys() & tails:
+                found += (s for s in self._tails[tail] if s in name)
         return found
+
+
+_finders: dict[tuple[frozenset[str], ...], _Finder] = {}
+
+
+def _finder(sets: tuple[frozenset[str], ...]) -> _Finder:
+    """The finder of the union of `sets`, built once while the same sets are in use (each set's hash is cached,
+    and an index whose scopes did not change keeps its set: see `QuotaIndex`)."""
+    hit = _finders.get(sets)
+    if hit is None:
+        if len(_finders) >= 64:
+            _finders.clear()
+        hit = _finders[sets] = _Finder(s for scopes in sets for s in scopes)
+    return hit
 
 
 _allowed_memo: dict[str, frozenset[str]] = {}
@@ -109,17 +158,108 @@ on_change(_allowed_memo.clear)  # a provider registered later joins the hierarch
 
 
 def _allowed(model: str) -> frozenset[str]:
-    hit = _allowed_memo.get(model)
+    """The providers that may serve `model`; one set per family (a hierarchy depends on nothing else)."""
+    family = model_family(model)
+    hit = _allowed_memo.get(family)
     if hit is None:
-        if len(_allowed_memo) >= _MEMO_MAX:
-            _allowed_memo.clear()
-        hit = _allowed_memo[model] = frozenset(hierarchy(model))
+        hit = _allowed_memo[family] = frozenset(hierarchy(model))
     return hit
 
 
+# A class's winner given under another model's name: the frozen dataclass's own `__init__` sets its nine fields
+# through `object.__setattr__`, which costs twice as much as setting the slots directly (~0.7 µs per answer).
+# A field added to RouterRecommendation must be added here too (the tests compare every field with `rank`).
+_new = object.__new__
+_setters = {f: RouterRecommendation.__dict__[f].__set__ for f in RouterRecommendation.__slots__}
+_set_provider_id = _setters["provider_id"]
+_set_model_id = _setters["model_id"]
+_set_quota_pct = _setters["quota_pct"]
+_set_status = _setters["status"]
+_set_hermes_model = _setters["hermes_model"]
+_set_priority = _setters["priority"]
+_set_reason = _setters["reason"]
+_set_binding_window = _setters["binding_window"]
+_set_resets_at = _setters["resets_at"]
+
+
+def _renamed(rec: RouterRecommendation, model: str) -> RouterRecommendation:
+    """`rec` for `model`: the same provider, figures and reason, with the model's own id and Hermes name."""
+    new: RouterRecommendation = _new(RouterRecommendation)
+    _set_provider_id(new, rec.provider_id)
+    _set_model_id(new, model)
+    _set_quota_pct(new, rec.quota_pct)
+    _set_status(new, rec.status)
+    _set_hermes_model(new, to_hermes_model(rec.provider_id, model))
+    _set_priority(new, rec.priority)
+    _set_reason(new, rec.reason)
+    _set_binding_window(new, rec.binding_window)
+    _set_resets_at(new, rec.resets_at)
+    return new
+
+
 Classes = dict[object, "RouterRecommendation | None"]
-"""`quick_best`'s memo: per class of models (the providers that serve them, the scopes in their names), the
-winner. Valid for one state and until its next change, so the caller owns and clears it."""
+"""The winner per class of models (the providers that serve them, the scopes in their names). Valid for one state
+and until its next change."""
+
+
+class QuickView:
+    """One state's indexes, ready to answer for any model at moments before `until` (its next change).
+
+    What does not depend on the model is done once here; the winner of each class of models is remembered, so a
+    model never asked before costs its own name only: its family, the scopes in it, and its Hermes spelling.
+    """
+
+    __slots__ = ("_sets", "classes", "indexes", "policy", "reserve", "until")
+
+    def __init__(
+        self,
+        indexes: Iterable[QuotaIndex],
+        now: float,
+        *,
+        reserve: float,
+        policy: str,
+        classes: Classes | None = None,
+    ) -> None:
+        self.indexes = tuple(indexes)
+        self.reserve = reserve
+        self.policy = policy
+        self.classes: Classes = {} if classes is None else classes
+        self._sets = tuple(idx.scope_set for idx in self.indexes if idx.scoped)
+        self.until = min((t for idx in self.indexes if (t := idx.next_after(now)) is not None), default=math.inf)
+        """The first reset or throttle end after `now` (epoch seconds), inf when there is none."""
+
+    def best(self, model: str, now: datetime | float) -> RouterRecommendation | None:
+        """`rank(quotas, model, now, reserve=..., policy=...)[0]`, None when there is no candidate; `now` (a
+        datetime or epoch seconds) must be before `until`."""
+        allowed = _allowed(model)
+        key: object = allowed
+        found = None
+        if self._sets:
+            # The windows that bind a model follow from the scopes in its name: same scopes, same ranking.
+            found = _finder(self._sets).find(model.lower())
+            if found:
+                key = (allowed, tuple(sorted(found)))
+        hit = self.classes.get(key, _MISSING)
+        if hit is not _MISSING:
+            return _renamed(hit, model) if isinstance(hit, RouterRecommendation) else None
+        if not isinstance(now, datetime):
+            now = datetime.fromtimestamp(now, UTC)
+        policy = self.policy
+        cands = []
+        for idx in self.indexes:
+            if idx.quota.provider_id in allowed:
+                c = evaluate(idx.quota, model, now, self.reserve, policy=policy, windows=idx.windows_for(model, found))
+                if c is not None:
+                    cands.append(c)
+        best = None
+        if cands:
+            if len(cands) > 1:
+                cands.sort(key=lambda c: _sort_key(c, policy))
+            best = _recommend(cands[0], model, _reason(cands, now, self.reserve))
+        if len(self.classes) >= _MEMO_MAX:
+            self.classes.clear()
+        self.classes[key] = best
+        return best
 
 
 def quick_best(
@@ -135,50 +275,8 @@ def quick_best(
     than "pace" (which needs the window history). `now` is a datetime or epoch seconds.
 
     A model's ranking depends on its name only through the providers that serve it and the windows that bind
-    it, so with `classes` a model never seen before is answered from another of its class (`claude-sonnet-5`
-    after `claude-sonnet-4-6`): only its own recommendation is built.
+    it, so with `classes` (one state's, before its next change) a model never seen before is answered from
+    another of its class (`claude-sonnet-5` after `claude-sonnet-4-6`): only its own recommendation is built.
     """
-    allowed = _allowed(model)
-    key: object = allowed
-    if classes is not None:
-        scopes = [idx.lookup(model)[0] for idx in indexes if idx.scoped and idx.quota.provider_id in allowed]
-        if scopes:
-            key = (allowed, *scopes)
-        hit = classes.get(key, _MISSING)
-        if hit is not _MISSING:
-            if hit is None:
-                return None
-            assert isinstance(hit, RouterRecommendation)
-            pid = hit.provider_id
-            return RouterRecommendation(
-                pid,
-                model,
-                hit.quota_pct,
-                hit.status,
-                to_hermes_model(pid, model),
-                hit.priority,
-                hit.reason,
-                hit.binding_window,
-                hit.resets_at,
-            )
-    if not isinstance(now, datetime):
-        now = datetime.fromtimestamp(now, UTC)
-    cands = []
-    for idx in indexes:
-        if idx.quota.provider_id in allowed:
-            c = evaluate(idx.quota, model, now, reserve, policy=policy, windows=idx.windows_for(model))
-            if c is not None:
-                cands.append(c)
-    best = None
-    if cands:
-        if len(cands) > 1:
-            cands.sort(key=lambda c: _sort_key(c, policy))
-        best = _recommend(cands[0], model, _reason(cands, now, reserve))
-    if classes is not None:
-        if len(classes) >= _MEMO_MAX:
-            classes.clear()
-        classes[key] = best
-    return best
-
-
-_MISSING = object()
+    at = now.timestamp() if isinstance(now, datetime) else now
+    return QuickView(indexes, at, reserve=reserve, policy=policy, classes=classes).best(model, now)

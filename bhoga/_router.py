@@ -1,8 +1,9 @@
 """The Router: a thread-safe shell around the pure routing core, with a state file and a turn worker.
 
 `record_turn` only appends the raw arguments to a bounded queue; one worker thread filters, calibrates and
-merges them, so a harness's hot path pays well under a microsecond. Rankings are cached per model until the
-quota state changes or a reset or throttle end passes, so `best_for` is a dictionary lookup in the common case.
+merges them, so a harness's hot path pays well under a microsecond. Answers are kept per model in a dictionary that
+holds only answers still right: a change of state empties it, and so does a clock thread shortly before the first
+reset or throttle end, so `best_for` is one lookup with no clock in the common case.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bhoga import _lazy
 from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, ESTIMATE, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, provider
-from bhoga._quickrank import Classes, QuotaIndex, quick_best
+from bhoga._quickrank import QuickView, QuotaIndex
 from bhoga._routing import POLICIES, evaluate, next_change, rank
 from bhoga.errors import BhogaError
 
@@ -62,13 +63,21 @@ _DAEMON_STALE = 5.0
 """Seconds past its second an answer of the daemon may still be given while a fresh one is fetched."""
 _DAEMON_RETRY = 5.0
 """Seconds between looks for a daemon that stopped answering; the local view answers meanwhile."""
-_RERANK_MAX = 256
-"""Models re-ranked ahead of time after each change; any others are ranked on their next `best_for`."""
+_RERANK_MAX = 64
+"""Models re-ranked ahead of time after each change (the first asked); any others are ranked on their next
+`best_for`. Every change pays for these, so they are kept to what a harness asks about, with room to spare."""
 _PACE_TTL = timedelta(seconds=60)
 _PACES_TTL = 5.0
 _PACED = ("pace", "value")
 """Policies that rank from the window history (each ranking is built by `rank`, not by the quick index)."""
 _ASKED_MAX = 64
+_GUARD = 0.25
+"""Seconds before a reset or throttle end at which the clock thread takes the answers it changes out of the
+lookup: a thread woken late by that much (a loaded machine) still drops them in time. Until the moment itself,
+`best_for` answers from the per-model cache, checking the clock."""
+_CLOCK_CHECK = 1.0
+"""Longest wait of the clock thread: waits run on the monotonic clock, deadlines on the wall clock, so after a
+suspend or a clock step the answers are dropped within this much."""
 
 
 def _check_pct(name: str, value: object) -> float:
@@ -148,9 +157,20 @@ class Router:
         self._quotas: dict[str, ProviderQuota] = {}
         self._gen = 0
         self._cache: dict[str, tuple[int, float, RouterRecommendation | None]] = {}
+        """Per model: (generation, valid until (epoch seconds), the answer); checked against the clock."""
+        self._fast: dict[str, RouterRecommendation | None] = {}
+        """Answers right until `_fast_until` at least, from whoever answers now (this Router or bhogad)."""
+        self._fast_until = math.inf
+        self._fast_epoch = 0
+        """Counts emptyings of `_fast`: an answer computed from what was read before one is not put in."""
+        self._fast_lock = threading.Lock()
+        self._clock = threading.Thread(target=self._tick, name="bhoga-clock", daemon=True)
+        """Started with the first answer that must be dropped at some moment (see `_keep`)."""
+        self._clock_started = False
+        self._clock_wake = threading.Event()
         self._qidx: dict[str, QuotaIndex] = {}
         self._index_snapshot: tuple[int, tuple[QuotaIndex, ...]] = (-1, ())
-        self._classes: tuple[int, float, Classes] = (-1, 0.0, {})
+        self._view: tuple[int, QuickView] | None = None
         self._subscribers: list[Callable[[], None]] = []
         self._turns: deque[_Turn | _Batch] = deque(maxlen=max_queue)
         self._maxq = max_queue
@@ -194,6 +214,7 @@ class Router:
     def reserve(self, value: float) -> None:
         self._reserve = value
         self._gen += 1
+        self._drop_fast()
 
     @property
     def prices(self) -> dict[str, float]:
@@ -204,6 +225,7 @@ class Router:
     def prices(self, value: Mapping[str, float]) -> None:
         self._prices = tuple((k.lower(), float(v)) for k, v in value.items())
         self._gen += 1
+        self._drop_fast()
 
     @property
     def policy(self) -> str:
@@ -214,16 +236,20 @@ class Router:
     def policy(self, value: str) -> None:
         self._policy = value
         self._gen += 1
+        self._drop_fast()
 
     # -- reading ---------------------------------------------------------------------------------------
 
     def best_for(self, model: str) -> RouterRecommendation | None:
         """The provider to use for `model` now, or None when no provider can serve it."""
-        # The local lookup first, inline: without a daemon, or while it is away, best_for is one dict lookup.
+        # One lookup, no clock: `_fast` holds only answers that are still right (see `_keep`).
+        hit = self._fast.get(model, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        return self._best_local(model) if self._daemon is None else self._best_slow(model)
+
+    def _best_slow(self, model: str) -> RouterRecommendation | None:
         if self._daemon is None or (self._daemon_gone_until and _monotonic() < self._daemon_gone_until):
-            hit = self._cache.get(model)
-            if hit is not None and hit[0] == self._gen and _time() < hit[1]:
-                return hit[2]
             return self._best_local(model)
         return self._best_from_daemon(model)
 
@@ -232,11 +258,14 @@ class Router:
         # pay a socket round trip (~90 µs) for it: an answer is used for a second, and for a few seconds more
         # while the turn worker fetches a fresh one. When the daemon is gone, the local view answers (a lookup)
         # and the worker looks for the daemon again every few seconds.
+        epoch = self._fast_epoch
         hit = self._daemon_best.get(model)
         now = time.monotonic()
         if hit is not None:
             if now >= hit[0]:
                 self._ask_later(model)
+            elif not self._daemon_gone_until:  # fresh: a lookup until its second is over
+                self._keep(((model, hit[1]),), _time() + hit[0] - now, epoch, local=False)
             if now < hit[0] + _DAEMON_STALE:
                 return hit[1]
         if self._daemon_gone_until:
@@ -258,15 +287,24 @@ class Router:
         assert self._daemon is not None
         from bhoga._client import UNREACHABLE, Unreachable  # noqa: PLC0415
 
+        epoch = self._fast_epoch
         answer = self._daemon.best(model, timeout=0.25)
         now = time.monotonic()
         if answer is UNREACHABLE:
+            was_there = not self._daemon_gone_until
             self._daemon_gone_until = now + _DAEMON_RETRY
             self._daemon_best.clear()
+            if was_there:
+                self._drop_fast()  # its answers out of the lookup: the local view answers now
             return False, None
         assert not isinstance(answer, Unreachable)
+        came_back = bool(self._daemon_gone_until)
         self._daemon_gone_until = 0.0
         self._daemon_best[model] = (now + 1.0, answer)
+        if came_back:
+            self._drop_fast()  # the local answers out: the daemon's view is the shared one
+            epoch = self._fast_epoch
+        self._keep(((model, answer),), _time() + 1.0, epoch, local=False)
         return True, answer
 
     def _refresh_daemon_answers(self) -> None:
@@ -276,19 +314,26 @@ class Router:
                 self._daemon_asks.clear()
 
     def _best_local(self, model: str) -> RouterRecommendation | None:
+        epoch = self._fast_epoch  # read before the state: see `_keep`
+        now = _time()
+        gen = self._gen
         hit = self._cache.get(model)
-        if hit is not None and hit[0] == self._gen and _time() < hit[1]:
+        if hit is not None and hit[0] == gen and now < hit[1]:
+            self._keep(((model, hit[2]),), hit[1] - _GUARD, epoch)
             return hit[2]
         if self._policy in _PACED:
-            return self._best_paced(model)
+            return self._best_paced(model, epoch)
         # A model never asked about before (the state's changes re-rank the others, see `_rerank`): answered
         # from another model of its class when there is one, else only the winner is built, from indexes kept
         # beside the records.
-        gen, indexes = self._indexes()
-        now = _time()
-        change, classes = self._classes_for(gen, indexes, now)
-        best = quick_best(indexes, model, now, reserve=self._reserve, policy=self._policy, classes=classes)
-        self._cache[model] = (gen, change, best)
+        view = self._view
+        if view is None or view[0] != gen or now >= view[1].until:
+            gen, qv = self._view_at(now)
+        else:
+            qv = view[1]
+        best = qv.best(model, now)
+        self._cache[model] = (gen, qv.until, best)
+        self._keep(((model, best),), qv.until - _GUARD, epoch)
         return best
 
     def _rerank(self) -> None:
@@ -298,20 +343,76 @@ class Router:
         """
         if self._policy in _PACED or not self._cache:
             return
-        gen, indexes = self._indexes()
-        now = datetime.now(UTC)
-        change, classes = self._classes_for(gen, indexes, now.timestamp())
-        for model in list(self._cache)[:_RERANK_MAX]:
-            best = quick_best(indexes, model, now, reserve=self._reserve, policy=self._policy, classes=classes)
-            self._cache[model] = (gen, change, best)
+        epoch = self._fast_epoch
+        now = _time()
+        gen, view = self._view_at(now)
+        answers = [(model, view.best(model, now)) for model in list(self._cache)[:_RERANK_MAX]]
+        for model, best in answers:
+            self._cache[model] = (gen, view.until, best)
+        self._keep(answers, view.until - _GUARD, epoch)
 
-    def _classes_for(self, gen: int, indexes: tuple[QuotaIndex, ...], now: float) -> tuple[float, Classes]:
-        """The next change after `now` and `quick_best`'s per-class memo, both valid for generation `gen` until
-        that change."""
-        memo = self._classes
-        if memo[0] != gen or now >= memo[1]:
-            memo = self._classes = (gen, _next_change(indexes, now), {})
-        return memo[1], memo[2]
+    def _view_at(self, now: float) -> tuple[int, QuickView]:
+        """The generation and its `QuickView`, valid from `now` until the view's `until`."""
+        gen, indexes = self._indexes()
+        view = self._view
+        if view is None or view[0] != gen or now >= view[1].until:
+            view = self._view = (gen, QuickView(indexes, now, reserve=self._reserve, policy=self._policy))
+        return view
+
+    def _answers_locally(self) -> bool:
+        return self._daemon is None or bool(self._daemon_gone_until)
+
+    def _keep(
+        self,
+        answers: Collection[tuple[str, RouterRecommendation | None]],
+        until: float,
+        epoch: int,
+        *,
+        local: bool = True,
+    ) -> None:
+        """Put `answers` in `best_for`'s lookup, to be taken out by `until` (epoch seconds).
+
+        Nothing is put in once `_fast` was emptied since `epoch` was read (the answers may predate a change of
+        state or of who answers), nor an answer of the other side (this Router's own view or bhogad's).
+        """
+        if local and self._daemon is not None:  # standing in for a daemon that went away: look for it again
+            gone = self._daemon_gone_until
+            until = min(until, _time() + gone - _monotonic()) if gone else -math.inf
+        if until <= _time():
+            return
+        with self._fast_lock:
+            if epoch != self._fast_epoch or local != self._answers_locally():
+                return
+            fast = self._fast
+            for model, best in answers:
+                fast[model] = best
+            if until >= self._fast_until:
+                return
+            self._fast_until = until
+            start = not self._clock_started
+            self._clock_started = True
+        if start:
+            self._clock.start()
+        else:
+            self._clock_wake.set()
+
+    def _drop_fast(self) -> None:
+        """Empty `best_for`'s lookup: after a change of state or of who answers, and at its deadline."""
+        with self._fast_lock:
+            self._fast_epoch += 1
+            self._fast_until = math.inf
+            self._fast = {}
+
+    def _tick(self) -> None:
+        """The clock thread: empties `best_for`'s lookup when its deadline comes (shortly before a reset or a
+        throttle end, or when a daemon answer's second is over)."""
+        while not self._stop:
+            left = self._fast_until - _time()
+            if left <= 0:
+                self._drop_fast()
+                continue
+            self._clock_wake.wait(None if left == math.inf else min(left, _CLOCK_CHECK))
+            self._clock_wake.clear()
 
     def _indexes(self) -> tuple[int, tuple[QuotaIndex, ...]]:
         """The generation and an index per provider record, rebuilt only for records that changed."""
@@ -324,12 +425,12 @@ class Router:
             for pid, q in self._quotas.items():
                 idx = self._qidx.get(pid)
                 if idx is None or idx.quota is not q:
-                    idx = self._qidx[pid] = QuotaIndex(q)
+                    idx = self._qidx[pid] = QuotaIndex(q, idx)
                 indexes.append(idx)
             snap = self._index_snapshot = (gen, tuple(indexes))
         return snap
 
-    def _best_paced(self, model: str) -> RouterRecommendation | None:
+    def _best_paced(self, model: str, epoch: int) -> RouterRecommendation | None:
         with self._lock:
             gen, quotas = self._gen, tuple(self._quotas.values())
         now = datetime.now(UTC)
@@ -339,8 +440,10 @@ class Router:
         change = next_change(quotas, now)
         # A pace moves with time as well as with observations: look again within a minute.
         change = min(change, now + _PACE_TTL) if change else now + _PACE_TTL
-        self._cache[model] = (gen, change.timestamp(), ranked[0] if ranked else None)
-        return ranked[0] if ranked else None
+        best = ranked[0] if ranked else None
+        self._cache[model] = (gen, change.timestamp(), best)
+        self._keep(((model, best),), change.timestamp() - _GUARD, epoch)
+        return best
 
     def ranked(self, model: str, *, exclude: Collection[str] = ()) -> tuple[RouterRecommendation, ...]:
         """Every candidate for `model`, best first, leaving out the providers in `exclude`."""
@@ -469,6 +572,7 @@ class Router:
         if self._daemon is not None:
             self._daemon.send_set_quota(pid, pct, weekly, model)
             self._daemon_best.clear()
+            self._drop_fast()
         self._save()
 
     def record_turn(
@@ -556,7 +660,10 @@ class Router:
             return
         self._stop = True
         self._wake.set()
+        self._clock_wake.set()
         self._worker.join(timeout=5)
+        if self._clock_started:
+            self._clock.join(timeout=5)
         self.flush()
         if self._daemon is not None:
             self._daemon.flush(timeout=0.5)  # the client is the process's, shared with other Routers: kept open
@@ -585,6 +692,8 @@ class Router:
                 self._quotas[obs.provider_id] = combine(self._quotas.get(obs.provider_id), from_observation(obs))
             self._gen += 1
             self._dirty = True
+        if self._answers_locally():
+            self._drop_fast()
         self._rerank()
 
     def _notify(self) -> None:
@@ -621,6 +730,8 @@ class Router:
             for pid, q in merged.items():
                 self._quotas[pid] = combine(q, self._quotas[pid]) if pid in self._quotas else q
             self._gen += 1
+        if self._answers_locally():
+            self._drop_fast()
         self._rerank()
 
     def _turn_observation(self, turn: _Turn) -> Observation | None:
@@ -726,9 +837,7 @@ class Router:
                 log.exception("turn worker error (continuing)")
 
 
-def _next_change(indexes: tuple[QuotaIndex, ...], now: float) -> float:
-    """The first reset or throttle end after `now` (epoch seconds) over all records; inf when none."""
-    return min((t for idx in indexes if (t := idx.next_after(now)) is not None), default=math.inf)
+_MISSING = object()
 
 
 def _newest_per_kind(turns: list[_Turn]) -> list[_Turn]:

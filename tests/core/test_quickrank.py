@@ -8,11 +8,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bhoga._model import ProviderQuota, QuotaWindow
-from bhoga._quickrank import Classes, QuotaIndex, quick_best
+from bhoga._quickrank import Classes, QuickView, QuotaIndex, quick_best
 from bhoga._routing import next_change, rank
 from tests.strategies import NOW, quotas
 
 MODELS = ["claude-opus-4-6", "claude-sonnet-4.6", "gpt-5.4", "gpt-5-codex", "gemini-2.5-pro", "opus", "x"]
+NAMES = [
+    *MODELS,
+    *(f"{m}-v{k}" for m in MODELS for k in (2, 3)),
+    "model-12-model-3",  # several scopes of the many, one of them twice (`model-1` in `model-12`)
+    "claude-model-7-opus",
+    "Claude-Model-30",  # scopes are lowercase; names are matched lowercased
+]
 SCOPES = ["opus", "sonnet", "gpt-5", "claude-opus-4-6", "4.6", "o", "codex", "gpt-5.4-mini", "pro"]
 
 
@@ -59,13 +66,24 @@ def test_quick_best_is_the_first_of_the_full_ranking(
     assert fast is None or fast.resets_at == full[0].resets_at
     assert quick_best(indexes, model, now, reserve=reserve, policy=policy) == fast  # the remembered windows too
     classes: Classes = {}
-    for name in (model, *MODELS, *(f"{m}-v{k}" for m in MODELS for k in (2, 3))):  # classmates share answers
+    for name in (model, *NAMES):  # classmates share answers
         shared = quick_best(indexes, name, now.timestamp(), reserve=reserve, policy=policy, classes=classes)
         ranked = rank(qs, name, now, reserve=reserve, policy=policy)
         assert shared == (ranked[0] if ranked else None)
+        assert shared is None or shared.resets_at == ranked[0].resets_at  # not compared by ==
+    # Indexes of new records that kept their scopes reuse what was derived from them: still the same answers.
+    again = [QuotaIndex(ProviderQuota(q.provider_id, q.model, q.windows, q.throttled_until, q.credential), idx)
+             for q, idx in zip(qs, indexes, strict=True)]  # fmt: skip
+    view = QuickView(again, now.timestamp(), reserve=reserve, policy=policy)
+    for name in (*NAMES, model):
+        ranked = rank(qs, name, now, reserve=reserve, policy=policy)
+        best = view.best(name, now)
+        assert best == (ranked[0] if ranked else None)
+        assert best is None or best.resets_at == ranked[0].resets_at
     change = next_change(qs, now)
     nexts = [t for idx in indexes if (t := idx.next_after(now.timestamp())) is not None]
     assert (min(nexts) if nexts else None) == (change.timestamp() if change else None)
+    assert view.until == (change.timestamp() if change else float("inf"))
 
 
 def test_many_per_model_quotas_find_every_scope_in_the_name() -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bhoga import ProviderStatus, Router
+from bhoga import ProviderStatus, QuotaWindow, Router
+from bhoga._model import Observation
 
 
 @pytest.fixture
@@ -123,13 +127,53 @@ def test_full_queue_drops_oldest_and_counts(tmp_path: Path) -> None:
     assert newest is not None and newest.pct_used == pytest.approx(9.0)
 
 
+def python_calls(best: Callable[[str], object], model: str, n: int = 1000) -> set[str]:
+    """The Python functions run by `n` calls of `best(model)` in this thread (a cached answer runs best_for only)."""
+    names: set[str] = set()
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        if event == "call":
+            names.add(frame.f_code.co_name)  # type: ignore[attr-defined]
+
+    sys.setprofile(profile)
+    try:
+        for _ in range(n):
+            best(model)
+    finally:
+        sys.setprofile(None)
+    return names
+
+
+def answers_across(router: Router, model: str, moment: float) -> tuple[list[str], list[str]]:
+    """best_for(model) in a tight loop from now until 0.3 s after `moment` (epoch seconds): the providers
+    answered by the calls that ended before it, and by those that started after it."""
+    before: list[str] = []
+    after: list[str] = []
+    deadline = time.monotonic() + 30
+    while (t := time.time()) < moment + 0.3 and time.monotonic() < deadline:
+        rec = router.best_for(model)
+        pid = rec.provider_id if rec else "none"
+        if t > moment:
+            after.append(pid)
+        elif time.time() < moment:
+            before.append(pid)
+    return before, after
+
+
 def test_cached_best_follows_changes(router: Router) -> None:
     """best_for is cached, yet every quota change is visible on the next call."""
     router.set_quota("claude_code", 80)
     first = router.best_for("claude-opus-4")
     assert router.best_for("claude-opus-4") is first
+    assert python_calls(router.best_for, "claude-opus-4") == {"best_for"}  # a lookup
     router.set_quota("claude_code", 40)
     assert router.best_for("claude-opus-4").quota_pct == 0.4  # type: ignore[union-attr]
+    router.reserve = 0.5
+    assert router.best_for("claude-opus-4").status is ProviderStatus.LOW  # type: ignore[union-attr]
+    models = [f"claude-opus-{k}" for k in range(300)]  # more than are re-ranked ahead after a change
+    assert {router.best_for(m).quota_pct for m in models} == {0.4}  # type: ignore[union-attr]
+    router.set_quota("claude_code", 30)
+    assert {router.best_for(m).quota_pct for m in models} == {0.3}  # type: ignore[union-attr]
 
 
 def test_cached_best_expires_when_a_throttle_ends(router: Router) -> None:
@@ -140,6 +184,35 @@ def test_cached_best_expires_when_a_throttle_ends(router: Router) -> None:
     assert router.best_for("claude-opus-4").status is ProviderStatus.THROTTLED  # type: ignore[union-attr]
     time.sleep(1.2)
     assert router.best_for("claude-opus-4").status is ProviderStatus.OK  # type: ignore[union-attr]
+
+
+def test_a_cached_answer_does_not_outlive_a_throttle_end(router: Router) -> None:
+    """Calls made in a tight loop across a throttle's end: every call started after the end gets the provider
+    back, none the answer cached while it was throttled."""
+    router.set_quota("claude_code", 80)
+    router.set_quota("anthropic_api", 50)
+    router.record_turn("claude_code", "claude-opus-4", 0, 0, {"retry-after": "2"}, 429)
+    router.flush()
+    until = next(q.throttled_until for q in router.snapshot() if q.provider_id == "claude_code")
+    assert until is not None
+    assert router.best_for("claude-opus-4").provider_id == "anthropic_api"  # type: ignore[union-attr]
+    assert python_calls(router.best_for, "claude-opus-4") == {"best_for"}  # cached: a lookup
+    before, after = answers_across(router, "claude-opus-4", until.timestamp())
+    assert set(before) == {"anthropic_api"} and after and set(after) == {"claude_code"}
+
+
+def test_a_cached_answer_does_not_outlive_a_window_reset(router: Router) -> None:
+    """An exhausted window counts as full again from its reset on: calls made in a tight loop across the reset
+    get the provider back from the first one started after it."""
+    now = datetime.now(UTC)
+    reset = now + timedelta(seconds=1.5)
+    window = QuotaWindow("burst", 100.0, reset, 300, "*", now, "header")
+    router.observe(Observation("claude_code", now, (window,), credential=True, source="header"))
+    router.set_quota("anthropic_api", 50)
+    assert router.best_for("claude-opus-4").provider_id == "anthropic_api"  # type: ignore[union-attr]
+    before, after = answers_across(router, "claude-opus-4", reset.timestamp())
+    assert set(before) == {"anthropic_api"} and after and set(after) == {"claude_code"}
+    assert router.best_for("claude-opus-4").quota_pct == 1.0  # type: ignore[union-attr]
 
 
 def test_a_never_asked_model_gets_its_classmates_answer_under_its_own_name(router: Router) -> None:
@@ -258,6 +331,7 @@ def test_a_router_whose_daemon_went_away_answers_locally_and_finds_it_again(tmp_
             assert rec is not None and rec.quota_pct == 0.42  # the daemon's view: this Router never saw it
             assert daemon.stop() == 0
             wait_until(lambda: r.best_for("claude-opus-4") is None, 15, "the local view to answer")
+            assert python_calls(r.best_for, "claude-opus-4") == {"best_for"}  # the cached local path: a lookup
             hook_on = True
             for _ in range(1000):
                 assert r.best_for("claude-opus-4") is None
