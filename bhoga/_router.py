@@ -103,7 +103,8 @@ class Router:
             for the models it saves the most on: see `bhoga._value`).
         prices: policy "value": `{model substring: price}` of a turn on a metered API, over `bhoga._value.PRICES`
             (only ratios matter).
-        max_queue: turns kept waiting for the worker; when full the oldest is dropped and counted.
+        max_queue: entries kept waiting for the worker (a turn, or one of bhogad's runs of turns: a count and the
+            newest of each kind); when full the oldest is dropped and its turns counted in `dropped_turns`.
         daemon: share one view with bhogad: turns and quotas are also sent to it and `best_for` asks it.
             None (default) uses the daemon when its socket answers at start; False never does (bhogad itself).
         owner: whether this Router's discovery may conclude that a credential is absent (DESIGN §8.1). bhogad
