@@ -195,12 +195,12 @@ class _Connection(asyncio.Protocol):
             return  # after the last answer, input is read and dropped until the client hangs up
         buf = self._buf
         if buf or b"\n" not in data:
-            # Appending to a bytearray keeps a client that dribbles one byte at a time linear, not quadratic.
-            buf += data
             if b"\n" not in data:
+                # Appending to a bytearray keeps a client that dribbles one byte at a time linear, not quadratic.
+                buf += data
                 self._hold()
                 return
-            data = bytes(buf)
+            data = b"".join((buf, data))  # the unfinished line and what completes it, copied once
             buf.clear()
         self._pending = data
         self._pos = 0
