@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bhoga._model import ANY_MODEL, ProviderQuota, QuotaWindow, RouterRecommendation
-from bhoga._providers import hierarchy, model_family, on_change, to_hermes_model
+from bhoga._providers import PROVIDERS, hierarchy, model_family, on_change, spell
 from bhoga._routing import _reason, _recommend, _sort_key, evaluate
 
 __all__ = ["QuickView", "QuotaIndex", "quick_best"]
@@ -113,7 +113,7 @@ class QuotaIndex:
 class _Finder:
     """Finds which of many scopes occur in a model's name without testing each one."""
 
-    __slots__ = ("_short", "_tails")
+    __slots__ = ("_memo", "_short", "_tails")
 
     def __init__(self, scopes: Iterable[str]) -> None:
         every = set(scopes)
@@ -126,9 +126,14 @@ class _Finder:
             for s in every:
                 if len(s) >= _TAIL:
                     self._tails.setdefault(s[-_TAIL:], []).append(s)
+        self._memo: dict[str, tuple[str, ...]] = {}
+        """Per name asked before (a model re-ranked after each change of the state): its answer."""
 
-    def find(self, name: str) -> list[str]:
-        """The scopes that occur in `name` (a lowercased model name), each once."""
+    def find(self, name: str) -> tuple[str, ...]:
+        """The scopes that occur in `name` (a lowercased model name), each once, sorted."""
+        hit = self._memo.get(name)
+        if hit is not None:
+            return hit
         found = [s for s in self._short if s in name]
         if self._tails:
             # A scope in the name ends with one of the name's substrings of `_TAIL` characters: the set
@@ -136,7 +141,10 @@ class _Finder:
             tails = {name[i : i + _TAIL] for i in range(len(name) - _TAIL + 1)}
             for tail in self._tails.keys() & tails:
                 found += (s for s in self._tails[tail] if s in name)
-        return found
+        if len(self._memo) >= _MEMO_MAX:
+            self._memo.clear()
+        hit = self._memo[name] = tuple(sorted(found)) if len(found) > 1 else tuple(found)
+        return hit
 
 
 _finders: dict[tuple[frozenset[str], ...], _Finder] = {}
@@ -189,7 +197,7 @@ def _renamed(rec: RouterRecommendation, model: str) -> RouterRecommendation:
     _set_model_id(new, model)
     _set_quota_pct(new, rec.quota_pct)
     _set_status(new, rec.status)
-    _set_hermes_model(new, to_hermes_model(rec.provider_id, model))
+    _set_hermes_model(new, spell(PROVIDERS[rec.provider_id].names, model))  # `to_hermes_model`, one call less
     _set_priority(new, rec.priority)
     _set_reason(new, rec.reason)
     _set_binding_window(new, rec.binding_window)
@@ -238,7 +246,7 @@ class QuickView:
             # The windows that bind a model follow from the scopes in its name: same scopes, same ranking.
             found = _finder(self._sets).find(model.lower())
             if found:
-                key = (allowed, tuple(sorted(found)))
+                key = (allowed, found)
         hit = self.classes.get(key, _MISSING)
         if hit is not _MISSING:
             return _renamed(hit, model) if isinstance(hit, RouterRecommendation) else None

@@ -374,20 +374,32 @@ class Router:
         """Put `answers` in `best_for`'s lookup, to be taken out by `until` (epoch seconds).
 
         Nothing is put in once `_fast` was emptied since `epoch` was read (the answers may predate a change of
-        state or of who answers), nor an answer of the other side (this Router's own view or bhogad's).
+        state or of who answers), nor an answer of the other side (this Router's own view or bhogad's). No lock:
+        `_drop_fast` counts the emptying before it replaces the dictionary, and the dictionary is taken here
+        before the count is compared, so an answer put in after an emptying lands in the replaced dictionary.
         """
-        if local and self._daemon is not None:  # standing in for a daemon that went away: look for it again
+        if self._daemon is not None:
             gone = self._daemon_gone_until
-            until = min(until, _time() + gone - _monotonic()) if gone else -math.inf
+            if local != bool(gone):
+                return
+            if local:  # standing in for a daemon that went away: look for it again at the retry
+                until = min(until, _time() + gone - _monotonic())
+        elif not local:
+            return
         if until <= _time():
             return
+        fast = self._fast
+        if epoch != self._fast_epoch:
+            return
+        for model, best in answers:
+            fast[model] = best
+        if until < self._fast_until:
+            self._drop_by(fast, until)
+
+    def _drop_by(self, fast: dict[str, RouterRecommendation | None], until: float) -> None:
+        """Have the clock thread empty `fast` by `until`, unless it is already gone."""
         with self._fast_lock:
-            if epoch != self._fast_epoch or local != self._answers_locally():
-                return
-            fast = self._fast
-            for model, best in answers:
-                fast[model] = best
-            if until >= self._fast_until:
+            if fast is not self._fast or until >= self._fast_until:
                 return
             self._fast_until = until
             start = not self._clock_started
@@ -400,7 +412,7 @@ class Router:
     def _drop_fast(self) -> None:
         """Empty `best_for`'s lookup: after a change of state or of who answers, and at its deadline."""
         with self._fast_lock:
-            self._fast_epoch += 1
+            self._fast_epoch += 1  # first: see `_keep`
             self._fast_until = math.inf
             self._fast = {}
 
