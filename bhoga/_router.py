@@ -386,7 +386,7 @@ class Router:
                 until = min(until, _time() + gone - _monotonic())
         elif not local:
             return
-        if until <= _time():
+        if until <= _time() or self._stop:
             return
         fast = self._fast
         if epoch != self._fast_epoch:
@@ -677,6 +677,7 @@ class Router:
         self._worker.join(timeout=5)
         if self._clock_started:
             self._clock.join(timeout=5)
+        self._drop_fast()  # no clock thread any more: a closed Router's answers are checked against the clock
         self.flush()
         if self._daemon is not None:
             self._daemon.flush(timeout=0.5)  # the client is the process's, shared with other Routers: kept open

@@ -288,6 +288,20 @@ def test_close_is_idempotent(router: Router) -> None:
     router.close()
 
 
+def test_a_closed_router_still_sees_a_throttle_end(router: Router) -> None:
+    """After close() (no clock thread any more) a cached answer still ends with the throttle."""
+    router.set_quota("claude_code", 80)
+    router.set_quota("anthropic_api", 50)
+    router.record_turn("claude_code", "claude-opus-4", 0, 0, {"retry-after": "1"}, 429)
+    router.flush()
+    assert router.best_for("claude-opus-4").provider_id == "anthropic_api"  # type: ignore[union-attr]
+    router.close()
+    until = next(q.throttled_until for q in router.snapshot() if q.provider_id == "claude_code")
+    assert until is not None
+    before, after = answers_across(router, "claude-opus-4", until.timestamp())
+    assert set(before) == {"anthropic_api"} and after and set(after) == {"claude_code"}
+
+
 def test_routers_share_the_daemons_view(tmp_path: Path) -> None:
     """With bhogad running, a set_quota from one Router is what another Router's best_for sees; without it,
     each Router falls back to its own view."""
