@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import signal
 import struct
 import subprocess
 import sys
@@ -21,9 +22,11 @@ BHOGA = Path(sys.executable).with_name("bhoga")
 
 
 def _controlling_terminal() -> None:
-    """In the child: a session of its own whose controlling terminal is the pty, so ^C means SIGINT."""
+    """In the child: a session of its own whose controlling terminal is the pty, so ^C means SIGINT; and SIGINT
+    handled as in a terminal even when the suite was started in the background (`cmd &` ignores it)."""
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class PtyRun:
