@@ -23,8 +23,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from bhoga._sim_trace import Trace, lookup
+from bhoga._sim_trace import Trace
 from bhoga._simulate import Result, World
+from bhoga._value import lookup
 from bhoga.errors import BhogaError
 
 __all__ = ["optimum"]

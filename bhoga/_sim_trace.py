@@ -29,7 +29,7 @@ from bhoga import _files
 from bhoga._providers import PROVIDERS, Kind
 from bhoga.errors import BhogaError, NotRegularFileError
 
-__all__ = ["Metered", "Subscription", "Trace", "Window", "load_trace", "lookup", "trace_to_json"]
+__all__ = ["Metered", "Subscription", "Trace", "Window", "load_trace", "trace_to_json"]
 
 MAX_TRACE_BYTES = 64 * 1024 * 1024
 
@@ -88,17 +88,6 @@ class Trace:
 
     def model_list(self) -> tuple[str, ...]:
         return self.models or tuple(sorted({m for _, m in self.requests}))
-
-
-def lookup(table: tuple[tuple[str, float], ...], model: str, default: float) -> float:
-    """The value of the longest key that is a substring of `model` ("*" matches all)."""
-    best: tuple[int, float] = (-1, default)
-    low = model.lower()
-    for key, value in table:
-        n = 0 if key == "*" else len(key) if key in low else -1
-        if n > best[0]:
-            best = (n, value)
-    return best[1]
 
 
 class TraceError(BhogaError):

@@ -29,9 +29,9 @@ from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace, paces
 from bhoga._providers import PROVIDERS, hierarchy
 from bhoga._routing import BASELINES, POLICIES, evaluate, rank, should_switch
-from bhoga._sim_trace import Subscription, Trace, lookup
+from bhoga._sim_trace import Subscription, Trace
 from bhoga._turncount import TurnCount
-from bhoga._value import Economics
+from bhoga._value import Economics, lookup
 
 __all__ = ["BASELINES", "Result", "World", "policy_names", "simulate"]
 

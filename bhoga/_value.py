@@ -31,7 +31,7 @@ from datetime import datetime
 from bhoga._model import QuotaWindow
 from bhoga._providers import hierarchy
 
-__all__ = ["PRICES", "SOLE_KEEP", "Economics", "cycle_projection", "density", "price_of", "rival"]
+__all__ = ["PRICES", "SOLE_KEEP", "Economics", "cycle_projection", "density", "lookup", "price_of", "rival"]
 
 PRICES: tuple[tuple[str, float], ...] = (
     ("opus-4-0", 75.0),

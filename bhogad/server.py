@@ -237,6 +237,20 @@ class _Connection(asyncio.Protocol):
         size = 0
         runs = srv.runs
         single_until = -1  # lines before this position are answered one by one (their run was not all turns)
+
+        def sent(answer: bytes) -> bool:
+            """Queue `answer`, writing a full chunk; True when this turn ends (client not reading, time up)."""
+            nonlocal size
+            out.append(answer)
+            size += len(answer)
+            if size >= _CHUNK:
+                transport.write(b"".join(out))
+                out.clear()
+                size = 0
+                if self._blocked:
+                    return True
+            return clock() >= until
+
         while pos <= end:
             if runs and pos > single_until:
                 # A run of lines of at most MAX_LINE bytes in all (so no line in it is too long), taken at once
@@ -244,15 +258,7 @@ class _Connection(asyncio.Protocol):
                 cut = data.rfind(b"\n", pos, pos + MAX_LINE + 1)
                 if cut > pos and (answer := srv.handle_run(data[pos:cut])) is not None:
                     pos = cut + 1
-                    out.append(answer)
-                    size += len(answer)
-                    if size >= _CHUNK:
-                        transport.write(b"".join(out))
-                        out.clear()
-                        size = 0
-                        if self._blocked:
-                            break
-                    if clock() >= until:
+                    if sent(answer):
                         break
                     continue
                 single_until = max(cut, pos)
@@ -264,16 +270,7 @@ class _Connection(asyncio.Protocol):
                 srv.errors += 1
                 self.finish(b"".join(out))
                 return
-            answer = handle(line, self)
-            out.append(answer)
-            size += len(answer)
-            if size >= _CHUNK:
-                transport.write(b"".join(out))
-                out.clear()
-                size = 0
-                if self._blocked:
-                    break
-            if clock() >= until:
+            if sent(handle(line, self)):
                 break
         if out:
             transport.write(b"".join(out))
