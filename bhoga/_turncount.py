@@ -8,7 +8,10 @@ them a reading follows every turn and nothing is ever estimated.
 `TurnCount` keeps, per window, the last reading and the turns routed to its provider since then (by model). It
 learns what one turn of a model costs a window (percent per turn) from consecutive readings: the usage gained
 over the turns counted in between. A turn of a model it has not learned yet counts as the dearest turn learned
-for that window, so an estimate errs towards running out early, never late. `estimate` gives the windows as
+for that window, or more where the provider publishes what its models cost relative to each other (Copilot's
+premium-request multipliers, `_MULTIPLIERS`): then it counts as its multiplier times the learned cost of a 1x
+turn, so a first Opus turn after Sonnet turns counts ten Sonnet turns. Either way an estimate errs towards
+running out early, never late. `estimate` gives the windows as
 they stand with the counted turns added (source "estimate", never recorded as history); the next real reading
 replaces them and the count starts again.
 
@@ -34,6 +37,14 @@ _MAX_MODELS = 32
 _FADE = 0.8
 """Weight of an interval relative to the next one: the fit follows a plan that changes, within a few polls."""
 _SWEEPS = 25
+_MULTIPLIERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "github-copilot": (("opus", 10.0), ("sonnet", 1.0), ("haiku", 0.33), ("gemini", 1.0), ("gpt", 1.0)),
+}
+"""Premium requests one turn of a model family uses, per provider (first substring of the model name that
+matches wins). Copilot's published multipliers (docs.github.com, "Requests in GitHub Copilot", paid plans):
+Claude Opus 4 / 4.1 10x (later Opus releases are cheaper: the dearest is kept so the estimate errs early),
+Sonnet 1x, Haiku 0.33x, Gemini 2.5 Pro 1x; GPT models are 0x to 1x and count as 1x for the same reason. A
+family not listed falls back to the dearest turn learned."""
 
 
 @dataclass(slots=True)
@@ -79,8 +90,18 @@ class TurnCount:
         own = self._cost.get((pid, key, model))
         if own is not None:
             return own
-        # Not learned for this model: count it as the dearest turn learned for the window (errs towards caution).
-        return max((c for (p, k, _m), c in self._cost.items() if p == pid and k == key), default=None)
+        # Not learned for this model: count it as the dearest turn learned for the window, or as its published
+        # multiplier times the learned cost of a 1x turn when that is dearer (both err towards caution).
+        learned = [(m, c) for (p, k, m), c in self._cost.items() if p == pid and k == key]
+        dearest = max((c for _m, c in learned), default=None)
+        mine = _multiplier(pid, model)
+        if mine is None:
+            return dearest
+        units = [c / x for m, c in learned if (x := _multiplier(pid, m))]
+        if not units:
+            return dearest
+        prior = mine * max(units)
+        return prior if dearest is None else max(dearest, prior)
 
     def costs(self) -> dict[tuple[str, str], dict[str, float]]:
         """Every learned cost: `{(pid, window key): {model: percent per turn}}` (costs of 0 left out)."""
@@ -156,6 +177,12 @@ class _Fit:
                 c[m] = max(0.0, (self.r[m] - off) / diag)
         self.cost = c
         return c
+
+
+def _multiplier(pid: str, model: str) -> float | None:
+    """`model`'s published cost on `pid` relative to a 1x turn; None when the provider or family is not listed."""
+    low = model.lower()
+    return next((x for fam, x in _MULTIPLIERS.get(pid, ()) if fam in low), None)
 
 
 def _same_cycle(a: QuotaWindow, b: QuotaWindow) -> bool:

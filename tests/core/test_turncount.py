@@ -36,14 +36,15 @@ def test_cost_per_turn_is_learned_between_readings_and_added_to_the_next() -> No
     assert (w.pct_used, w.source, w.resets_at) == (65.0, ESTIMATE, RESET)
 
 
-def test_a_model_not_learned_counts_as_the_dearest_and_mixes_split_the_rest() -> None:
-    """Opus unknown counts like the dearest learned turn; a mixed interval gives it what Sonnet does not explain."""
+def test_a_model_not_learned_counts_at_its_multiplier_and_mixes_split_the_rest() -> None:
+    """Opus unknown on Copilot counts as ten learned Sonnet turns; a mixed interval gives it what Sonnet does not
+    explain."""
     tc = TurnCount()
     tc.observed(CP, [monthly(0, T0)])
     for _ in range(10):
         tc.routed(CP, "claude-sonnet-4.6")
     tc.observed(CP, [monthly(5, T0 + timedelta(minutes=15))])
-    assert tc.cost(CP, "monthly", "claude-opus-4.6") == 0.5
+    assert tc.cost(CP, "monthly", "claude-opus-4.6") == 5.0  # Copilot's published 10x of a 1x Sonnet turn
     for _ in range(2):
         tc.routed(CP, "claude-sonnet-4.6")
     for _ in range(3):
@@ -51,6 +52,26 @@ def test_a_model_not_learned_counts_as_the_dearest_and_mixes_split_the_rest() ->
     tc.observed(CP, [monthly(16, T0 + timedelta(minutes=30))])  # 11 points: 1 for Sonnet, 10 for 3 Opus turns
     assert abs((tc.cost(CP, "monthly", "claude-opus-4.6") or 0) - 10 / 3) < 1e-9
     assert tc.cost(CP, "monthly", "claude-sonnet-4.6") == 0.5
+
+
+def test_a_prior_never_counts_an_unlearned_turn_below_the_dearest_learned() -> None:
+    """Haiku (0.33x), an unlisted family and any model on a provider with no published multipliers count as the
+    dearest learned turn; Opus counts at 10x the learned 1x turn, and nothing learned means nothing known."""
+    tc = TurnCount()
+    assert tc.cost(CP, "monthly", "claude-opus-4.6") is None
+    for pid in (CP, "other"):
+        tc.observed(pid, [monthly(0, T0)])
+        for _ in range(10):
+            tc.routed(pid, "gpt-5.4")
+        tc.observed(pid, [monthly(2, T0 + timedelta(minutes=15))])
+    assert tc.cost(CP, "monthly", "gpt-5.4") == 0.2
+    assert tc.cost(CP, "monthly", "claude-haiku-4.5") == 0.2
+    assert tc.cost(CP, "monthly", "grok-code-fast-1") == 0.2
+    assert tc.cost("other", "monthly", "claude-opus-4.6") == 0.2
+    assert abs((tc.cost(CP, "monthly", "CLAUDE-OPUS-4.6") or 0) - 2.0) < 1e-9
+    tc.routed(CP, "claude-opus-4.6")
+    (w,) = tc.estimate(CP, T0 + timedelta(minutes=20))
+    assert abs(w.pct_used - 4.0) < 1e-9  # one Opus turn: ten premium requests' worth
 
 
 def test_a_reset_or_an_older_reading_teaches_nothing() -> None:
