@@ -26,6 +26,8 @@ __all__ = [
     "offline",
     "paused_marker_path",
     "socket_candidates",
+    "socket_configured",
+    "socket_fallbacks",
     "socket_path",
     "socket_pointer_path",
     "state_path",
@@ -42,10 +44,28 @@ def _env_path(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _plain_cache_dir() -> str | None:
+    """platformdirs' Linux `user_cache_dir("bhoga")` when the environment makes it plain, else None.
+
+    Importing platformdirs (with tempfile and shutil) costs a `bhoga` command ~8 ms; every platformdirs >= 4 gives
+    this answer for an absolute XDG_CACHE_HOME, or for an unset one with an absolute HOME. Other cases ask it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return os.path.join(xdg, "bhoga")
+    if xdg or not os.path.isabs(os.environ.get("HOME", "")):
+        return None
+    return os.path.join(os.path.expanduser("~/.cache"), "bhoga")
+
+
 def state_path() -> Path:
     """`BHOGA_STATE`, else `user_cache_dir("bhoga")/state.json`."""
     if (p := _env_path("BHOGA_STATE")) is not None:
         return p
+    if (plain := _plain_cache_dir()) is not None:
+        return Path(plain) / "state.json"
     import platformdirs  # noqa: PLC0415 - deferred: keeps `import bhoga` fast
 
     return Path(platformdirs.user_cache_dir("bhoga", appauthor=False)) / "state.json"
@@ -72,6 +92,51 @@ def _login_runtime_dir() -> Path | None:
     return candidate if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() else None
 
 
+def _safe_ancestors(path: str) -> bool:
+    """Every directory above `path` is a real directory owned by root or us that no one else can rename entries in.
+
+    Stricter than platformdirs' own check (no symlinks at all), so when it holds platformdirs accepts too.
+    """
+    parts = path.split("/")[1:-1]
+    if any(part in ("", ".", "..") for part in parts):
+        return False
+    current = ""
+    for part in parts:
+        current += "/" + part
+        try:
+            st = os.lstat(current)
+        except OSError:
+            return False
+        shared = st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        if (
+            not stat.S_ISDIR(st.st_mode)
+            or st.st_uid not in (0, os.geteuid())
+            or (shared and not st.st_mode & stat.S_ISVTX)
+        ):
+            return False
+    return True
+
+
+def _plain_runtime_dir() -> str | None:
+    """platformdirs' Linux `user_runtime_dir("bhoga")` when XDG_RUNTIME_DIR is plainly valid, else None.
+
+    Valid means what the XDG spec asks and platformdirs checks: an absolute path to an existing directory (not a
+    symlink) owned by us with mode 0700, below directories no other user can replace. Any doubt asks platformdirs.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not xdg.startswith("/") or xdg.endswith("/") or not _safe_ancestors(xdg):
+        return None
+    try:
+        st = os.lstat(xdg)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o777 != 0o700:
+        return None
+    return os.path.join(xdg, "bhoga")
+
+
 def socket_path() -> Path:
     """`BHOGA_SOCKET`, else `user_runtime_dir("bhoga")/bhogad.sock`.
 
@@ -82,6 +147,8 @@ def socket_path() -> Path:
         return p
     if not os.environ.get("XDG_RUNTIME_DIR", "").strip() and (run := _login_runtime_dir()) is not None:
         return run / "bhoga" / "bhogad.sock"
+    if (plain := _plain_runtime_dir()) is not None:
+        return Path(plain) / "bhogad.sock"
     import warnings  # noqa: PLC0415
 
     import platformdirs  # noqa: PLC0415
@@ -99,16 +166,29 @@ def socket_candidates() -> list[Path]:
     A daemon started from a login session keeps its socket under that session's XDG_RUNTIME_DIR; a shell without
     one (su, cron) would otherwise look in a private directory under /tmp and wrongly conclude nothing runs.
     """
-    found = [socket_path()]
-    if _env_path("BHOGA_SOCKET") is None:
-        import tempfile  # noqa: PLC0415
+    first = socket_path()
+    return [first, *socket_fallbacks(first)]
 
-        recorded = _read_pointer(socket_pointer_path())
-        for base in (_login_runtime_dir(), Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"):
-            if base is not None:
-                recorded.append(base / "bhoga" / "bhogad.sock")
-        found.extend(p for p in dict.fromkeys(recorded) if p not in found)
-    return found
+
+def socket_fallbacks(first: Path) -> list[Path]:
+    """The places after `first` (`socket_path()`) a running bhogad's socket may be; none when BHOGA_SOCKET is set.
+
+    Separate so a command whose daemon answers at `first` never pays for tempfile (~4 ms with shutil).
+    """
+    if _env_path("BHOGA_SOCKET") is not None:
+        return []
+    import tempfile  # noqa: PLC0415
+
+    recorded = _read_pointer(socket_pointer_path())
+    for base in (_login_runtime_dir(), Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"):
+        if base is not None:
+            recorded.append(base / "bhoga" / "bhogad.sock")
+    return [p for p in dict.fromkeys(recorded) if p != first]
+
+
+def socket_configured() -> bool:
+    """BHOGA_SOCKET names the socket, so there is nowhere else to look."""
+    return _env_path("BHOGA_SOCKET") is not None
 
 
 def socket_pointer_path() -> Path:

@@ -33,9 +33,9 @@ def live_socket() -> Path:
     """The socket a running bhogad answers on: the configured one, else another place a daemon may use."""
     from bhoga._client import daemon_running  # noqa: PLC0415
 
-    first, *others = _paths.socket_candidates()
-    if others and not daemon_running(first, timeout=0.5):
-        for path in others:
+    first = _paths.socket_path()
+    if not _paths.socket_configured() and not daemon_running(first, timeout=0.5):
+        for path in _paths.socket_fallbacks(first):
             if path.exists() and daemon_running(path, timeout=0.5):
                 return path
     return first

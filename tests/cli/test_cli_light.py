@@ -21,16 +21,19 @@ LOCAL_ONLY = (
     "bhoga.hermes._yamldoc",
     "bhoga.discovery",
 )
+# Never loaded when bhogad answers on the socket a private XDG_RUNTIME_DIR names: finding the socket and the state
+# file needs no platformdirs (nor the tempfile it imports).
+ANSWERED_NEVER = ("platformdirs", "tempfile")
 
 
 def _run_cli(*args: str) -> tuple[str, list[str]]:
-    """Run `bhoga args` as the console script does, in a child; (its stdout, the `LOCAL_ONLY` modules loaded)."""
+    """Run `bhoga args` as the console script does, in a child; (its stdout, the watched modules loaded)."""
     code = f"""
         import json, sys
         sys.argv = ["bhoga", *{list(args)!r}]
         from bhoga.cli import main
         code = main()
-        print("LOADED", json.dumps(sorted(m for m in {LOCAL_ONLY!r} if m in sys.modules)))
+        print("LOADED", json.dumps(sorted(m for m in {LOCAL_ONLY + ANSWERED_NEVER!r} if m in sys.modules)))
         sys.exit(code)
         """
     done = subprocess.run(
@@ -43,7 +46,7 @@ def _run_cli(*args: str) -> tuple[str, list[str]]:
 
 def test_commands_bhogad_answers_load_no_local_machinery(server: Path) -> None:
     """With bhogad answering, `set-quota`, `status`, `best`, `pause` and `resume` load neither the Router's state
-    file nor the Hermes writer, discovery, `logging` or `inspect`."""
+    file nor the Hermes writer, discovery, `logging`, `inspect`, platformdirs or tempfile."""
     for args in (
         ("set-quota", "claude_code", "50"),
         ("status",),
