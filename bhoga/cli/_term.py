@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ["Style", "strip_ansi", "style_for"]
+__all__ = ["Style", "strip_ansi", "style_for", "terminal_columns"]
 
 _CODES = {
     "bold": "1",
@@ -71,7 +71,7 @@ def _wants_color(stream: TextIO, flag: bool | None) -> bool:
         return False
 
 
-def _columns() -> int:
+def terminal_columns() -> int:
     """`shutil.get_terminal_size((80, 24)).columns` without importing shutil (~3 ms with its compressors)."""
     try:
         columns = int(os.environ["COLUMNS"])
@@ -90,5 +90,5 @@ def style_for(stream: TextIO | None = None, *, color: bool | None = None) -> Sty
     """The style for writing to `stream` (stdout by default); `color=False` is `--no-color`."""
     stream = stream if stream is not None else sys.stdout
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    width = _columns()
+    width = terminal_columns()
     return Style(color=_wants_color(stream, color), unicode=encoding == "utf8", width=max(40, min(width, 200)))

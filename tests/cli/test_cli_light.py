@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import bhoga
 
 # Loaded only on the local path (no daemon): the Router's edges, the Hermes writer, logging, inspect.
@@ -22,8 +24,8 @@ LOCAL_ONLY = (
     "bhoga.discovery",
 )
 # Never loaded when bhogad answers on the socket a private XDG_RUNTIME_DIR names: finding the socket and the state
-# file needs no platformdirs (nor the tempfile it imports).
-ANSWERED_NEVER = ("platformdirs", "tempfile")
+# file needs no platformdirs (nor the tempfile it imports), and the terminal width no shutil (argparse's included).
+ANSWERED_NEVER = ("platformdirs", "tempfile", "shutil")
 
 
 def _run_cli(*args: str) -> tuple[str, list[str]]:
@@ -46,7 +48,7 @@ def _run_cli(*args: str) -> tuple[str, list[str]]:
 
 def test_commands_bhogad_answers_load_no_local_machinery(server: Path) -> None:
     """With bhogad answering, `set-quota`, `status`, `best`, `pause` and `resume` load neither the Router's state
-    file nor the Hermes writer, discovery, `logging`, `inspect`, platformdirs or tempfile."""
+    file nor the Hermes writer, discovery, `logging`, `inspect`, platformdirs, tempfile or shutil."""
     for args in (
         ("set-quota", "claude_code", "50"),
         ("status",),
@@ -74,3 +76,18 @@ def test_without_bhogad_the_local_path_loads_and_logs_one_line(home: Path) -> No
     assert r.returncode == 0
     lines = [line for line in r.stderr.splitlines() if "state file" in line]
     assert len(lines) == 1 and lines[0].startswith("bhoga: state file "), r.stderr
+
+
+def test_terminal_columns_is_shutils_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`terminal_columns()` (what help text and tables wrap at) equals `shutil.get_terminal_size((80, 24)).columns`
+    for COLUMNS set, unset, zero, negative and not a number."""
+    import shutil
+
+    from bhoga.cli._term import terminal_columns
+
+    for value in ("123", None, "0", "-5", "wide"):
+        if value is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", value)
+        assert terminal_columns() == shutil.get_terminal_size((80, 24)).columns, value
