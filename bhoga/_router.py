@@ -176,6 +176,7 @@ class Router:
         self._turns: deque[_Turn | _Batch] = deque(maxlen=max_queue)
         self._maxq = max_queue
         self.dropped_turns = 0
+        self._batches_queued = 0  # an upper bound of the _Batch entries in `_turns` (record_turn's fast path)
         self.processed_turns = 0
         """Turns the worker took from the queue (the newest of each kind is parsed: the others say the same)."""
         self._warned: set[str] = set()
@@ -605,7 +606,10 @@ class Router:
         `usage_limit_reached`, Anthropic `rate_limit_error`, ...) throttles the provider until the end it gives.
         """
         if len(self._turns) >= self._maxq:
-            self._drop_oldest()
+            if self._batches_queued:
+                self._drop_oldest()
+            else:  # only single turns queued (always, in a harness): the one dropped is one turn
+                self.dropped_turns += 1
         self._turns.append((pid, model, input_tokens, output_tokens, headers, status_code, error))
         if not self._wake.is_set():
             self._wake.set()
@@ -621,6 +625,8 @@ class Router:
         forwarded to a daemon: this is the daemon's own path."""
         if len(self._turns) >= self._maxq:
             self._drop_oldest()
+        with self._lock:  # counted before it is queued: never fewer than the batches in the queue
+            self._batches_queued += 1
         self._turns.append(_Batch(total, counts, newest))
         if not self._wake.is_set():
             self._wake.set()
@@ -779,6 +785,8 @@ class Router:
                 turns.extend(item.newest)
                 counts.extend(item.counts)
                 taken += item.total
+                with self._lock:
+                    self._batches_queued -= 1
             else:
                 turns.append(item)
                 singles.append(item)
