@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from bhoga._model import ANY_MODEL
 from bhoga._protocol_headers import MAX_HEADER_VALUE, MAX_HEADERS, turn_headers
@@ -24,6 +24,9 @@ from bhoga._protocol_json import (
 )
 from bhoga._providers import PROVIDERS
 from bhoga.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from bhoga._protocol_fast import TurnBatch
 
 __all__ = [
     "MAX_HEADERS",
@@ -45,6 +48,7 @@ __all__ = [
     "encode",
     "encode_request",
     "error_line",
+    "fast_decoders",
     "op_of",
     "parse_request",
     "quota_from_json",
@@ -315,19 +319,24 @@ _OP_NAMES: Final[dict[type, str]] = {
 """The op of each request type (`PinRequest` is `pin` or `unpin` by its field)."""
 
 
-def _load_fast_turn(line: bytes) -> TurnRequest | None:
-    """Load the msgspec decoder on the first turn (never at `import bhoga`); without msgspec, no fast path."""
-    global _fast_turn
+def fast_decoders() -> tuple[Callable[[bytes], TurnRequest | None], Callable[[bytes], TurnBatch | None]]:
+    """msgspec's decoders of one turn line and of a run of them, imported when first asked for (never at
+    `import bhoga`); without msgspec, two that always decline, so the standard parser answers every line."""
     try:
-        from bhoga._protocol_fast import fast_turn  # noqa: PLC0415
+        from bhoga._protocol_fast import fast_turn, fast_turns  # noqa: PLC0415
     except ImportError:
-        fast_turn = _no_fast_turn
-    _fast_turn = fast_turn
-    return fast_turn(line)
+        return _declined, _declined
+    return fast_turn, fast_turns
 
 
-def _no_fast_turn(line: bytes) -> None:
+def _declined(data: bytes) -> None:
     return None
+
+
+def _load_fast_turn(line: bytes) -> TurnRequest | None:
+    global _fast_turn
+    _fast_turn = fast_decoders()[0]
+    return _fast_turn(line)
 
 
 _fast_turn: Callable[[bytes], TurnRequest | None] = _load_fast_turn

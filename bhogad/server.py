@@ -33,7 +33,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from bhoga._protocol import MAX_LINE, PingRequest, Request, SubscribeRequest, error_line, parse_request
+from bhoga._protocol import (
+    MAX_LINE,
+    PingRequest,
+    Request,
+    SubscribeRequest,
+    error_line,
+    fast_decoders,
+    parse_request,
+)
 from bhoga._responses import OK_LINE, Ok, Response, Subscribed, encode_response
 from bhoga.errors import BhogaError, ProtocolError
 
@@ -700,18 +708,9 @@ class Server:
 
 
 def _load_fast_turns(run: bytes) -> TurnBatch | None:
-    """Load the msgspec decoder with the first run of lines; without msgspec, every line is answered alone."""
     global _fast_turns
-    try:
-        from bhoga._protocol_fast import fast_turns  # noqa: PLC0415
-    except ImportError:
-        fast_turns = _no_fast_turns
-    _fast_turns = fast_turns
-    return fast_turns(run)
-
-
-def _no_fast_turns(run: bytes) -> None:
-    return None
+    _fast_turns = fast_decoders()[1]
+    return _fast_turns(run)
 
 
 _fast_turns: Callable[[bytes], TurnBatch | None] = _load_fast_turns
