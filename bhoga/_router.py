@@ -328,11 +328,7 @@ class Router:
         # A model never asked about before (the state's changes re-rank the others, see `_rerank`): answered
         # from another model of its class when there is one, else only the winner is built, from indexes kept
         # beside the records.
-        view = self._view
-        if view is None or view[0] != gen or now >= view[1].until:
-            gen, qv = self._view_at(now)
-        else:
-            qv = view[1]
+        gen, qv = self._view_at(now)
         best = qv.best(model, now)
         self._cache[model] = (gen, qv.until, best)
         self._keep(((model, best),), qv.until - _GUARD, epoch)
@@ -354,10 +350,11 @@ class Router:
         self._keep(answers, view.until - _GUARD, epoch)
 
     def _view_at(self, now: float) -> tuple[int, QuickView]:
-        """The generation and its `QuickView`, valid from `now` until the view's `until`."""
-        gen, indexes = self._indexes()
+        """The generation and its `QuickView`, valid from `now` until the view's `until`; the indexes are looked
+        at only when the view must be rebuilt."""
         view = self._view
-        if view is None or view[0] != gen or now >= view[1].until:
+        if view is None or view[0] != self._gen or now >= view[1].until:
+            gen, indexes = self._indexes()
             view = self._view = (gen, QuickView(indexes, now, reserve=self._reserve, policy=self._policy))
         return view
 
