@@ -175,7 +175,7 @@ def socket_fallbacks(first: Path) -> list[Path]:
 
     Separate so a command whose daemon answers at `first` never pays for tempfile (~4 ms with shutil).
     """
-    if _env_path("BHOGA_SOCKET") is not None:
+    if socket_configured():
         return []
     import tempfile  # noqa: PLC0415
 
