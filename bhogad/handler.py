@@ -84,27 +84,23 @@ class Handler:
         self.turns_by_source: dict[str, int] = {}
         self._last_turn: dict[str, float] = {}
 
-    def _count_turn(self, source: str | None) -> None:
+    def _count_turn(self, source: str | None, n: int = 1, at: float | None = None) -> None:
+        """`n` turns from `source` arrived at `at` (now by default)."""
         # `bhoga hermes-plugin status` shows from this whether Hermes' turns arrive.
         key = source or "unknown"
         counts = self.turns_by_source
         if key not in counts and len(counts) >= _MAX_SOURCES:
             key = "other"  # anyone may name any source: keep the table small
-        counts[key] = counts.get(key, 0) + 1
-        self._last_turn[key] = time.time()  # a float per turn; formatted only when someone asks
+        counts[key] = counts.get(key, 0) + n
+        self._last_turn[key] = time.time() if at is None else at  # a float; formatted only when someone asks
 
     def record_batch(self, batch: TurnBatch) -> None:
         """Take a run of turns the server decoded at once: counted exactly as one call per turn would."""
         self.received_turns += batch.total
-        counts = self.turns_by_source
         now = time.time()
         routed: dict[tuple[str, str, int], int] = {}
         for (pid, model, status, source), n in batch.counts.items():
-            key = source or "unknown"
-            if key not in counts and len(counts) >= _MAX_SOURCES:
-                key = "other"
-            counts[key] = counts.get(key, 0) + n
-            self._last_turn[key] = now
+            self._count_turn(source, n, now)
             routed[pid, model, status] = routed.get((pid, model, status), 0) + n
         self.router.record_turns(
             batch.total,
