@@ -22,7 +22,7 @@ from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, ESTIMATE, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, provider
 from bhoga._quickrank import QuickView, QuotaIndex
-from bhoga._routing import POLICIES, evaluate, next_change, rank
+from bhoga._routing import PACED, POLICIES, evaluate, next_change, rank
 from bhoga.errors import BhogaError
 
 __all__ = ["Router"]
@@ -68,8 +68,6 @@ _RERANK_MAX = 64
 `best_for`. Every change pays for these, so they are kept to what a harness asks about, with room to spare."""
 _PACE_TTL = timedelta(seconds=60)
 _PACES_TTL = 5.0
-_PACED = ("pace", "value")
-"""Policies that rank from the window history (each ranking is built by `rank`, not by the quick index)."""
 _ASKED_MAX = 64
 _GUARD = 0.25
 """Seconds before a reset or throttle end at which the clock thread takes the answers it changes out of the
@@ -323,7 +321,7 @@ class Router:
         if hit is not None and hit[0] == gen and now < hit[1]:
             self._keep(((model, hit[2]),), hit[1] - _GUARD, epoch)
             return hit[2]
-        if self._policy in _PACED:
+        if self._policy in PACED:  # ranked from forecasts by `rank`, not by the quick index
             return self._best_paced(model, epoch)
         # A model never asked about before (the state's changes re-rank the others, see `_rerank`): answered
         # from another model of its class when there is one, else only the winner is built, from indexes kept
@@ -339,7 +337,7 @@ class Router:
 
         Runs in the thread that changed the state (the turn worker, discovery, `set_quota`'s caller).
         """
-        if self._policy in _PACED or not self._cache:
+        if self._policy in PACED or not self._cache:
             return
         epoch = self._fast_epoch
         now = _time()
@@ -488,7 +486,7 @@ class Router:
         A rate spans ten minutes or more, so paces a few seconds old rank the same: they are reused for
         `_PACES_TTL` seconds while turns keep changing the quotas (history is re-read at most once a minute).
         """
-        if self.policy not in _PACED:
+        if self.policy not in PACED:
             return None
         hit = self._paces_cache
         if hit is not None and time.monotonic() - hit[0] < _PACES_TTL:

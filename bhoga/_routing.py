@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASELINES",
+    "PACED",
     "POLICIES",
     "Tier",
     "decide",
@@ -63,6 +64,8 @@ __all__ = [
 
 _DAY_MIN = 1440
 POLICIES = ("headroom", "drain-soonest", "pace", "value")
+PACED = ("pace", "value")
+"""Policies that rank from the window history's forecasts (`paces`)."""
 BASELINES = ("original", "failover", "round-robin")
 """Rules the simulator compares bhoga's policies with (the original bhoga, Hermes' failover, round-robin).
 
@@ -169,7 +172,7 @@ def evaluate(
     headroom, binding = _headroom(q.windows if windows is None else windows, model, now)
     reset = binding.resets_at if binding and binding.resets_at and binding.resets_at > now else None
     runs_out = at_reset = None
-    if policy in ("pace", "value") and binding is not None:
+    if policy in PACED and binding is not None:
         pace = paces.get((q.provider_id, binding.key)) if paces else None
         shrunk = _pace_reserve(prov, binding, pace, now, reserve)
         # Under "value" a window of a day or longer keeps a quarter of the reserve to the end: between two polls

@@ -28,7 +28,7 @@ from bhoga._history import Point, Recorder
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace, paces
 from bhoga._providers import PROVIDERS, hierarchy
-from bhoga._routing import BASELINES, POLICIES, evaluate, rank, should_switch
+from bhoga._routing import BASELINES, PACED, POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace
 from bhoga._turncount import TurnCount
 from bhoga._value import Economics, lookup
@@ -201,7 +201,7 @@ class _Core(_Policy):
         self._poll(t, now)
         quotas = tuple(self.view.values())
         pc = econ = None
-        if self.policy in ("pace", "value"):
+        if self.policy in PACED:
             # Like the Router, reuse paces for a while: a rate over ten minutes or more barely moves in one.
             if self._paces is None or t - self._paces[0] >= 60:
                 self._paces = (t, paces(quotas, self.history, now))

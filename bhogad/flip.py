@@ -29,7 +29,7 @@ from bhoga._model import ProviderStatus, RouterRecommendation
 from bhoga._pause import is_paused
 from bhoga._providers import hermes_to_pid
 from bhoga._router import Router
-from bhoga._routing import decide, human_duration
+from bhoga._routing import PACED, decide, human_duration
 from bhoga.errors import HermesConfigError
 
 from .config import DaemonConfig
@@ -211,7 +211,7 @@ class Flipper:
             reserve=config.reserve,
             policy=config.policy,
             exclude=exclusions,
-            paces=self.router.paces() if config.policy in ("pace", "value") else None,
+            paces=self.router.paces() if config.policy in PACED else None,
             econ=self.router.economics(model, *config.models) if config.policy == "value" else None,
         )
         if not switch:
