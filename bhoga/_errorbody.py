@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bhoga._record import field, record
 from bhoga._values import after, as_amount, clamp_throttle, parse_time
 
 __all__ = ["BUDGET_BACKOFF", "ErrorHint", "read_error"]
@@ -48,7 +48,7 @@ _BUDGET_CODES = frozenset({"insufficient_quota", "insufficient_credits", "billin
                            "credits_exhausted"})  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrorHint:
     """What one error text said. `limited` is True when it names a rate, usage or budget limit at all."""
 

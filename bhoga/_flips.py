@@ -11,12 +11,12 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bhoga import _files
 from bhoga._paths import state_path
+from bhoga._record import record
 from bhoga.errors import NotRegularFileError
 
 __all__ = ["Flip", "flips_path", "read_flips", "record_flip"]
@@ -27,7 +27,7 @@ KEEP = timedelta(days=7)
 MAX_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Flip:
     """Hermes was moved to provider `to` for `model` at `at`, for the reason `why`."""
 

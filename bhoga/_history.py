@@ -26,12 +26,12 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bhoga import _files, _lazy
 from bhoga._model import ProviderQuota
+from bhoga._record import record
 from bhoga.errors import NotRegularFileError, StateError
 
 __all__ = [
@@ -59,7 +59,7 @@ IDLE_SPACING = 900.0
 """Seconds: a window that does not change is still recorded every 15 minutes, so a flat rate is visible."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Point:
     """One observation of one window: at `at`, `pct_used` percent was used; the window resets at `resets_at`."""
 

@@ -1,7 +1,5 @@
 """Keep `import bhoga` light: it is on a harness's start-up path.
 
-`dataclasses` imports `inspect` (with `ast`, `dis` and `tokenize`: ~12 ms, over a third of `import bhoga`) but
-calls it only to invent a docstring for a dataclass that has none, and `copy` only for `asdict`/`astuple`;
 `pathlib` imports `urllib.parse` (with `ipaddress`: ~3 ms) only for `Path.as_uri`. Each is imported with a
 placeholder in the place of the module it defers, and then given a stand-in that imports the real module on
 first use. Nothing else ever sees a placeholder: the interpreter's import lock is held meanwhile,
@@ -11,8 +9,7 @@ the way that bound it gets the stand-in too. When a module is already loaded, no
 `logging` (~4 ms with `string`, `warnings` and `traceback`) is not imported at all: the modules `import bhoga`
 loads take their logger from `logger()`, which loads `logging` at the first message.
 
-This runs when the module is imported, which `bhoga/__init__.py` does before anything else. Every dataclass
-`import bhoga` defines has a docstring, so `inspect` stays unloaded until something else needs it.
+(`dataclasses`, which loads `re`, `inspect` and `copy`, is not imported at all: records are `bhoga._record`'s.)
 """
 
 from __future__ import annotations
@@ -124,6 +121,3 @@ def logger(name: str) -> logging.Logger:
 def import_pathlib() -> None:
     """Import `pathlib` without `urllib.parse`: call before the first `pathlib` import a light path may make."""
     import_deferring("pathlib", "urllib.parse")
-
-
-import_deferring("dataclasses", "inspect", "copy")

@@ -6,11 +6,11 @@ lost to an older one of ours, and vice versa.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bhoga._model import Observation, ProviderQuota, QuotaWindow
 from bhoga._providers import PROVIDERS
+from bhoga._record import replace
 
 __all__ = [
     "CREDENTIAL_STATES",

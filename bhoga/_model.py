@@ -1,13 +1,14 @@
 """Records shared by every part of bhoga: quota windows, observations, provider quotas, recommendations.
 
-All of them are frozen; change one with `dataclasses.replace`. Times are aware datetimes in UTC.
+All of them are frozen; change one with `bhoga._record.replace`. Times are aware datetimes in UTC.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from bhoga._record import field, record
 
 __all__ = [
     "ANY_MODEL",
@@ -40,7 +41,7 @@ class ProviderStatus(StrEnum):
     """The provider exists (a credential, a turn) but its quota has not been read."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class QuotaWindow:
     """One usage window of a provider, e.g. Claude's 5-hour window.
 
@@ -74,7 +75,7 @@ class QuotaWindow:
         return self.name if self.scope == ANY_MODEL else f"{self.name}@{self.scope}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Observation:
     """Something learned about one provider at one moment; the only way quota state changes.
 
@@ -103,7 +104,7 @@ class Observation:
     """A fingerprint of the credential this observation is about (never the secret), "" when unknown."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProviderQuota:
     """Everything bhoga knows about one provider account.
 
@@ -140,7 +141,7 @@ class ProviderQuota:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RouterRecommendation:
     """The provider to use for a model, and why.
 

@@ -25,11 +25,11 @@ Method, chosen to be checkable by hand rather than clever:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bhoga._history import Point
 from bhoga._model import ProviderQuota
+from bhoga._record import record
 
 __all__ = ["MIN_POINTS", "RESET_TOLERANCE", "UNKNOWN", "Pace", "current_cycle", "forecast", "lookback", "paces"]
 
@@ -40,7 +40,7 @@ RESET_TOLERANCE = timedelta(minutes=10)
 _MIN_SPAN = timedelta(minutes=10)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Pace:
     """A window's burn rate and what it means.
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bhoga import _files
 from bhoga._paths import state_path
+from bhoga._record import record, replace
 from bhoga.errors import StateError
 
 __all__ = ["RouteRecord", "load", "pin_path", "record_pending", "record_written", "save", "set_pinned"]
@@ -31,7 +31,7 @@ def pin_path() -> Path:
     return state_path().parent / "hermes-route.json"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RouteRecord:
     """What bhoga knows about the route of one Hermes config."""
 

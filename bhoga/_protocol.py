@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from bhoga._model import ANY_MODEL
@@ -23,6 +22,7 @@ from bhoga._protocol_json import (
     recommendation_to_json,
 )
 from bhoga._providers import PROVIDERS
+from bhoga._record import field, record
 from bhoga.errors import ProtocolError
 
 if TYPE_CHECKING:
@@ -68,12 +68,12 @@ MAX_ERROR: Final = 4096
 MAX_SOURCE: Final = 64
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PingRequest:
     """`{"v":1,"op":"ping"}`: is the daemon there."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnRequest:
     """One model call a harness made, with the rate-limit headers of its response (already filtered)."""
 
@@ -89,7 +89,7 @@ class TurnRequest:
     """Who sent the turn (`hermes` for the Hermes plugin); counted in `status`, never routed on."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SetQuotaRequest:
     """A person's or harness's own reading of a provider's headroom, percent remaining 0-100."""
 
@@ -99,34 +99,34 @@ class SetQuotaRequest:
     model: str = ANY_MODEL
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BestRequest:
     """Which provider should serve `model` now."""
 
     model: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatusRequest:
     """Everything the daemon knows: quotas, the Hermes route, current picks."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SubscribeRequest:
     """Keep this connection: the daemon pushes `{"event":"status",...}` lines whenever its state changes."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PauseRequest:
     """Stop writing the Hermes config until resumed."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResumeRequest:
     """Write the Hermes config again."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApplyRequest:
     """Route Hermes to the best provider for `model` now (the daemon is the one writer, DESIGN §8.2)."""
 
@@ -135,7 +135,7 @@ class ApplyRequest:
     aux: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PinRequest:
     """Pin Hermes' current route (`pinned`), or hand it back to bhogad."""
 

@@ -15,7 +15,6 @@ run line by line, each with its own answer or error.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import Annotated, Any, Final, Literal
 
@@ -24,6 +23,7 @@ import msgspec
 from bhoga._protocol import MAX_ERROR, MAX_SOURCE, MAX_TEXT, MAX_TOKENS, VERSION, TurnRequest
 from bhoga._protocol_headers import MAX_HEADER_VALUE, MAX_HEADERS, kept_headers, turn_headers
 from bhoga._providers import PROVIDERS
+from bhoga._record import record
 from bhoga.errors import ProtocolError
 
 __all__ = ["TurnBatch", "fast_turn", "fast_turns"]
@@ -75,7 +75,7 @@ def fast_turn(line: bytes) -> TurnRequest | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnBatch:
     """A run of valid turn lines: how many, counted by (pid, model, status_code, source), and per distinct
     (pid, model, status_code, source, error, header names) the newest turn, its headers reduced to the allow-list.

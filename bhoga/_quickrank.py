@@ -178,7 +178,7 @@ def _allowed(model: str) -> frozenset[str]:
 # through `object.__setattr__`, which costs twice as much as setting the slots directly (~0.7 µs per answer).
 # A field added to RouterRecommendation must be added here too (the tests compare every field with `rank`).
 _new = object.__new__
-_setters = {f: RouterRecommendation.__dict__[f].__set__ for f in RouterRecommendation.__slots__}
+_setters = {f: RouterRecommendation.__dict__[f].__set__ for f in RouterRecommendation.__match_args__}
 _set_provider_id = _setters["provider_id"]
 _set_model_id = _setters["model_id"]
 _set_quota_pct = _setters["quota_pct"]

@@ -9,7 +9,6 @@ fields such as paces and credential states that a `ProviderQuota` does not hold)
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 from bhoga._model import RouterRecommendation
@@ -26,6 +25,7 @@ from bhoga._protocol import (
     error_line,
 )
 from bhoga._protocol_json import recommendation_from_json, recommendation_to_json
+from bhoga._record import field, record
 from bhoga.errors import ProtocolError
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ok:
     """`{"ok":true}`: the request was taken (turn, set_quota, pin, unpin)."""
 
@@ -58,14 +58,14 @@ OK: Final = Ok()
 OK_LINE: Final = b'{"ok":true}\n'
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Failure:
     """`{"ok":false,"error":...}`: the request was refused, for the one-line reason given."""
 
     error: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PingAnswer:
     """bhogad's answer to `ping`: its process id and version."""
 
@@ -73,7 +73,7 @@ class PingAnswer:
     version: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BestAnswer:
     """The pick for a model (None: no candidate) and every candidate, best first (the pick is `ranked[0]`)."""
 
@@ -81,14 +81,14 @@ class BestAnswer:
     ranked: tuple[RouterRecommendation, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PausedAnswer:
     """Whether Hermes writes are paused after a `pause` or `resume`."""
 
     paused: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApplyAnswer:
     """What `apply` did (DESIGN §8.2): `diff` only for a dry run, `route` only for a real one."""
 
@@ -100,12 +100,12 @@ class ApplyAnswer:
     route: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Subscribed:
     """The answer to `subscribe`; status pushes follow on the same connection."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LastPass:
     """How bhogad's last pass over Hermes' config ended, and its one-line message."""
 
@@ -113,7 +113,7 @@ class LastPass:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HermesView:
     """Hermes' route as bhoga last saw it, whether bhoga may change it, and why it is unknown if it is."""
 
@@ -126,7 +126,7 @@ class HermesView:
     last_pass: LastPass | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RouteView:
     """The ranking for one routed model: the pick and every candidate, best first."""
 
@@ -138,7 +138,7 @@ class RouteView:
         return self.ranked[0] if self.ranked else None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DaemonInfo:
     """bhogad's own facts in `status`; `received_turns` = `processed_turns` + queued, `dropped_turns` lost."""
 
@@ -155,7 +155,7 @@ class DaemonInfo:
     processed_turns: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatusAnswer:
     """Everything known: quotas (the `quota_to_json` objects), Hermes' route, the routed models' rankings, and
     the daemon's own facts (None when the CLI computed the answer itself, without a daemon)."""

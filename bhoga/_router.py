@@ -12,7 +12,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from time import monotonic as _monotonic
 from time import time as _time
@@ -22,6 +21,7 @@ from bhoga._merge import combine, from_observation
 from bhoga._model import ANY_MODEL, ESTIMATE, Observation, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, provider
 from bhoga._quickrank import QuickView, QuotaIndex
+from bhoga._record import replace
 from bhoga._routing import PACED, POLICIES, evaluate, next_change, rank
 from bhoga.errors import BhogaError
 

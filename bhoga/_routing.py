@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy, to_hermes_model
+from bhoga._record import record, replace
 from bhoga._values import human_duration, window_label
 
 # Annotations only: `bhoga._pace` is needed only by callers that compute paces.
@@ -91,7 +91,7 @@ class Tier(IntEnum):
     """Throttled or exhausted: never chosen while anything else is usable."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Candidate:
     """How one provider stands for one model at one moment."""
 
@@ -264,8 +264,6 @@ def _ranked(
 
 def _with_metered(econ: Economics, quotas: tuple[ProviderQuota, ...]) -> Economics:
     """`econ` knowing which metered APIs can take a request (a model with none has no price: it is priceless)."""
-    from dataclasses import replace  # noqa: PLC0415
-
     usable = frozenset(
         q.provider_id
         for q in quotas

@@ -7,18 +7,18 @@ functions, so the CLI and the daemon never disagree about the rules (DESIGN §8.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from bhoga import _files
 from bhoga._paths import daemon_config_path
+from bhoga._record import record
 from bhoga._routing import POLICIES
 from bhoga.errors import ConfigError, NotRegularFileError
 
 __all__ = ["Policy", "fraction", "load_policy", "models", "policy_name", "prices", "read_toml"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Policy:
     """The rules a ranking follows."""
 

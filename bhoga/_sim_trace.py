@@ -21,12 +21,12 @@ File format (JSON): `{"name", "description", "start": iso, "days", "subscription
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bhoga import _files
 from bhoga._providers import PROVIDERS, Kind
+from bhoga._record import field, record
 from bhoga.errors import BhogaError, NotRegularFileError
 
 __all__ = ["Metered", "Subscription", "Trace", "Window", "load_trace", "trace_to_json"]
@@ -34,7 +34,7 @@ __all__ = ["Metered", "Subscription", "Trace", "Window", "load_trace", "trace_to
 MAX_TRACE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Window:
     """One quota window of a simulated subscription."""
 
@@ -54,7 +54,7 @@ class Window:
         return self.scope == "*" or self.scope in model.lower()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Subscription:
     """A simulated subscription: its windows, whether its turns carry headers, how often it is polled."""
 
@@ -65,7 +65,7 @@ class Subscription:
     cost: tuple[tuple[str, float], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Metered:
     """A simulated metered API and its price per request, by model substring."""
 
@@ -73,7 +73,7 @@ class Metered:
     price: tuple[tuple[str, float], ...] = (("*", 0.05),)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Trace:
     """A simulated workload: the providers and the requests (seconds from `start`, model)."""
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bhoga._history import Point, Recorder
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace, paces
 from bhoga._providers import PROVIDERS, hierarchy
+from bhoga._record import field, record, replace
 from bhoga._routing import BASELINES, PACED, POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace
 from bhoga._turncount import TurnCount
@@ -47,7 +47,7 @@ def policy_names() -> tuple[str, ...]:
     return (*POLICIES, *BASELINES)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Win:
     """One simulated window's capacity and use while a policy is replayed."""
 
@@ -130,7 +130,7 @@ class World:
         return ProviderQuota(pid, windows=windows, credential=True, updated_at=now, verdict="verified")
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Result:
     """What one policy did on one trace."""
 

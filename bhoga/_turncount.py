@@ -22,10 +22,10 @@ estimate more careful.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bhoga._model import ESTIMATE, QuotaWindow
+from bhoga._record import field, record, replace
 
 __all__ = ["ESTIMATE", "TurnCount"]
 
@@ -47,7 +47,7 @@ Sonnet 1x, Haiku 0.33x, Gemini 2.5 Pro 1x; GPT models are 0x to 1x and count as 
 family not listed falls back to the dearest turn learned."""
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Window:
     """One window's last reading and the turns counted since (a docstring also keeps `inspect` unloaded)."""
 
@@ -145,7 +145,7 @@ class TurnCount:
             self._cost[(pid, key, m)] = c
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Fit:
     """The normal equations of `gained = Σ turns[m]·cost[m]` over the intervals seen, each older one weighing
     `_FADE` times less."""

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from bhoga._model import QuotaWindow
 from bhoga._providers import hierarchy
+from bhoga._record import field, record
 
 __all__ = ["PRICES", "SOLE_KEEP", "Economics", "cycle_projection", "density", "lookup", "price_of", "rival"]
 
@@ -59,7 +59,7 @@ _CLOSE = 0.8
 """A model whose density on a window is within this factor of the best one's is as good a use of it."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Economics:
     """What policy "value" knows beyond the windows themselves (see the module docstring)."""
 

@@ -7,10 +7,10 @@ settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bhoga._paths import daemon_config_path
+from bhoga._record import field, record
 from bhoga._settings import fraction as _fraction
 from bhoga._settings import models as _models
 from bhoga._settings import policy_name, read_toml
@@ -40,7 +40,7 @@ NOTIFY_EVENTS = ("flip", "low", "exhausted", "restored", "pinned_throttled")
 DEFAULT_NOTIFY = ("flip", "exhausted", "pinned_throttled")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DaemonConfig:
     """The daemon's settings after validation.
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +27,7 @@ from bhoga import _pin
 from bhoga._model import ProviderStatus, RouterRecommendation
 from bhoga._pause import is_paused
 from bhoga._providers import hermes_to_pid
+from bhoga._record import record
 from bhoga._router import Router
 from bhoga._routing import PACED, decide, human_duration
 from bhoga.errors import HermesConfigError
@@ -63,7 +63,7 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FlipResult:
     """The result of one pass, for logs, `--once` output and `status`."""
 
@@ -252,7 +252,7 @@ class Flipper:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApplyResult:
     """What an `apply` request did (DESIGN §8.2)."""
 

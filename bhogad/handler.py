@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,6 +25,7 @@ from bhoga._protocol import (
     StatusRequest,
     TurnRequest,
 )
+from bhoga._record import replace
 from bhoga._responses import (
     OK,
     ApplyAnswer,

@@ -24,7 +24,8 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from bhoga._record import record
 
 from .config import DEFAULT_NOTIFY as DEFAULT_EVENTS
 from .config import NOTIFY_EVENTS as EVENTS
@@ -42,7 +43,7 @@ _QUEUE = 32
 _UNUSABLE = ("exhausted", "throttled")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Event:
     """One notification: its kind (one of EVENTS), what it is about (a provider id), and the text."""
 
@@ -52,7 +53,7 @@ class Event:
     body: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProviderView:
     """What `detect` needs of one provider: its status and a one-line description of its binding window."""
 

@@ -23,16 +23,17 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bhoga._record import field, record
 
 __all__ = ["Debouncer", "WatchSpec", "Watcher"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WatchSpec:
     """One directory to watch.
 
@@ -52,7 +53,7 @@ class WatchSpec:
     new_dirs: bool = False
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _DirPlan:
     """What one watched real directory is watched for."""
 

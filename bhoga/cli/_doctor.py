@@ -9,17 +9,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bhoga import _paths
 from bhoga._providers import PROVIDERS, Provider, hermes_to_pid
+from bhoga._record import record, replace
 from bhoga.errors import BhogaError
 
 __all__ = ["Check", "run_checks", "service_file"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Check:
     """One line of the doctor's report. `ok` None means "cannot tell" (shown, never a failure)."""
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
 from typing import TextIO
+
+from bhoga._record import record
 
 __all__ = ["Style", "strip_ansi", "style_for", "terminal_columns"]
 
@@ -35,7 +36,7 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Style:
     """How to draw: with colour or not, Unicode blocks or ASCII, and how many columns there are."""
 

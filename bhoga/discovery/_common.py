@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bhoga._model import Observation, QuotaWindow
+from bhoga._record import field, record
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Reading:
     """What one discovery pass has learned about a provider so far; `observation` is what it returns.
 
@@ -65,7 +65,7 @@ class Reading:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Watched:
     """A directory whose files tell a provider's quota or login (a discovery module's `watched()`); bhogad
     watches it and runs discovery when they change."""
@@ -152,7 +152,7 @@ def read_json(path: Path, *, limit: int = MAX_FILE_BYTES) -> dict[str, Any] | No
     return obj if isinstance(obj, dict) else None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CredentialFact:
     """One read-only fact for `bhoga doctor`: what login was found for a provider, and the fix if any.
 

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from bhoga import _files
 from bhoga._model import QuotaWindow
 from bhoga._paths import state_path
+from bhoga._record import record
 from bhoga._values import as_dict, as_float, from_epoch
 
 __all__ = ["AUTH_BLOCKED", "DEFAULT_INTERVAL", "Gate", "LastGood", "gate_path"]
@@ -44,7 +44,7 @@ def gate_path() -> Path:
     return state_path().parent / "discovery.json"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LastGood:
     """The newest successful answer of one source, kept so a skipped call still has something to say."""
 

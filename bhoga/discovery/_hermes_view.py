@@ -10,9 +10,9 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 
 from bhoga._providers import PROVIDERS
+from bhoga._record import record
 from bhoga.errors import BhogaError
 
 __all__ = ["Seen", "fingerprint", "hermes_auth_logins", "hermes_env", "seen"]
@@ -66,7 +66,7 @@ def hermes_auth_logins() -> frozenset[str]:
     return frozenset(found)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Seen:
     """The value Hermes would use for a variable (its `.env` first), and every place it was found."""
 

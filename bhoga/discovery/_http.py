@@ -8,10 +8,10 @@ import contextlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from bhoga._paths import offline
+from bhoga._record import field, record
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_BODY_BYTES", "USER_AGENT", "HttpResult", "http_get"]
 
@@ -23,7 +23,7 @@ MAX_BODY_BYTES = 1024 * 1024
 """Usage payloads are a few kilobytes; a megabyte means something else is answering."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HttpResult:
     """What came back: `status` 0 means no HTTP answer at all (refused, timeout, TLS, offline)."""
 

@@ -10,11 +10,11 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bhoga._model import QuotaWindow
+from bhoga._record import field, record
 from bhoga._values import as_dict, as_float, from_epoch, parse_iso
 
 __all__ = [
@@ -42,7 +42,7 @@ _FLAT = (
 _ACCOUNT_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClaudeCredentials:
     """The readable part of a Claude Code login. The token is excluded from repr so it never reaches a log."""
 
@@ -179,7 +179,7 @@ def parse_usage(
     return tuple(found.values()), tuple(extra)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CachedUsage:
     """Claude Code's own cached copy of the usage object, with when it was fetched."""
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bhoga._model import QuotaWindow, window_name
+from bhoga._record import field, record
 from bhoga._values import after, as_dict, as_float, from_epoch, parse_iso
 
 __all__ = [
@@ -183,7 +183,7 @@ def jwt_claims(token: str) -> dict[str, Any]:
         return {}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CodexAuth:
     """The readable part of `auth.json`; tokens are excluded from repr so they never reach a log."""
 

@@ -14,11 +14,11 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from bhoga._model import RouterRecommendation
+from bhoga._record import record
 from bhoga.errors import HermesConfigError
 from bhoga.hermes import _atomic
 from bhoga.hermes._dupes import ROUTE_KEYS, blocking_duplicate
@@ -45,7 +45,7 @@ class Ranker(Protocol):
     def ranked(self, model: str, *, exclude: Sequence[str] = ()) -> tuple[RouterRecommendation, ...]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HermesRoute:
     """What Hermes' config says now (None for a key that is not there)."""
 
@@ -55,7 +55,7 @@ class HermesRoute:
     api_mode: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Target:
     """The file to edit: the path given, its real target, and the facts of its Hermes home."""
 

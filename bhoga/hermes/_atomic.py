@@ -16,11 +16,11 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bhoga import _files
+from bhoga._record import record
 from bhoga.errors import HermesConfigError, NotRegularFileError
 
 __all__ = ["BACKUP_SUFFIX", "Snapshot", "check_writable", "locked", "read_file", "replace_file", "write_backup"]
@@ -33,7 +33,7 @@ MAX_CONFIG_BYTES = 8 * 1024 * 1024
 """A Hermes config is a few kilobytes; past this it is not a file to edit."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Snapshot:
     """Identity of the bytes read: if any part differs just before the rename, someone else wrote."""
 

@@ -12,11 +12,11 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from bhoga import _files, _lazy, _paths
 from bhoga._providers import PROVIDERS, credential_vars
+from bhoga._record import record
 from bhoga.errors import HermesConfigError, NotRegularFileError
 
 __all__ = ["HermesFacts", "hermes_config_path", "hermes_dir", "read_facts"]
@@ -83,7 +83,7 @@ def _dotenv_values(path: Path) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HermesFacts:
     """What decides a route: credential variables Hermes sees, and the logins of Hermes' own auth store."""
 

@@ -13,12 +13,12 @@ import json
 import os
 import shutil
 import stat
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from bhoga import __version__, _files, _paths
 from bhoga._providers import PROVIDERS
+from bhoga._record import record
 from bhoga.errors import HermesConfigError, NotRegularFileError
 from bhoga.hermes._home import hermes_dir
 from bhoga.hermes._plugins import plugin_lists, set_plugin_enabled
@@ -33,7 +33,7 @@ _TABLES_BEGIN = "# registry: begin\n"
 _TABLES_END = "# registry: end\n"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PluginState:
     """What `bhoga hermes-plugin status` reports."""
 

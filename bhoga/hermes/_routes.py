@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from bhoga._providers import PROVIDERS, Endpoint, Provider, hermes_aliases, model_family, provider, spell
+from bhoga._record import record
 from bhoga.errors import HermesConfigError
 from bhoga.hermes._home import HermesFacts
 
@@ -43,7 +43,7 @@ _ENTRY_STALE_KEYS = ("api", "url", "api_key", "key_cmd", "transport", "enabled")
 _TASK_CREDENTIAL_KEYS = ("api_key", "key_env", "api_key_env")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Route:
     """The Hermes side of one bhoga provider for one model."""
 

@@ -12,9 +12,9 @@ import bisect
 import copy
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from bhoga._record import record
 from bhoga.errors import HermesConfigError
 from bhoga.hermes._render import DELETE, Spec, has_content
 from bhoga.hermes._yamldoc import Alias, Doc, Mapping, Node, Scalar, Sequence, parse_doc, to_data
@@ -137,7 +137,7 @@ def _by_entries(
     return keys, build
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Lazy:
     """A verified new file: its tree on demand, and the top-level entries parsed during the check at once."""
 

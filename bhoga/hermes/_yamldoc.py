@@ -12,9 +12,9 @@ import bisect
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from bhoga._record import record
 from bhoga.errors import HermesConfigError
 
 __all__ = ["Alias", "Doc", "Duplicate", "Mapping", "Node", "Scalar", "Sequence", "parse_doc", "to_data"]
@@ -36,7 +36,7 @@ BOM = "\ufeff"
 _LOOK_BACK = 4096
 
 
-@dataclass(slots=True, eq=False)
+@record(frozen=False, eq=False)
 class Scalar:
     """A scalar with its text span [start, end) in the original text."""
 
@@ -51,7 +51,7 @@ class Scalar:
         return self.style is None and self.value in _NULLS
 
 
-@dataclass(slots=True, eq=False)
+@record(frozen=False, eq=False)
 class Mapping:
     """A mapping; `end` is where its closing token sits (block: the next token; flow: just past `}`)."""
 
@@ -68,7 +68,7 @@ class Mapping:
         return None
 
 
-@dataclass(slots=True, eq=False)
+@record(frozen=False, eq=False)
 class Sequence:
     """A sequence; `end` is where its closing token sits, like `Mapping`'s."""
 
@@ -79,7 +79,7 @@ class Sequence:
     anchor: str | None = None
 
 
-@dataclass(slots=True, eq=False)
+@record(frozen=False, eq=False)
 class Alias:
     """An alias (`*name`) with its text span [start, end)."""
 
@@ -92,7 +92,7 @@ class Alias:
 Node = Scalar | Mapping | Sequence | Alias
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Duplicate:
     """A key given twice in one mapping: `path` leads to that mapping (keys, and indexes into lists)."""
 
@@ -103,7 +103,7 @@ class Duplicate:
     last: Scalar
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Doc:
     """One config file: its decoded text and parse tree, plus what is needed to write it back identically."""
 

@@ -11,10 +11,10 @@ import subprocess
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from bhoga import _files
+from bhoga._record import record
 from bhogad.service._render import program_argv
 
 __all__ = ["CommandResult", "ServiceManager", "fail", "say"]
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 _COMMAND_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CommandResult:
     """How one service-manager command went; `detail` is its last line of output, for the user."""
 
