@@ -12,6 +12,7 @@ import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 OUT = Path(__file__).parent / "data" / "traces"
 START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
@@ -81,6 +82,12 @@ def working_days(
     return reqs
 
 
+def _moved(sub: dict[str, object], *changes: dict[str, float]) -> list[dict[str, object]]:
+    """`sub`'s windows, each with its change applied (another reset time, another starting use)."""
+    windows = cast("list[dict[str, object]]", sub["windows"])
+    return [{**w, **c} for w, c in zip(windows, changes, strict=True)]
+
+
 def traces() -> dict[str, dict[str, object]]:
     """The committed traces, by file name."""
     out: dict[str, dict[str, object]] = {}
@@ -139,9 +146,9 @@ def traces() -> dict[str, dict[str, object]]:
     rng = random.Random(11)
     claude = {
         **CLAUDE,
-        "windows": [dict(w, first_reset_min=m) for w, m in zip(CLAUDE["windows"], (6 * 60, 1440, 1440), strict=True)],
-    }  # type: ignore[call-overload]
-    copilot = {**COPILOT, "windows": [dict(COPILOT["windows"][0], first_reset_min=2 * 1440, used=120)]}  # type: ignore[index]
+        "windows": _moved(CLAUDE, {"first_reset_min": 6 * 60}, {"first_reset_min": 1440}, {"first_reset_min": 1440}),
+    }
+    copilot = {**COPILOT, "windows": _moved(COPILOT, {"first_reset_min": 2 * 1440, "used": 120})}
     make(
         "held-out",
         "Held out (not used to tune): Claude Code, Codex, Copilot and both APIs; other reset times, more Gemini.",
@@ -153,6 +160,33 @@ def traces() -> dict[str, dict[str, object]]:
             [("claude-sonnet-4-6", 2), ("claude-opus-4-6", 1.5), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.6)],
             (2, 6),
             1.4,
+        ),
+    )
+    # Held out again: made after the round that added the "saves about half as much" rule (`bhoga._value`),
+    # tuned on the four tuning traces only. Another seed, every window's reset moved, less of Copilot left.
+    rng = random.Random(23)
+    claude2 = {
+        **CLAUDE,
+        "windows": _moved(
+            CLAUDE,
+            {"first_reset_min": 7 * 60 + 15},
+            {"first_reset_min": 2.25 * 1440, "used": 1300},
+            {"first_reset_min": 2.25 * 1440, "used": 600},
+        ),
+    }
+    codex2 = {**CODEX, "windows": _moved(CODEX, {"first_reset_min": 9 * 60 + 40}, {"first_reset_min": 3 * 1440})}
+    copilot2 = {**COPILOT, "windows": _moved(COPILOT, {"first_reset_min": 5.5 * 1440, "used": 210})}
+    make(
+        "held-out-2",
+        "Held out (made after the second round of tuning): other seed, every reset moved, Copilot fuller.",
+        [claude2, codex2, copilot2],
+        [ANTHROPIC_API, OPENAI_API],
+        working_days(
+            rng,
+            7,
+            [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1.2), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.4)],
+            (3, 5),
+            1.1,
         ),
     )
     return out

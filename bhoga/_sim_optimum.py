@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 
 from bhoga._sim_trace import Trace
 from bhoga._simulate import Result, World
@@ -39,10 +40,18 @@ def _cycle(first_reset_s: float, minutes: int, t: float) -> int:
     return 0 if t < first_reset_s else int((t - first_reset_s) // (minutes * 60)) + 1
 
 
-def optimum(trace: Trace) -> Result:
-    """The offline optimum of `trace` as a `Result` (policy "optimum"); `BhogaError` without scipy."""
+Caps = Callable[[str, str, int, float], float]
+"""`(pid, window key, cycle, units the cycle has) -> units the optimum may use of it` (a diagnostic's what-if)."""
+
+
+def optimum(trace: Trace, *, caps: Caps | None = None, integral: bool = False) -> Result:
+    """The offline optimum of `trace` as a `Result` (policy "optimum"); `BhogaError` without scipy.
+
+    `caps` changes what each window cycle may give (`benchmarks.routing_explain` asks what the optimum would pay
+    with only the capacity a policy used); `integral` solves it in whole requests (a mixed-integer program).
+    """
     try:
-        from scipy.optimize import linprog  # noqa: PLC0415 - optional, heavy
+        from scipy.optimize import Bounds, LinearConstraint, linprog, milp  # noqa: PLC0415 - optional, heavy
         from scipy.sparse import coo_matrix  # noqa: PLC0415
     except ImportError:
         raise BhogaError("the offline optimum needs scipy: pip install 'bhoga[bench]'") from None
@@ -98,22 +107,23 @@ def optimum(trace: Trace) -> Result:
             row = ub_rows.get((wi, cyc[wi]))
             if row is None:
                 row = ub_rows[(wi, cyc[wi])] = len(b_ub)
-                b_ub.append(w.capacity - (w.used if cyc[wi] == 0 else 0.0))
+                has = w.capacity - (w.used if cyc[wi] == 0 else 0.0)
+                b_ub.append(caps(pid, w.key, cyc[wi], has) if caps else has)
             ub_r.append(row)
             ub_c.append(j)
             ub_v.append(cost)
     n = len(cols)
-    kw: dict[str, object] = {}
-    if b_ub:
-        kw = {"A_ub": coo_matrix((ub_v, (ub_r, ub_c)), shape=(len(b_ub), n)), "b_ub": [max(0.0, b) for b in b_ub]}
-    sol = linprog(
-        c,
-        A_eq=coo_matrix((eq_v, (eq_r, eq_c)), shape=(len(groups), n)),
-        b_eq=b_eq,
-        bounds=(0, None),
-        method="highs",
-        **kw,
-    )
+    a_eq = coo_matrix((eq_v, (eq_r, eq_c)), shape=(len(groups), n))
+    a_ub = coo_matrix((ub_v, (ub_r, ub_c)), shape=(len(b_ub), n)) if b_ub else None
+    b_ub = [max(0.0, b) for b in b_ub]
+    if integral:
+        cons = [LinearConstraint(a_eq, b_eq, b_eq)]
+        if a_ub is not None:
+            cons.append(LinearConstraint(a_ub, -math.inf, b_ub))
+        sol = milp(c, constraints=cons, integrality=[1] * n, bounds=Bounds(0, math.inf))
+    else:
+        kw: dict[str, object] = {} if a_ub is None else {"A_ub": a_ub, "b_ub": b_ub}
+        sol = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs", **kw)
     if not sol.success:
         raise BhogaError(f"the optimum's linear program failed: {sol.message}")
     x = sol.x

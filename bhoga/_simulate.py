@@ -86,6 +86,8 @@ class World:
         self.capacity_reset = 0.0
         self.resets: list[tuple[str, str, float, float]] = []
         """(pid, window key, seconds, units left) for every reset inside the trace."""
+        self.cycle_use: dict[tuple[str, str], list[float]] = {}
+        """Units used in each cycle of each window, in order (the first counts what was used before the trace)."""
 
     def advance(self, t: float) -> None:
         """Apply every reset up to `t` seconds, counting what was left unused."""
@@ -97,6 +99,7 @@ class World:
                         self.left_at_resets += left
                         self.capacity_reset += w.capacity
                         self.resets.append((w.pid, w.key, w.next_reset, left))
+                        self.cycle_use.setdefault((w.pid, w.key), []).append(w.used)
                     w.used = 0.0
                     w.next_reset += w.minutes * 60
 
@@ -146,6 +149,8 @@ class Result:
     days: float = 1.0
     max_flips_hour: int = 0
     served_by: dict[str, int] = field(default_factory=dict)
+    cycle_use: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    """Units used in every cycle of every window, the cycle still open at the end last (`World.cycle_use`)."""
 
     @property
     def flips_per_day(self) -> float:
@@ -197,6 +202,10 @@ class _Core(_Policy):
                 self.polled[pid] = t
                 self._see(pid, t, now, self.view[pid].throttled_until if pid in self.view else None)
 
+    def _forecast(self, quotas: tuple[ProviderQuota, ...], t: float, now: datetime) -> dict[tuple[str, str], Pace]:
+        """Every window's pace, from the recorded history as the Router computes it."""
+        return paces(quotas, self.history, now)
+
     def choose(self, model: str, t: float, now: datetime, tried: set[str]) -> str | None:
         self._poll(t, now)
         quotas = tuple(self.view.values())
@@ -204,7 +213,7 @@ class _Core(_Policy):
         if self.policy in PACED:
             # Like the Router, reuse paces for a while: a rate over ten minutes or more barely moves in one.
             if self._paces is None or t - self._paces[0] >= 60:
-                self._paces = (t, paces(quotas, self.history, now))
+                self._paces = (t, self._forecast(quotas, t, now))
             pc = self._paces[1]
         self.models.add(model)
         if self.policy == "value":
@@ -356,6 +365,10 @@ def simulate(trace: Trace, policy: str, *, reserve: float = 0.10, margin: float 
             per_hour[hour] = per_hour.get(hour, 0) + 1
         last[model] = served
     world.advance(world.end)
+    for wins in world.wins.values():
+        for w in wins:
+            world.cycle_use.setdefault((w.pid, w.key), []).append(w.used)
+    res.cycle_use = world.cycle_use
     res.unused_pct = 100.0 * world.left_at_resets / world.capacity_reset if world.capacity_reset else 0.0
     res.max_flips_hour = max(per_hour.values(), default=0)
     res.spend = round(res.spend, 4)

@@ -52,11 +52,15 @@ Gemini 2.5 Pro $10). A proxy for the price of a turn: input prices keep nearly t
 that is a substring of the model name wins."""
 
 SOLE_KEEP = 0.35
-"""Headroom a window keeps for a model in use it is the only route of (others pay for theirs below it)."""
+"""Headroom a window keeps for a model in use it is the only route of, or that saves at least twice as much per
+unit of it (others pay for theirs below it)."""
 _MIN_ELAPSED = 0.1
 """A cycle's average is not trusted before this share of it has passed."""
 _CLOSE = 0.8
 """A model whose density on a window is within this factor of the best one's is as good a use of it."""
+_DOMINATED = 0.55
+"""A model whose density on a window is at most this factor of another's (about half: learned costs are fits, so
+exactly half must not hinge on the last digit) leaves it the last `SOLE_KEEP` of it."""
 
 
 @record
@@ -114,12 +118,13 @@ def cycle_projection(window: QuotaWindow, now: datetime) -> float | None:
 
 
 def rival(pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: float) -> tuple[str, bool] | None:
-    """The model in use that `window` of `pid` would rather serve than `model`, and whether it is that model's
-    only route (then the window is kept for it whatever its pace); None when `model` is as good a use as any.
+    """The model in use that `window` of `pid` would rather serve than `model`, and whether the window is kept
+    for it whatever its pace; None when `model` is as good a use as any.
 
     A model with no metered route is never refused; a window that is the only route of another model in use keeps
     `SOLE_KEEP` of itself for it; otherwise the model that saves most per percent of the window is the rival, when
-    `model` saves less than `_CLOSE` times as much.
+    `model` saves less than `_CLOSE` times as much, and the window keeps `SOLE_KEEP` of itself for the rival when
+    `model` saves at most `_DOMINATED` times as much.
     """
     if price_of(model, econ) == math.inf:
         return None  # nothing else can serve it
@@ -137,4 +142,7 @@ def rival(pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: 
             best = (d, other)
     if mine is None or best is None or mine >= _CLOSE * best[0]:
         return None
-    return best[1], False
+    # Saving at most half as much (Opus on Copilot: 10 premium requests for the price of 5 Sonnet turns), it leaves
+    # the last of the window to the rival as it would to a model with no other route: whatever the pace says, for
+    # Copilot is read only every 15 minutes and its spill-over comes in bursts no pace sees coming.
+    return best[1], headroom < SOLE_KEEP and mine <= _DOMINATED * best[0]

@@ -109,6 +109,23 @@ def test_the_only_route_of_a_model_in_use_keeps_a_share_for_it() -> None:
     assert rank(roomy, SONNET, NOW, policy="value", paces={}, econ=e)[0].provider_id == "github-copilot"
 
 
+def test_a_model_that_saves_half_as_much_leaves_the_last_of_a_window_to_the_other() -> None:
+    """On Copilot an Opus turn (10 premium requests, $0.40) saves at most half what Sonnet's (1, $0.08) does per
+    request: below 35 % left, Opus pays and Copilot is kept for Sonnet whatever its pace; above it, Opus uses it.
+    Sonnet on Claude Code (60 % of Opus's share) is not pushed out that way: it only ranks after other plans."""
+    e = econ()
+    low = sub("github-copilot", "monthly", 70, 200 * H, 43200)
+    assert rival("github-copilot", low.windows[0], OPUS, e, 0.3) == (SONNET, True)
+    got = rank([low, API], OPUS, NOW, policy="value", paces={}, econ=e)
+    assert got[0].provider_id == "anthropic_api"
+    assert "kept for claude-sonnet-4-6" in got[0].reason
+    roomy = sub("github-copilot", "monthly", 50, 200 * H, 43200)
+    assert rank([roomy, API], OPUS, NOW, policy="value", paces={}, econ=e)[0].provider_id == "github-copilot"
+    cc = sub("claude_code", "burst", 70, 3 * H)
+    assert rival("claude_code", cc.windows[0], SONNET, e, 0.3) == (OPUS, False)
+    assert rank([cc, API], SONNET, NOW, policy="value", paces={}, econ=e)[0].provider_id == "claude_code"
+
+
 def test_a_long_window_keeps_a_quarter_of_the_reserve_to_its_end() -> None:
     """Pace waives the reserve in a window's last quarter; value keeps 2.5 % on a monthly window (a turn whose
     cost is not learned yet must not meet the wall) but not on a 5 h one."""

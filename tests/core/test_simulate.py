@@ -49,6 +49,19 @@ def test_optimum_fills_the_subscription_then_pays() -> None:
     assert (r.spend, r.unused_pct, r.unserved, r.requests) == (5.0, 75.0, 0, 15)
 
 
+def test_a_policy_run_records_each_window_cycle_and_the_optimum_can_be_held_to_it() -> None:
+    """headroom uses 9 of the first cycle's 10 units (reserve) and none of the other four; held to those 9, the
+    optimum pays $6 like headroom; given 2.5 units it pays $12.5, in whole requests $13."""
+    t = parse_trace(FIFTEEN)
+    r = simulate(t, "headroom")
+    assert r.cycle_use == {("claude_code", "burst"): [9.0, 0.0, 0.0, 0.0, 0.0]}
+    uses = r.cycle_use[("claude_code", "burst")]
+    held = optimum(t, caps=lambda pid, key, k, has: uses[k])
+    assert held.spend == 6.0
+    assert optimum(t, caps=lambda *_: 2.5).spend == 12.5
+    assert optimum(t, caps=lambda *_: 2.5, integral=True).spend == 13.0
+
+
 def test_headroom_keeps_the_reserve_and_pays_for_it() -> None:
     """With a 10 % reserve headroom stops at 9 units: $6 and 31 of 40 units unused; without a reserve, $5."""
     r = simulate(parse_trace(FIFTEEN), "headroom")
