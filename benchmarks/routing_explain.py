@@ -164,7 +164,8 @@ def table(splits: list[Split], policy: str) -> str:
 
         def run(res: sim.Result, o: float = o) -> str:
             extra = f", {res.unserved} unserved" if res.unserved else ""
-            walls = f", {res.avoidable_walls} avoidable walls" if res.avoidable_walls else ""
+            n = res.avoidable_walls
+            walls = f", {n} avoidable wall{'s' if n > 1 else ''}" if n else ""
             return f"${res.spend:.2f} ({_pct(res.spend - o, o)}{extra}{walls})"
 
         unserved = f", {s.result.unserved} unserved" if s.result.unserved else ""
