@@ -36,6 +36,7 @@ __all__ = [
     "VERSION",
     "ApplyRequest",
     "BestRequest",
+    "PassRequest",
     "PauseRequest",
     "PinRequest",
     "PingRequest",
@@ -142,6 +143,12 @@ class PinRequest:
     pinned: bool
 
 
+@record
+class PassRequest:
+    """Run one discovery + Hermes pass now and answer with what it did (`bhogad --once` while bhogad runs,
+    DESIGN §8.2); a request arriving while one runs joins it."""
+
+
 Request: TypeAlias = (
     PingRequest
     | TurnRequest
@@ -153,6 +160,7 @@ Request: TypeAlias = (
     | ApplyRequest
     | PinRequest
     | SubscribeRequest
+    | PassRequest
 )
 
 _PING = PingRequest()
@@ -160,6 +168,7 @@ _STATUS = StatusRequest()
 _PAUSE = PauseRequest()
 _RESUME = ResumeRequest()
 _SUBSCRIBE = SubscribeRequest()
+_PASS = PassRequest()
 
 
 def _reject_constant(name: str) -> None:
@@ -303,6 +312,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "pin": _bare(PinRequest(True)),
     "unpin": _bare(PinRequest(False)),
     "subscribe": _bare(_SUBSCRIBE),
+    "pass": _bare(_PASS),
 }
 OPS: Final = tuple(_PARSERS)
 _OP_NAMES: Final[dict[type, str]] = {
@@ -315,6 +325,7 @@ _OP_NAMES: Final[dict[type, str]] = {
     ResumeRequest: "resume",
     ApplyRequest: "apply",
     SubscribeRequest: "subscribe",
+    PassRequest: "pass",
 }
 """The op of each request type (`PinRequest` is `pin` or `unpin` by its field)."""
 

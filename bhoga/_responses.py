@@ -15,6 +15,7 @@ from bhoga._model import RouterRecommendation
 from bhoga._protocol import (
     ApplyRequest,
     BestRequest,
+    PassRequest,
     PauseRequest,
     PingRequest,
     Request,
@@ -33,10 +34,12 @@ __all__ = [
     "ApplyAnswer",
     "BestAnswer",
     "DaemonInfo",
+    "Discovered",
     "Failure",
     "HermesView",
     "LastPass",
     "Ok",
+    "PassAnswer",
     "PausedAnswer",
     "PingAnswer",
     "Response",
@@ -167,7 +170,41 @@ class StatusAnswer:
     daemon: DaemonInfo | None = None
 
 
-Response: TypeAlias = Ok | Failure | PingAnswer | BestAnswer | PausedAnswer | ApplyAnswer | Subscribed | StatusAnswer
+@record
+class Discovered:
+    """One quota as a `pass` left it: headroom 0.0-1.0 (-1.0 unknown), status, and discovery's note (which says
+    when a usage endpoint was not called, and why)."""
+
+    provider_id: str
+    model: str
+    quota_pct: float
+    status: str
+    note: str = ""
+
+
+@record
+class PassAnswer:
+    """What a `pass` did (DESIGN §8.2): the quotas after its discovery, how its Hermes pass ended (`outcome` as in
+    `status`'s `last_pass`; `changed` when it rewrote the config), and anything that failed on the way.
+
+    `joined` says the request arrived while a pass was running and got that pass's answer."""
+
+    pid: int
+    joined: bool
+    started_at: str
+    discovered: tuple[Discovered, ...]
+    outcome: str
+    changed: bool
+    message: str
+    path: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    errors: tuple[str, ...] = ()
+
+
+Response: TypeAlias = (
+    Ok | Failure | PingAnswer | BestAnswer | PausedAnswer | ApplyAnswer | Subscribed | StatusAnswer | PassAnswer
+)
 
 
 def _ranked_json(ranked: tuple[RouterRecommendation, ...]) -> list[object]:
@@ -203,6 +240,34 @@ def _daemon_json(d: DaemonInfo) -> dict[str, object]:
     }
 
 
+def _pass_json(p: PassAnswer) -> dict[str, object]:
+    return {
+        "ok": True,
+        "pid": p.pid,
+        "joined": p.joined,
+        "started_at": p.started_at,
+        "discovered": [
+            {
+                "provider_id": d.provider_id,
+                "model": d.model,
+                "quota_pct": d.quota_pct,
+                "status": d.status,
+                "note": d.note,
+            }
+            for d in p.discovered
+        ],
+        "hermes": {
+            "outcome": p.outcome,
+            "changed": p.changed,
+            "message": p.message,
+            "path": p.path,
+            "provider": p.provider,
+            "model": p.model,
+        },
+        "errors": list(p.errors),
+    }
+
+
 def response_json(response: Response) -> dict[str, object]:
     """`response` as the JSON object on the wire (what `status --json` prints, too)."""
     match response:
@@ -235,6 +300,8 @@ def response_json(response: Response) -> dict[str, object]:
             return body
         case Subscribed():
             return {"ok": True, "subscribed": True}
+        case PassAnswer():
+            return _pass_json(response)
         case StatusAnswer():
             return {
                 "ok": True,
@@ -327,6 +394,42 @@ def _status(obj: dict[str, Any]) -> StatusAnswer:
     )
 
 
+def _discovered(obj: object) -> tuple[Discovered, ...]:
+    if not isinstance(obj, list):
+        return ()
+    return tuple(
+        Discovered(
+            provider_id=str(d["provider_id"]),
+            model=str(d.get("model") or "*"),
+            quota_pct=float(d.get("quota_pct", -1.0)),
+            status=str(d.get("status")),
+            note=str(d.get("note") or ""),
+        )
+        for d in obj
+        if isinstance(d, dict)
+    )
+
+
+def _pass(obj: dict[str, Any]) -> PassAnswer:
+    h = obj.get("hermes")
+    if not isinstance(h, dict):
+        raise TypeError("hermes must be an object")
+    errors = obj.get("errors") or []
+    return PassAnswer(
+        pid=int(obj["pid"]),
+        joined=obj.get("joined") is True,
+        started_at=str(obj.get("started_at") or ""),
+        discovered=_discovered(obj.get("discovered")),
+        outcome=str(h["outcome"]),
+        changed=h.get("changed") is True,
+        message=str(h.get("message") or ""),
+        path=_opt_str(h.get("path")),
+        provider=_opt_str(h.get("provider")),
+        model=_opt_str(h.get("model")),
+        errors=tuple(map(str, errors)) if isinstance(errors, list) else (),
+    )
+
+
 def _answer(request: Request, obj: dict[str, Any]) -> Response:
     match request:
         case PingRequest():
@@ -348,6 +451,8 @@ def _answer(request: Request, obj: dict[str, Any]) -> Response:
             )
         case SubscribeRequest():
             return Subscribed()
+        case PassRequest():
+            return _pass(obj)
     return OK
 
 

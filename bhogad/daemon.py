@@ -39,13 +39,14 @@ from .config import DaemonConfig, load_config
 from .flip import Flipper, FlipResult, Outcome
 from .handler import Handler
 from .notify import Notifier, ProviderView, detect, flip_event
+from .ondemand import OnDemand, PassLedger
 from .pointer import forget_socket, record_socket
 from .scheduler import Periodic, ResumeDetector
 from .tasks import DiscoveryRunner, in_thread
 from .watch import Watcher, WatchSpec
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .server import Pending, Server
 
 __all__ = ["Daemon"]
 
@@ -96,6 +97,10 @@ class Daemon:
         self._stopping: asyncio.Event | None = None
         self._flip_task: asyncio.Task[None] | None = None
         self._flip_again = False
+        self.passes = PassLedger()
+        self._after_discovery = 0
+        """The number of the Hermes pass that sees what the last discovery found."""
+        self.on_demand: OnDemand | None = None
         self.discovery: DiscoveryRunner | None = None
         self._change_timer: asyncio.TimerHandle | None = None
         self._errors_logged: set[str] = set()
@@ -191,12 +196,37 @@ class Daemon:
         """Whether writes are paused right now."""
         return is_paused(self.config.paused)
 
+    def run_pass(self) -> Pending:
+        """The `pass` op: one discovery + Hermes pass now, answered when done (see `bhogad.ondemand`)."""
+        if self.on_demand is None or self._stopping is None or self._stopping.is_set():
+            raise BhogaError("bhogad is not running passes now (starting or stopping); try again")
+        return self.on_demand.request()
+
+    # The `PassHost` an on-demand pass asks (bhogad/ondemand.py).
+
+    def discover_now(self) -> asyncio.Future[str | None]:
+        assert self.discovery is not None
+        return self.discovery.run_now()
+
+    def pass_after_discovery(self) -> asyncio.Future[FlipResult]:
+        assert self._loop is not None
+        if self._stopping is None or self._stopping.is_set():
+            fut: asyncio.Future[FlipResult] = self._loop.create_future()
+            fut.set_exception(BhogaError("bhogad is stopping"))
+            return fut
+        need = self._after_discovery
+        if need == 0:  # no pass was ever asked for (a discovery that failed before the first one)
+            self.request_flip()
+            need = self.passes.current()
+        return self.passes.wait(self._loop, need)
+
     # -- Hermes passes --------------------------------------------------------------------------------
 
     def request_flip(self) -> None:
         """Ask for a Hermes pass soon; coalesces with one in progress."""
         if self._stopping is None or self._stopping.is_set() or self._loop is None:
             return
+        self.passes.requested()
         if self._flip_task is not None and not self._flip_task.done():
             self._flip_again = True
             return
@@ -206,6 +236,7 @@ class Daemon:
         assert self._loop is not None
         while True:
             self._flip_again = False
+            number = self.passes.begin()
             started = self._loop.time()
             run = functools.partial(self.flipper.run, self.config)
             try:
@@ -215,6 +246,7 @@ class Daemon:
                 log.debug("Hermes pass traceback", exc_info=True)
                 result = FlipResult(Outcome.ERROR, f"{type(exc).__name__}: {exc}")
             self._note_pass(result)
+            self.passes.end(number, result)
             if not self._flip_again or (self._stopping is not None and self._stopping.is_set()):
                 return
             # Changes kept coming during the pass (a flood of turns changes the quota state every few ms): the
@@ -315,6 +347,9 @@ class Daemon:
     def _discovery_done(self) -> None:
         if self.last_pass is None:
             self.request_flip()  # the first pass, even when discovery changed nothing
+        # What discovery found was merged before this callback (and asked for a pass): the pass queued now, or
+        # else the one running, or else the last one, sees it.
+        self._after_discovery = self.passes.current()
 
     # -- events ---------------------------------------------------------------------------------------
 
@@ -418,6 +453,7 @@ class Daemon:
             return 1
         self._server = server
         server.on_subscribe = self.publish
+        self.on_demand = OnDemand(loop, self)
         for sig, fn in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):
             loop.add_signal_handler(sig, fn)
         self.router.subscribe(self._on_quota_change)
@@ -460,6 +496,9 @@ class Daemon:
                 await asyncio.wait_for(asyncio.shield(self._flip_task), _STOP_BUDGET)
         if self._publish_timer is not None:
             self._publish_timer.cancel()
+        if self.on_demand is not None:
+            self.on_demand.close()
+        self.passes.fail_all(BhogaError("bhogad is stopping"))
         await server.close()
         forget_socket(server.path)
         self.notifier.close()

@@ -1,7 +1,7 @@
 """Answers to socket requests (protocol v1, DESIGN §7), computed on the loop thread from in-memory state.
 
 The handler knows the Router and a small `DaemonView` (what only the daemon knows: Hermes' route as its last
-pass saw it, the pause marker, `apply` and `pin`), not the daemon itself, so socket tests run this very handler
+pass saw it, the pause marker, `apply`, `pin` and `pass`), not the daemon itself, so socket tests run this very handler
 over any view. It counts the turns it takes, by source, so `status` can show that none were lost.
 """
 
@@ -16,6 +16,7 @@ from bhoga import __version__
 from bhoga._protocol import (
     ApplyRequest,
     BestRequest,
+    PassRequest,
     PauseRequest,
     PingRequest,
     PinRequest,
@@ -44,6 +45,8 @@ from bhoga.errors import ProtocolError
 if TYPE_CHECKING:
     from bhoga._protocol_fast import TurnBatch
 
+    from .server import Pending
+
 __all__ = ["DaemonView", "Handler"]
 
 _MAX_SOURCES = 64
@@ -71,6 +74,10 @@ class DaemonView(Protocol):
     def apply(self, model: str, *, dry_run: bool, aux: bool) -> ApplyAnswer: ...
 
     def set_pinned(self, pinned: bool) -> None: ...
+
+    def run_pass(self) -> Pending:
+        """One discovery + Hermes pass now; its answer comes when it is done (joined when one is running)."""
+        ...
 
 
 class Handler:
@@ -130,7 +137,7 @@ class Handler:
         )
         return build_status(router, view.routed_models(), view.hermes(), paused=view.paused(), daemon=info)
 
-    def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request) -> Response | Pending:
         """Answer one parsed request; a `BhogaError` becomes `{"ok": false, "error": ...}` in the server."""
         router = self.router
         if type(request) is TurnRequest:  # the hot path: checked first, without the match machinery
@@ -177,4 +184,6 @@ class Handler:
             case PinRequest():
                 self.view.set_pinned(request.pinned)
                 return OK
+            case PassRequest():
+                return self.view.run_pass()
         raise ProtocolError(f"unsupported request {type(request).__name__}")

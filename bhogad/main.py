@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from bhoga.errors import BhogaError, ConfigError
 
-from .config import DaemonConfig, load_config
+from .config import load_config
+from .once import DEFAULT_TIMEOUT, run_once
 
 __all__ = ["main", "run_once", "setup_logging"]
 
@@ -48,6 +50,16 @@ def _from_env() -> str:
     return ", from BHOGA_CONFIG" if os.environ.get("BHOGA_CONFIG", "").strip() else ""
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= 3600):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds between 0 and 3600")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bhogad",
@@ -57,7 +69,18 @@ def _parser() -> argparse.ArgumentParser:
     from bhoga._paths import daemon_config_path  # noqa: PLC0415
 
     p.add_argument("--version", action="version", version=f"bhogad {__version__}")
-    p.add_argument("--once", action="store_true", help="one discovery + routing + Hermes pass, then exit")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="one discovery + routing + Hermes pass, then exit (done by bhogad when it runs)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"with --once: how long to wait for a running bhogad's pass (default {DEFAULT_TIMEOUT:g})",
+    )
     p.add_argument(
         "--config",
         type=Path,
@@ -76,63 +99,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("uninstall", help="stop, disable and remove the user service (and bhoga's Hermes plugin)")
     return p
-
-
-def run_once(config: DaemonConfig) -> int:
-    """`bhogad --once`: discovery, ranking and at most one Hermes write; prints what it did."""
-    from bhoga._router import Router  # noqa: PLC0415 - keeps `bhogad --help` light
-
-    from .flip import Flipper, Outcome  # noqa: PLC0415
-
-    if (code := _once_with_daemon()) is not None:
-        return code
-
-    router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy, prices=dict(config.prices))
-    try:
-        router.discover(force=False)
-        for key, q in sorted(router.quotas().items()):
-            pct = f"{q.quota_pct:.0%} left" if q.quota_pct >= 0 else "quota unknown"
-            note = f" - {q.note}" if q.note else ""
-            print(f"quota {key}: {pct}, {q.status}{note}")
-        result = Flipper(router).run(config)
-    finally:
-        router.close()
-    where = f" {result.path}" if result.path else ""
-    print(f"hermes{where}: {result.outcome}: {result.message}")
-    if result.provider or result.hermes_model:
-        print(f"hermes now: provider={result.provider} model={result.hermes_model}")
-    if result.outcome is Outcome.ERROR:
-        print(f"bhogad: {result.message}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _once_with_daemon() -> int | None:
-    """While bhogad runs it is the only writer (DESIGN §8.2): print its view and its last pass instead of
-    writing; None when no daemon answers."""
-    from bhoga._client import ask  # noqa: PLC0415
-    from bhoga._paths import socket_path  # noqa: PLC0415
-    from bhoga._protocol import StatusRequest  # noqa: PLC0415
-    from bhoga._responses import StatusAnswer  # noqa: PLC0415
-
-    answer = ask(socket_path(), StatusRequest(), timeout=2.0)
-    if not isinstance(answer, StatusAnswer):
-        return None
-    for q in answer.quotas:
-        pct = q.get("quota_pct", -1.0)
-        left = f"{pct:.0%} left" if isinstance(pct, int | float) and pct >= 0 else "quota unknown"
-        note = f" - {q['note']}" if q.get("note") else ""
-        print(f"quota {q.get('provider_id')}:{q.get('model')}: {left}, {q.get('status')}{note}")
-    hermes = answer.hermes
-    last = hermes.last_pass
-    pid = answer.daemon.pid if answer.daemon else None
-    print(
-        f"hermes {hermes.path}: bhogad (pid {pid}) is running and is the only writer; "
-        f"its last pass: {last.outcome if last else 'none yet'}: {last.message if last else hermes.problem or ''}"
-    )
-    if hermes.provider or hermes.model:
-        print(f"hermes now: provider={hermes.provider} model={hermes.model}")
-    return 1 if last is not None and last.outcome == "error" else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.once:
-            return run_once(config)
+            return run_once(config, timeout=args.timeout)
         from .daemon import run  # noqa: PLC0415
 
         return run(config, config_path=args.config)

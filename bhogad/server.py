@@ -13,6 +13,10 @@ Nothing a client does can take more than its share (DESIGN §8.5):
   complete request for `idle` seconds) are closed, and refused ones (another uid) are closed at once;
 * deadlines: a line left unfinished, or answers left unread, for longer than `deadline` seconds closes that
   connection, so a slow or half-open client never holds anything another client needs.
+
+An answer the handler cannot give at once (a `pass`, which runs discovery and a Hermes pass in threads) is
+`Pending`: its connection reads and answers nothing more until that answer is written, so answers stay in order,
+while every other connection is served as usual.
 """
 
 from __future__ import annotations
@@ -40,19 +44,30 @@ from bhoga._protocol import (
     SubscribeRequest,
     error_line,
     fast_decoders,
+    op_of,
     parse_request,
 )
+from bhoga._record import record
 from bhoga._responses import OK_LINE, Ok, Response, Subscribed, encode_response
 from bhoga.errors import BhogaError, ProtocolError
 
 if TYPE_CHECKING:
     from bhoga._protocol_fast import TurnBatch
 
-__all__ = ["UNSENT_MAX", "Handler", "Server", "SocketInUse", "connection_limit", "peer_uid"]
+__all__ = ["UNSENT_MAX", "Handler", "Pending", "Server", "SocketInUse", "connection_limit", "peer_uid"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Request], Response]
+
+@record
+class Pending:
+    """An answer that comes later: the handler's future, resolved on the loop with the `Response` (or an exception,
+    answered like the handler's own)."""
+
+    answer: asyncio.Future[Response]
+
+
+Handler = Callable[[Request], "Response | Pending"]
 UNSENT_MAX: Final = 1024 * 1024
 """Bytes of unsent answers beyond which a connection is not read until its client reads."""
 _CHUNK: Final = 64 * 1024  # answers are handed to the transport in chunks of about this size
@@ -107,11 +122,13 @@ class _Connection(asyncio.Protocol):
         "_backlog",
         "_blocked",
         "_buf",
+        "_eof",
         "_finishing",
         "_pending",
         "_pos",
         "_server",
         "_transport",
+        "_waiting",
         "active_at",
         "partial_since",
         "queued",
@@ -130,6 +147,9 @@ class _Connection(asyncio.Protocol):
         self._blocked = False
         """More than `UNSENT_MAX` bytes of answers wait unsent: nothing is read or answered until they go."""
         self._finishing = False
+        self._eof = False
+        self._waiting = False
+        """An answer is `Pending`: nothing after its request is read or answered until it is written."""
         self.queued = False
         """Waiting in the server's queue for a turn to answer its backlog."""
         self.active_at = server.loop_time()
@@ -194,7 +214,7 @@ class _Connection(asyncio.Protocol):
 
     def _resume_reading(self) -> None:
         t = self._transport
-        if t is not None and not (self._blocked or self._backlog or self._finishing or t.is_closing()):
+        if t is not None and not (self._blocked or self._backlog or self._finishing or self._waiting or t.is_closing()):
             t.resume_reading()
 
     def data_received(self, data: bytes) -> None:
@@ -223,7 +243,12 @@ class _Connection(asyncio.Protocol):
         """Answer backlog until `until` (monotonic) unless the client stopped reading or we are closing."""
         self.queued = False
         t = self._transport
-        if self._backlog and not self._blocked and not self._finishing and t is not None and not t.is_closing():
+        if (
+            self._backlog
+            and not (self._blocked or self._finishing or self._waiting)
+            and t is not None
+            and not t.is_closing()
+        ):
             self._serve(until)
 
     def _serve(self, until: float) -> None:
@@ -278,13 +303,24 @@ class _Connection(asyncio.Protocol):
                 srv.errors += 1
                 self.finish(b"".join(out))
                 return
-            if sent(handle(line, self)):
+            answer = handle(line, self)
+            if self._waiting:
+                break  # its answer comes later; the lines after it wait for it
+            if sent(answer):
                 break
         if out:
             transport.write(b"".join(out))
         self.active_at = srv.loop_time()
         if self._finishing or transport.is_closing():
             return
+        if self._waiting:
+            self._pending = data
+            self._pos = pos
+            if not self._backlog:
+                self._backlog = True
+                self.partial_since = None
+                transport.pause_reading()
+            return  # `_answered` queues the rest once the answer is written
         if pos > end:  # every complete line is answered
             self._pending = b""
             self._pos = 0
@@ -301,6 +337,27 @@ class _Connection(asyncio.Protocol):
             transport.pause_reading()
         if not self._blocked:
             srv.queue(self)  # resume_writing queues it once the client has read
+
+    def wait_for(self, pending: Pending) -> None:
+        """Answer nothing more until `pending` resolves; then write its answer and go on with the backlog."""
+        self._waiting = True
+        pending.answer.add_done_callback(self._answered)
+
+    def _answered(self, fut: asyncio.Future[Response]) -> None:
+        self._waiting = False
+        line = self._server.settle(fut)
+        transport = self._transport
+        if transport is None or self._finishing or transport.is_closing():
+            return  # closed meanwhile (shutdown, eviction): its last word was said then
+        transport.write(line)
+        self.active_at = self._server.loop_time()
+        if self._eof:
+            # The request was the last line, unfinished at EOF (`eof_received`): nothing follows it.
+            self._backlog = False
+            self._pending = b""
+            transport.close()
+        elif self._backlog:
+            self._server.queue(self)  # the lines after the request, or reading again when there are none
 
     def _hold(self) -> None:
         """Keep the unfinished line in `_buf` for the next read, unless it is already too long."""
@@ -321,6 +378,9 @@ class _Connection(asyncio.Protocol):
             self._pos = 0
             self._buf.clear()
             self._serve(time.monotonic() + _SLICE)
+        if self._waiting:
+            self._eof = True
+            return True  # keep the transport until the pending answer is written; `_answered` closes it
         return False  # close once our answers are written
 
     def finish(self, last: bytes) -> None:
@@ -376,6 +436,11 @@ class _Connection(asyncio.Protocol):
     def subscribed(self) -> bool:
         """Whether this connection is a live view waiting for pushes."""
         return self in self._server.subscribers
+
+    @property
+    def waiting(self) -> bool:
+        """Whether this connection waits for a `Pending` answer (it is busy, not idle)."""
+        return self._waiting
 
     def push(self, line: bytes) -> bool:
         """Send an unsolicited line to a subscriber; False (and nothing queued) when it is not reading."""
@@ -528,6 +593,30 @@ class Server:
             return error_line(f"internal error: {type(exc).__name__}")
         if type(response) is Ok:
             return OK_LINE
+        if isinstance(response, Pending):
+            if conn is None:
+                response.answer.cancel()
+                return error_line(f"{op_of(request)} needs a connection")
+            conn.wait_for(response)
+            return b""
+        return self._encode(response)
+
+    def settle(self, fut: asyncio.Future[Response]) -> bytes:
+        """The answer line of a resolved `Pending` future (an exception becomes an error line, as in `handle_line`)."""
+        if fut.cancelled():
+            self.errors += 1
+            return error_line("request cancelled (bhogad is stopping)")
+        exc = fut.exception()
+        if isinstance(exc, BhogaError):
+            self.errors += 1
+            return error_line(str(exc))
+        if exc is not None:
+            self.errors += 1
+            log.error("a pending answer failed: %s: %s", type(exc).__name__, exc)
+            return error_line(f"internal error: {type(exc).__name__}")
+        return self._encode(fut.result())
+
+    def _encode(self, response: Response) -> bytes:
         try:
             return encode_response(response)
         except (TypeError, ValueError) as exc:
@@ -680,6 +769,7 @@ class Server:
                 and conn.partial_since is None
                 and conn.stalled_since is None
                 and not conn.subscribed  # a live view waits for pushes, not to send requests
+                and not conn.waiting  # its answer is still being worked out
             ):
                 self.closed_idle += 1
                 conn.drop(f"no request for {self.idle:g}s")
@@ -724,8 +814,9 @@ def _parse_or_none(line: bytes) -> Request | None:
 
 
 def _idle_key(conn: _Connection) -> tuple[bool, float]:
-    # Live views (subscribers) go last: they are idle by design and a person is looking at them.
-    return conn.subscribed, conn.active_at
+    # Live views (subscribers) go last: they are idle by design and a person is looking at them. So do connections
+    # waiting for a pending answer: somebody waits for it.
+    return conn.subscribed or conn.waiting, conn.active_at
 
 
 def _clear_stale(path: Path) -> None:

@@ -62,7 +62,22 @@ class DiscoveryRunner:
         self._running = False
         self._again: bool | None = None
         self._last_forced = loop.time() - MIN_INTERVAL
+        self._waiters: list[asyncio.Future[str | None]] = []
         self.closed = False
+
+    def run_now(self) -> asyncio.Future[str | None]:
+        """Discover now, or join the run in progress; never forced, so every endpoint's minimum interval holds.
+
+        The future gives the run's failure in one line, None when it went through.
+        """
+        fut: asyncio.Future[str | None] = self._loop.create_future()
+        if self.closed:
+            fut.set_result("bhogad is stopping")
+            return fut
+        self._waiters.append(fut)
+        if not self._running:
+            self.request(force=False, why="pass requested")
+        return fut
 
     def request(self, *, force: bool, why: str) -> None:
         """Discover now (or right after the run in progress)."""
@@ -83,8 +98,14 @@ class DiscoveryRunner:
 
     def _done(self, fut: asyncio.Future[None]) -> None:
         self._running = False
-        if not fut.cancelled() and fut.exception() is not None:
-            log.error("discovery failed: %s", fut.exception())
+        failure = None
+        if not fut.cancelled() and (exc := fut.exception()) is not None:
+            log.error("discovery failed: %s", exc)
+            failure = f"{type(exc).__name__}: {exc}"
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(failure)
         if self.closed:
             return
         self._on_done()
