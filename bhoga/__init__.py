@@ -3,6 +3,7 @@
 The public API; every name here is re-exported from a private module.
 """
 
+from bhoga import _lazy  # noqa: F401 - first: loads enum without functools (see there)
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga._providers import model_family, to_hermes_model
 from bhoga._router import Router

@@ -1,6 +1,7 @@
 """Keep `import bhoga` light: it is on a harness's start-up path.
 
-`pathlib` imports `urllib.parse` (with `ipaddress`: ~3 ms) only for `Path.as_uri`. Each is imported with a
+`pathlib` imports `urllib.parse` (with `ipaddress`: ~3 ms) only for `Path.as_uri`, and `enum` (Python 3.11 and
+3.12) imports `functools` (with `collections`: ~3 ms) only for a `Flag` check bhoga never makes. Each is imported with a
 placeholder in the place of the module it defers, and then given a stand-in that imports the real module on
 first use. Nothing else ever sees a placeholder: the interpreter's import lock is held meanwhile,
 so no other thread can import anything until the placeholder has left `sys.modules`, and a module loaded along
@@ -10,6 +11,8 @@ the way that bound it gets the stand-in too. When a module is already loaded, no
 loads take their logger from `logger()`, which loads `logging` at the first message.
 
 (`dataclasses`, which loads `re`, `inspect` and `copy`, is not imported at all: records are `bhoga._record`'s.)
+
+This runs when the module is imported, which `bhoga/__init__.py` does before anything else.
 """
 
 from __future__ import annotations
@@ -121,3 +124,6 @@ def logger(name: str) -> logging.Logger:
 def import_pathlib() -> None:
     """Import `pathlib` without `urllib.parse`: call before the first `pathlib` import a light path may make."""
     import_deferring("pathlib", "urllib.parse")
+
+
+import_deferring("enum", "functools")

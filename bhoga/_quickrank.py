@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bhoga._model import ANY_MODEL, ProviderQuota, QuotaWindow, RouterRecommendation
 from bhoga._providers import PROVIDERS, hierarchy, model_family, on_change, spell
 from bhoga._routing import _reason, _recommend, _sort_key, evaluate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["QuickView", "QuotaIndex", "quick_best"]
 

@@ -2,14 +2,17 @@
 
 `@record` does what `@dataclass(frozen=True, slots=True)` did, without importing `dataclasses` (which loads
 `re`, `inspect` and `copy`: ~10 ms of `import bhoga`) and at about a tenth of its cost per class: `dataclasses`
-compiles six methods per class, `record` compiles one (`__init__`, which sets the slots directly, so building a
-record costs half of what it did) and shares the others, which read the class's field names. Equality, hashing,
-`repr`, `__match_args__`, pickling and copying behave as a dataclass's; assigning to a frozen record raises
-`FrozenInstanceError` (an `AttributeError`, as with `dataclasses`). Change a frozen record with `replace`.
+compiles six methods per class when the class is declared; `record` compiles a class's `__init__` (which sets
+the slots directly: building a record costs half of what it did) when the first record is built, and its
+`__eq__`, `__hash__` and `__replace__` together when one of them is first used; `repr`, pickling and the
+immutability are shared functions. Equality, hashing, `repr`, `__match_args__`, pickling and copying behave as
+a dataclass's; assigning to a frozen record raises `FrozenInstanceError` (an `AttributeError`, as with
+`dataclasses`). Change a frozen record with `replace`.
 
 Fields are the class's annotations in order, except `ClassVar`s; a class attribute of the same name is the
-default, `field(default=..., default_factory=..., compare=...)` says more. Records do not inherit fields (none
-of bhoga's records subclasses another) and use no `super()` in methods (the class is rebuilt with slots).
+default, `field(default=..., default_factory=..., compare=..., repr=...)` says more. Records do not inherit
+fields (none of bhoga's records subclasses another) and use no `super()` in methods (the class is rebuilt with
+slots).
 """
 
 from __future__ import annotations
@@ -100,15 +103,23 @@ def _frozen_delattr(self: object, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
-def _compile(cls: Any) -> Any:
-    """Install `cls`'s own `__init__`, `__eq__`, `__hash__` and `__replace__`, compiled together from its fields:
-    one `exec`, at the class's first use rather than at import (most records are never built at import)."""
-    names, compared, defaults, factories, frozen, eq = cls.__record_spec__
+def _install(cls: Any, source: str, scope: dict[str, object], methods: tuple[str, ...]) -> Any:
+    exec(source, scope)  # noqa: S102
+    for method in methods:
+        fn: Any = scope[method]
+        fn.__qualname__ = f"{cls.__qualname__}.{method}"
+        type.__setattr__(cls, method, fn)
+    return cls
+
+
+def _compile_init(cls: Any) -> Any:
+    """Install `cls`'s own `__init__`, at its first use rather than at import (most records are never built at
+    import). It sets each slot through its descriptor: faster than `object.__setattr__`, which a frozen record's
+    own `__setattr__` would make it use."""
+    names, _, defaults, factories, _, _ = cls.__record_spec__
     scope: dict[str, object] = {"_MISSING": _MISSING}
     params, body = [], []
     for i, name in enumerate(names):
-        # Each slot is set through its descriptor: faster than `object.__setattr__`, and a frozen record's own
-        # `__setattr__` refuses.
         scope[f"_set{i}"] = cls.__dict__[name].__set__
         if name in factories:
             scope[f"_factory{i}"] = factories[name]
@@ -121,53 +132,53 @@ def _compile(cls: Any) -> Any:
         else:
             params.append(name)
             body.append(f" _set{i}(self, {name})")
+    source = f"def __init__(self, {', '.join(params)}):\n{chr(10).join(body) or ' pass'}\n"
+    return _install(cls, source, scope, ("__init__",))
+
+
+def _compile_rest(cls: Any) -> Any:
+    """Install `cls`'s own `__eq__`, `__hash__` and `__replace__`, compiled together at the first use of one."""
+    names, compared, _, _, frozen, eq = cls.__record_spec__
     keywords = ", *" + "".join(f", {n}=_MISSING" for n in names) if names else ""
     kept = ", ".join(f"self.{n} if {n} is _MISSING else {n}" for n in names)
     mine = "".join(f"self.{n}," for n in compared)
     theirs = "".join(f"other.{n}," for n in compared)
-    exec(  # noqa: S102
-        f"def __init__(self, {', '.join(params)}):\n{chr(10).join(body) or ' pass'}\n"
+    source = (
         f"def __eq__(self, other):\n"
         f" if other.__class__ is self.__class__:\n  return ({mine}) == ({theirs})\n"
         f" return NotImplemented\n"
         f"def __hash__(self):\n return hash(({mine}))\n"
         f"def __replace__(self{keywords}):\n"
-        f" return self.__class__({kept})\n",
-        scope,
+        f" return self.__class__({kept})\n"
     )
-    methods = ["__init__", "__replace__"]
-    if eq:
-        methods += ["__eq__", "__hash__"] if frozen else ["__eq__"]
-    for method in methods:
-        fn: Any = scope[method]
-        fn.__qualname__ = f"{cls.__qualname__}.{method}"
-        type.__setattr__(cls, method, fn)
-    return cls
+    methods = ("__replace__", "__eq__", "__hash__") if frozen else ("__replace__", "__eq__")
+    return _install(cls, source, {"_MISSING": _MISSING}, methods if eq else ("__replace__",))
 
 
-# Stand-ins for the compiled methods until a class's first use.
+# Stand-ins for the compiled methods until their class's first use of them.
 def _first_init(self: Any, *args: object, **kwargs: object) -> None:
-    _compile(self.__class__).__init__(self, *args, **kwargs)
+    _compile_init(self.__class__).__init__(self, *args, **kwargs)
 
 
 def _first_eq(self: Any, other: object) -> bool:
-    return _compile(self.__class__).__eq__(self, other)  # type: ignore[no-any-return]
+    return _compile_rest(self.__class__).__eq__(self, other)  # type: ignore[no-any-return]
 
 
 def _first_hash(self: Any) -> int:
-    return _compile(self.__class__).__hash__(self)  # type: ignore[no-any-return]
+    return _compile_rest(self.__class__).__hash__(self)  # type: ignore[no-any-return]
 
 
 def _first_replace(self: Any, **changes: object) -> Any:
-    return _compile(self.__class__).__replace__(self, **changes)
+    return _compile_rest(self.__class__).__replace__(self, **changes)
 
 
 class _Signature:
-    """`cls.__signature__` until the first use: compiles the class's methods and answers None, so that
-    `inspect.signature` goes on to read the real `__init__` (the stand-in's is `(*args, **kwargs)`)."""
+    """`cls.__signature__` until the first use: compiles the class's `__init__` and answers None, so that
+    `inspect.signature` goes on to read the real one (the stand-in's is `(*args, **kwargs)`)."""
 
-    def __get__(self, obj: object, cls: type) -> None:
-        _compile(cls)
+    def __get__(self, obj: object, cls: Any) -> None:
+        if cls.__init__ is _first_init:
+            _compile_init(cls)
 
 
 _SIGNATURE = _Signature()

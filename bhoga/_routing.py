@@ -31,7 +31,6 @@ compared; a `set_quota` on it is a budget figure and ranks as one.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from enum import IntEnum
 
@@ -44,6 +43,8 @@ from bhoga._values import human_duration, window_label
 # Annotations only: `bhoga._pace` is needed only by callers that compute paces.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping
+
     from bhoga._pace import Pace
     from bhoga._value import Economics
 

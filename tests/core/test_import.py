@@ -65,8 +65,8 @@ def test_deferred_modules_load_on_first_use() -> None:
 
 def test_import_bhoga_loads_neither_dataclasses_nor_re() -> None:
     """`import bhoga` and `from bhoga import Router` load neither `dataclasses` nor `re` (nor `typing`, `inspect`,
-    `copy`): with them, ~13 ms of a harness's start-up."""
-    heavy = ("dataclasses", "re", "typing", "inspect", "copy", "ast", "tokenize", "string")
+    `copy`, `functools`, `collections`): with them, ~16 ms of a harness's start-up."""
+    heavy = ("dataclasses", "re", "typing", "inspect", "copy", "ast", "tokenize", "string", "functools", "collections")
     out = _run(
         f"""
         import sys
@@ -79,6 +79,34 @@ def test_import_bhoga_loads_neither_dataclasses_nor_re() -> None:
         no_site=True,
     )
     assert out.splitlines() == ["[]", "claude-sonnet-4-6 claude-opus-4.5", "[]"]
+
+
+def test_enum_works_in_full_after_import_bhoga() -> None:
+    """`enum`, loaded by `import bhoga` without `functools`, still runs the Flag check that uses `functools.reduce`."""
+    out = _run(
+        """
+        import sys
+        import bhoga, enum
+        print("functools" in sys.modules)
+        class Color(enum.Flag):
+            RED = 1
+            GREEN = 2
+            WHITE = 7
+        try:
+            enum.verify(enum.NAMED_FLAGS)(Color)
+        except ValueError as e:
+            print(e)
+        if hasattr(enum, "reduce"):  # Python 3.11 and 3.12: the forwarder calls the real one
+            print("functools" in sys.modules, enum.reduce(lambda a, b: a + b, [1, 2, 3]))
+        else:
+            print("no reduce")
+        """,
+        no_site=True,
+    )
+    lines = out.splitlines()
+    assert lines[0] == "False"
+    assert "alias WHITE is missing value 0x4" in lines[1]
+    assert lines[2] == ("True 6" if sys.version_info < (3, 13) else "no reduce")  # 3.13's enum has no reduce
 
 
 def test_import_bhoga_loads_neither_logging_nor_urllib_nor_copy() -> None:
