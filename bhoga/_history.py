@@ -209,7 +209,8 @@ class Recorder:
         """Treat the windows of `quotas` as recorded already (they came from the file or another process)."""
         for q in quotas:
             for w in q.windows:
-                if w.observed_at is not None:
+                # An estimate was never recorded: taking it as the last point would space out the next reading.
+                if w.observed_at is not None and w.source != "estimate":
                     k = (q.provider_id, w.key)
                     last = self._last.get(k)
                     if last is None or w.observed_at > last.at:

@@ -10,7 +10,8 @@ learns what one turn of a model costs a window (percent per turn) from consecuti
 over the turns counted in between. A turn of a model it has not learned yet counts as the dearest turn learned
 for that window, or more where the provider publishes what its models cost relative to each other (Copilot's
 premium-request multipliers, `_MULTIPLIERS`): then it counts as its multiplier times the learned cost of a 1x
-turn, so a first Opus turn after Sonnet turns counts ten Sonnet turns. Either way an estimate errs towards
+turn, so a first Opus turn after Sonnet turns counts ten Sonnet turns; before any turn is learned, a 1x turn
+counts as one of the smallest paid plan's premium requests (`_COLD_UNIT`). Either way an estimate errs towards
 running out early, never late. `estimate` gives the windows as
 they stand with the counted turns added (source "estimate", never recorded as history); the next real reading
 replaces them and the count starts again.
@@ -45,6 +46,11 @@ matches wins). Copilot's published multipliers (docs.github.com, "Requests in Gi
 Claude Opus 4 / 4.1 10x (later Opus releases are cheaper: the dearest is kept so the estimate errs early),
 Sonnet 1x, Haiku 0.33x, Gemini 2.5 Pro 1x; GPT models are 0x to 1x and count as 1x for the same reason. A
 family not listed falls back to the dearest turn learned."""
+
+_COLD_UNIT: dict[str, float] = {"github-copilot": 100 / 300}
+"""Percent of the window one 1x turn uses before anything is learned for it: Copilot Pro's 300 premium requests a
+month (Business also 300, Pro+ 1,500, Enterprise 1,000), so that the first poll interval's turns already count and
+err early; the Free plan's 50 would be 2 %, and the first learned interval replaces it either way."""
 
 
 @record(frozen=False)
@@ -98,6 +104,8 @@ class TurnCount:
         if mine is None:
             return dearest
         units = [c / x for m, c in learned if (x := _multiplier(pid, m))]
+        if not units and dearest is None and pid in _COLD_UNIT:
+            units = [_COLD_UNIT[pid]]  # nothing learned yet: the smallest paid allowance's request
         if not units:
             return dearest
         prior = mine * max(units)

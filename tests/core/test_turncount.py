@@ -56,9 +56,10 @@ def test_a_model_not_learned_counts_at_its_multiplier_and_mixes_split_the_rest()
 
 def test_a_prior_never_counts_an_unlearned_turn_below_the_dearest_learned() -> None:
     """Haiku (0.33x), an unlisted family and any model on a provider with no published multipliers count as the
-    dearest learned turn; Opus counts at 10x the learned 1x turn, and nothing learned means nothing known."""
+    dearest learned turn; Opus counts at 10x the learned 1x turn, and nothing learned on a provider with no
+    published allowance means nothing known."""
     tc = TurnCount()
-    assert tc.cost(CP, "monthly", "claude-opus-4.6") is None
+    assert tc.cost("other", "monthly", "claude-opus-4.6") is None
     for pid in (CP, "other"):
         tc.observed(pid, [monthly(0, T0)])
         for _ in range(10):
@@ -74,6 +75,20 @@ def test_a_prior_never_counts_an_unlearned_turn_below_the_dearest_learned() -> N
     assert abs(w.pct_used - 4.0) < 1e-9  # one Opus turn: ten premium requests' worth
 
 
+def test_before_anything_is_learned_copilot_turns_count_as_the_smallest_paid_plans_requests() -> None:
+    """The week's first poll interval: nothing learned yet, yet three Opus turns on Copilot (70 % used) already
+    count as 30 of Copilot Pro's 300 premium requests (80 %), so a 30 %-left window is not emptied unseen; the
+    first learned interval then replaces the guess."""
+    tc = TurnCount()
+    tc.observed(CP, [monthly(70, T0)])
+    for _ in range(3):
+        tc.routed(CP, "claude-opus-4.6")
+    (w,) = tc.estimate(CP, T0 + timedelta(minutes=5))
+    assert abs(w.pct_used - 80.0) < 1e-9
+    tc.observed(CP, [monthly(72, T0 + timedelta(minutes=15))])  # a Pro+ plan: 3 Opus turns were 2 points
+    assert abs((tc.cost(CP, "monthly", "claude-opus-4.6") or 0) - 2 / 3) < 1e-9
+
+
 def test_a_reset_or_an_older_reading_teaches_nothing() -> None:
     """Usage that fell (a reset) is not a cost; a reading older than the last one is ignored; a reset window is
     never estimated above its reading."""
@@ -81,10 +96,10 @@ def test_a_reset_or_an_older_reading_teaches_nothing() -> None:
     tc.observed(CP, [monthly(90, T0, T0 + timedelta(minutes=10))])
     tc.routed(CP, "gpt-5.4")
     tc.observed(CP, [monthly(2, T0 + timedelta(minutes=15), RESET)])
-    assert tc.cost(CP, "monthly", "gpt-5.4") is None
+    assert tc.costs() == {}  # nothing learned
     tc.routed(CP, "gpt-5.4")
     tc.observed(CP, [monthly(50, T0)])  # older than the reading counted from
-    assert tc.pending(CP) and tc.cost(CP, "monthly", "gpt-5.4") is None
+    assert tc.pending(CP) and tc.costs() == {}
     tc.observed(CP, [monthly(3, T0 + timedelta(minutes=30))])
     tc.routed(CP, "gpt-5.4")
     assert tc.estimate(CP, RESET + timedelta(seconds=1)) == ()
@@ -102,7 +117,9 @@ def test_router_estimates_copilot_between_polls_and_keeps_it_out_of_history(tmp_
         for _ in range(10):
             router.record_turn(CP, "gpt-5.4", 10, 10, {}, 200)
         router.flush()  # as discovery does after a poll
-        router.observe(Observation(CP, now - timedelta(minutes=5), (monthly(70, now - timedelta(minutes=5), reset),)))
+        # The next poll is read after those turns (an earlier reading would be older than their estimate).
+        polled = datetime.now(UTC)
+        router.observe(Observation(CP, polled, (monthly(70, polled, reset),)))
         router.flush()
         for _ in range(10):
             router.record_turn(CP, "gpt-5.4", 10, 10, {}, 200)
