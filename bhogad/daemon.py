@@ -46,7 +46,8 @@ from .tasks import DiscoveryRunner, in_thread
 from .watch import Watcher, WatchSpec
 
 if TYPE_CHECKING:
-    from .server import Pending, Server
+    from .dispatch import Pending
+    from .server import Server
 
 __all__ = ["Daemon"]
 

@@ -45,7 +45,7 @@ from bhoga.errors import ProtocolError
 if TYPE_CHECKING:
     from bhoga._protocol_fast import TurnBatch
 
-    from .server import Pending
+    from .dispatch import Pending
 
 __all__ = ["DaemonView", "Handler"]
 

@@ -23,8 +23,8 @@ from bhoga._record import replace
 from bhoga._responses import Discovered, PassAnswer, Response
 from bhoga._router import Router
 
+from .dispatch import Pending
 from .flip import FlipResult, Outcome
-from .server import Pending
 
 __all__ = ["OnDemand", "PassHost", "PassLedger"]
 
