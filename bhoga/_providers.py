@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAMILIES",
+    "FAMILY_HEAD",
     "PROVIDERS",
     "Endpoint",
     "Kind",
@@ -288,6 +289,11 @@ def provider(pid: str) -> Provider:
         raise ValueError(f"unknown provider {pid!r}; choose one of: {', '.join(PROVIDERS)}") from None
 
 
+FAMILY_HEAD = max(len(p) for _, prefixes in _FAMILY_PREFIXES for p in prefixes)
+"""The family of a name with no vendor part ("/") and no leading whitespace is that of its first `FAMILY_HEAD`
+characters (the longest prefix): `claude-sonnet-5` and `claude-opus-4` are one family, found once."""
+
+
 def model_family(model: str) -> str:
     """The family of a model name: "anthropic", "openai", "google" or "other"."""
     name = model.strip().lower().rsplit("/", 1)[-1]
@@ -343,7 +349,8 @@ def credential_vars() -> tuple[str, ...]:
 
 
 def _bare(model: str) -> str:
-    return model.strip().rsplit("/", 1)[-1]
+    bare = model.strip()
+    return bare.rsplit("/", 1)[1] if "/" in bare else bare
 
 
 # "claude-sonnet-4.6" / "claude-sonnet-4-6": a version made of digit groups at the end of the name. Spelled out
@@ -375,14 +382,23 @@ def to_hermes_model(pid: str, model: str, *, openrouter: bool = False) -> str:
     return spell(ModelNames.VENDOR if openrouter else names, model)
 
 
+# `ModelNames.X` looks the member up through the enum's class on every use (~0.1 µs): `spell` is on the path of
+# every answer `best_for` builds.
+_HYPHENATED = ModelNames.HYPHENATED
+_COPILOT = ModelNames.COPILOT
+_VENDOR_NAMES = ModelNames.VENDOR
+
+
 def spell(names: ModelNames, model: str) -> str:
     """`model` as a Hermes provider that spells models `names`-style wants it."""
-    bare = _bare(model)
-    if names is ModelNames.HYPHENATED:
+    bare = model.strip()
+    if "/" in bare:  # `_bare`, inlined
+        bare = bare.rsplit("/", 1)[1]
+    if names is _HYPHENATED:
         return _hyphenated(bare) if "." in bare else bare
-    if names is ModelNames.COPILOT:
+    if names is _COPILOT:
         return _dotted(bare) if model_family(bare) == "anthropic" else bare
-    if names is ModelNames.VENDOR:
+    if names is _VENDOR_NAMES:
         if "/" in model.strip():
             return model.strip()
         vendor = _VENDOR.get(model_family(bare), "openai")

@@ -17,13 +17,14 @@ import math
 from bisect import bisect_right
 from datetime import UTC, datetime
 
-from bhoga._model import ANY_MODEL, ProviderQuota, QuotaWindow, RouterRecommendation
-from bhoga._providers import PROVIDERS, hierarchy, model_family, on_change, spell
+from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
+from bhoga._providers import FAMILY_HEAD, PROVIDERS, ModelNames, hierarchy, model_family, on_change, spell
 from bhoga._routing import _reason, _recommend, _sort_key, evaluate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
+    from typing import Any
 
 __all__ = ["QuickView", "QuotaIndex", "quick_best"]
 
@@ -34,7 +35,9 @@ _SCAN_BELOW = 16
 _TAIL = 3
 """Many scopes are found by their last `_TAIL` characters: the name's few substrings of that length pick the
 handful worth testing."""
-_MISSING = object()
+_NEW_END = 4
+"""A name's last characters that `_Finder` looks at anew when it knows the rest (the name's head)."""
+_MISSING: Any = object()
 
 
 class QuotaIndex:
@@ -130,24 +133,54 @@ class _Finder:
                 if len(s) >= _TAIL:
                     self._tails.setdefault(s[-_TAIL:], []).append(s)
         self._memo: dict[str, tuple[str, ...]] = {}
-        """Per name asked before (a model re-ranked after each change of the state): its answer."""
+        """Per name (or name's head, see `find`) looked at before: the scopes in it."""
 
     def find(self, name: str) -> tuple[str, ...]:
         """The scopes that occur in `name` (a lowercased model name), each once, sorted."""
-        hit = self._memo.get(name)
+        memo = self._memo
+        hit = memo.get(name)
         if hit is not None:
             return hit
-        found = [s for s in self._short if s in name]
-        if self._tails:
-            # A scope in the name ends with one of the name's substrings of `_TAIL` characters: the set
-            # operation (in C) leaves a few candidates among thousands of scopes.
-            tails = {name[i : i + _TAIL] for i in range(len(name) - _TAIL + 1)}
-            for tail in self._tails.keys() & tails:
-                found += (s for s in self._tails[tail] if s in name)
+        cut = len(name) - _NEW_END
+        if not self._tails or cut < _TAIL:
+            hit = _sorted(self._scan(name, name))
+        else:
+            # A name never seen is mostly a sibling of one that was (`claude-sonnet-4-7`, `claude-sonnet-4-6`):
+            # the scopes within its head are remembered, and only those ending in its last `_NEW_END`
+            # characters are looked for (their last `_TAIL` characters lie within the name's last ones).
+            head = name[:cut]
+            hit = memo.get(head)
+            if hit is None:
+                hit = self._keep(head, _sorted(self._scan(head, head)))
+            found = self._scan(name[cut - _TAIL + 1 :], name)
+            if found:
+                hit = _sorted({*hit, *found})
+        return self._keep(name, hit)
+
+    def _scan(self, part: str, name: str) -> list[str]:
+        """The scopes that occur in `name` and end within `part`, its end (or all of it)."""
+        found = [s for s in self._short if s in part] if self._short else []
+        tails = self._tails
+        if tails:
+            # A scope in the name ends with one of the name's substrings of `_TAIL` characters: a lookup per
+            # position leaves a few candidates among thousands of scopes.
+            for i in range(len(part) - _TAIL + 1):
+                some = tails.get(part[i : i + _TAIL])
+                if some is not None:
+                    for s in some:
+                        if s in name:
+                            found.append(s)
+        return found
+
+    def _keep(self, name: str, found: tuple[str, ...]) -> tuple[str, ...]:
         if len(self._memo) >= _MEMO_MAX:
             self._memo.clear()
-        hit = self._memo[name] = tuple(sorted(found)) if len(found) > 1 else tuple(found)
-        return hit
+        self._memo[name] = found
+        return found
+
+
+def _sorted(found: Collection[str]) -> tuple[str, ...]:
+    return tuple(sorted(found)) if len(found) > 1 else tuple(found)
 
 
 _finders: dict[tuple[frozenset[str], ...], _Finder] = {}
@@ -165,11 +198,28 @@ def _finder(sets: tuple[frozenset[str], ...]) -> _Finder:
 
 
 _allowed_memo: dict[str, frozenset[str]] = {}
+_allowed_by_head: dict[str, frozenset[str]] = {}
 on_change(_allowed_memo.clear)  # a provider registered later joins the hierarchies
+on_change(_allowed_by_head.clear)
 
 
 def _allowed(model: str) -> frozenset[str]:
-    """The providers that may serve `model`; one set per family (a hierarchy depends on nothing else)."""
+    """The providers that may serve `model`; one set per family (a hierarchy depends on nothing else).
+
+    A model never seen before is mostly a sibling of one that was (`claude-sonnet-5` after `claude-sonnet-4-6`):
+    its family is found by its first characters (`FAMILY_HEAD`), one lookup."""
+    if "/" not in model:
+        head = model.lstrip()[:FAMILY_HEAD]
+        hit = _allowed_by_head.get(head)
+        if hit is None:
+            if len(_allowed_by_head) >= _MEMO_MAX:
+                _allowed_by_head.clear()
+            hit = _allowed_by_head[head] = _allowed_of(head)
+        return hit
+    return _allowed_of(model)
+
+
+def _allowed_of(model: str) -> frozenset[str]:
     family = model_family(model)
     hit = _allowed_memo.get(family)
     if hit is None:
@@ -177,40 +227,47 @@ def _allowed(model: str) -> frozenset[str]:
     return hit
 
 
-# A class's winner given under another model's name: the frozen dataclass's own `__init__` sets its nine fields
-# through `object.__setattr__`, which costs twice as much as setting the slots directly (~0.7 µs per answer).
-# A field added to RouterRecommendation must be added here too (the tests compare every field with `rank`).
-_new = object.__new__
-_setters = {f: RouterRecommendation.__dict__[f].__set__ for f in RouterRecommendation.__match_args__}
-_set_provider_id = _setters["provider_id"]
-_set_model_id = _setters["model_id"]
-_set_quota_pct = _setters["quota_pct"]
-_set_status = _setters["status"]
-_set_hermes_model = _setters["hermes_model"]
-_set_priority = _setters["priority"]
-_set_reason = _setters["reason"]
-_set_binding_window = _setters["binding_window"]
-_set_resets_at = _setters["resets_at"]
+class _Draft:
+    """A `RouterRecommendation` being filled in: the same slots, writable, so that each is set by one plain
+    assignment; it then becomes a RouterRecommendation (`__class__` assignment between classes of one layout).
+    A record built by its `__init__` costs three times as much: `best_for` builds one per model never asked."""
+
+    __slots__ = RouterRecommendation.__match_args__  # its fields, which are its slots
+    provider_id: str
+    model_id: str
+    quota_pct: float
+    status: ProviderStatus
+    hermes_model: str
+    priority: int
+    reason: str
+    binding_window: str
+    resets_at: datetime | None
 
 
-def _renamed(rec: RouterRecommendation, model: str) -> RouterRecommendation:
-    """`rec` for `model`: the same provider, figures and reason, with the model's own id and Hermes name."""
-    new: RouterRecommendation = _new(RouterRecommendation)
-    _set_provider_id(new, rec.provider_id)
-    _set_model_id(new, model)
-    _set_quota_pct(new, rec.quota_pct)
-    _set_status(new, rec.status)
-    _set_hermes_model(new, spell(PROVIDERS[rec.provider_id].names, model))  # `to_hermes_model`, one call less
-    _set_priority(new, rec.priority)
-    _set_reason(new, rec.reason)
-    _set_binding_window(new, rec.binding_window)
-    _set_resets_at(new, rec.resets_at)
-    return new
+if tuple(_Draft.__annotations__) != RouterRecommendation.__match_args__:  # caught by any test, never silently wrong
+    raise TypeError("bhoga._quickrank._renamed must set every field of RouterRecommendation, in its order")
 
 
-Classes = dict[object, "RouterRecommendation | None"]
-"""The winner per class of models (the providers that serve them, the scopes in their names). Valid for one state
-and until its next change."""
+def _renamed(rec: RouterRecommendation, model: str, hermes_model: str) -> RouterRecommendation:
+    """`rec` for another model of its class: the same provider, figures and reason, the model's name and its
+    Hermes spelling."""
+    new = _Draft()
+    new.provider_id = rec.provider_id
+    new.model_id = model
+    new.quota_pct = rec.quota_pct
+    new.status = rec.status
+    new.hermes_model = hermes_model
+    new.priority = rec.priority
+    new.reason = rec.reason
+    new.binding_window = rec.binding_window
+    new.resets_at = rec.resets_at
+    new.__class__ = RouterRecommendation  # type: ignore[assignment]
+    return new  # type: ignore[return-value]
+
+
+Classes = dict[object, "tuple[RouterRecommendation, ModelNames] | None"]
+"""The winner per class of models (the providers that serve them, the scopes in their names), with how its
+provider spells model names. Valid for one state and until its next change."""
 
 
 class QuickView:
@@ -220,7 +277,7 @@ class QuickView:
     model never asked before costs its own name only: its family, the scopes in it, and its Hermes spelling.
     """
 
-    __slots__ = ("_sets", "classes", "indexes", "policy", "reserve", "until")
+    __slots__ = ("_find", "classes", "indexes", "policy", "reserve", "until")
 
     def __init__(
         self,
@@ -235,24 +292,31 @@ class QuickView:
         self.reserve = reserve
         self.policy = policy
         self.classes: Classes = {} if classes is None else classes
-        self._sets = tuple(idx.scope_set for idx in self.indexes if idx.scoped)
+        sets = tuple(idx.scope_set for idx in self.indexes if idx.scoped)
+        self._find = _finder(sets).find if sets else None
         self.until = min((t for idx in self.indexes if (t := idx.next_after(now)) is not None), default=math.inf)
         """The first reset or throttle end after `now` (epoch seconds), inf when there is none."""
 
     def best(self, model: str, now: datetime | float) -> RouterRecommendation | None:
         """`rank(quotas, model, now, reserve=..., policy=...)[0]`, None when there is no candidate; `now` (a
         datetime or epoch seconds) must be before `until`."""
-        allowed = _allowed(model)
+        # `_allowed`, its lookup by the name's head inlined: a model never asked before costs its own name only.
+        allowed = _allowed_by_head.get(model.lstrip()[:FAMILY_HEAD]) if "/" not in model else None
+        if allowed is None:
+            allowed = _allowed(model)
         key: object = allowed
         found = None
-        if self._sets:
+        if self._find is not None:
             # The windows that bind a model follow from the scopes in its name: same scopes, same ranking.
-            found = _finder(self._sets).find(model.lower())
+            found = self._find(model.lower())
             if found:
                 key = (allowed, found)
         hit = self.classes.get(key, _MISSING)
         if hit is not _MISSING:
-            return _renamed(hit, model) if isinstance(hit, RouterRecommendation) else None
+            if hit is None:
+                return None
+            # The class's winner under this model's name: only the name and its Hermes spelling differ.
+            return _renamed(hit[0], model, spell(hit[1], model))
         if not isinstance(now, datetime):
             now = datetime.fromtimestamp(now, UTC)
         policy = self.policy
@@ -269,7 +333,7 @@ class QuickView:
             best = _recommend(cands[0], model, _reason(cands, now, self.reserve))
         if len(self.classes) >= _MEMO_MAX:
             self.classes.clear()
-        self.classes[key] = best
+        self.classes[key] = None if best is None else (best, PROVIDERS[best.provider_id].names)
         return best
 
 

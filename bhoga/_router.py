@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from time import monotonic as _monotonic
 from time import time as _time
 
@@ -69,6 +70,8 @@ _RERANK_MAX = 64
 _PACE_TTL = timedelta(seconds=60)
 _PACES_TTL = 5.0
 _ASKED_MAX = 64
+_CACHE_MAX = 4096
+"""Models whose answers are kept for the clock check and re-ranking; past this many the dictionary starts over."""
 _GUARD = 0.25
 """Seconds before a reset or throttle end at which the clock thread takes the answers it changes out of the
 lookup: a thread woken late by that much (a loaded machine) still drops them in time. Until the moment itself,
@@ -156,7 +159,8 @@ class Router:
         self._quotas: dict[str, ProviderQuota] = {}
         self._gen = 0
         self._cache: dict[str, tuple[int, float, RouterRecommendation | None]] = {}
-        """Per model: (generation, valid until (epoch seconds), the answer); checked against the clock."""
+        """Per model asked: (generation, valid until (epoch seconds), the answer). Its first models are those a
+        change re-ranks; a paced policy's answers are given from it, checked against the clock."""
         self._fast: dict[str, RouterRecommendation | None] = {}
         """Answers right until `_fast_until` at least, from whoever answers now (this Router or bhogad)."""
         self._fast_until = math.inf
@@ -318,20 +322,31 @@ class Router:
     def _best_local(self, model: str) -> RouterRecommendation | None:
         epoch = self._fast_epoch  # read before the state: see `_keep`
         now = _time()
-        gen = self._gen
-        hit = self._cache.get(model)
-        if hit is not None and hit[0] == gen and now < hit[1]:
-            self._keep(((model, hit[2]),), hit[1] - _GUARD, epoch)
-            return hit[2]
-        if self._policy in PACED:  # ranked from forecasts by `rank`, not by the quick index
-            return self._best_paced(model, epoch)
-        # A model never asked about before (the state's changes re-rank the others, see `_rerank`): answered
-        # from another model of its class when there is one, else only the winner is built, from indexes kept
-        # beside the records.
-        gen, qv = self._view_at(now)
+        # A model never asked about before (the state's changes re-rank the others, see `_rerank`), or one whose
+        # answer the clock thread took out shortly before a reset: answered from another model of its class when
+        # there is one, else only the winner is built, from indexes kept beside the records. A view of this
+        # generation exists only for a policy it ranks (a change of policy is a new generation).
+        view = self._view
+        if view is None or view[0] != self._gen or now >= view[1].until:
+            if self._policy in PACED:  # ranked from forecasts by `rank`, not by the quick index
+                return self._best_paced(model, epoch)
+            view = self._view_at(now)
+        gen, qv = view
         best = qv.best(model, now)
-        self._cache[model] = (gen, qv.until, best)
-        self._keep(((model, best),), qv.until - _GUARD, epoch)
+        until = qv.until
+        cache = self._cache
+        if len(cache) >= _CACHE_MAX:  # a caller inventing names must not grow it without end
+            cache.clear()
+        cache[model] = (gen, until, best)
+        until -= _GUARD
+        if self._daemon is not None:
+            self._keep(((model, best),), until, epoch)
+        elif now < until and not self._stop:  # `_keep`, for this Router's own answer, inlined
+            fast = self._fast
+            if epoch == self._fast_epoch:
+                fast[model] = best
+                if until < self._fast_until:
+                    self._drop_by(fast, until)
         return best
 
     def _rerank(self) -> None:
@@ -344,14 +359,15 @@ class Router:
         epoch = self._fast_epoch
         now = _time()
         gen, view = self._view_at(now)
-        answers = [(model, view.best(model, now)) for model in list(self._cache)[:_RERANK_MAX]]
+        # `islice` in C: the first models taken at once (no other thread runs meanwhile), never all of them copied.
+        answers = [(model, view.best(model, now)) for model in list(islice(self._cache, _RERANK_MAX))]
         for model, best in answers:
             self._cache[model] = (gen, view.until, best)
         self._keep(answers, view.until - _GUARD, epoch)
 
     def _view_at(self, now: float) -> tuple[int, QuickView]:
         """The generation and its `QuickView`, valid from `now` until the view's `until`; the indexes are looked
-        at only when the view must be rebuilt."""
+        at only when the view must be rebuilt (`_best_local` makes the same test before it calls)."""
         view = self._view
         if view is None or view[0] != self._gen or now >= view[1].until:
             gen, indexes = self._indexes()
@@ -442,6 +458,10 @@ class Router:
         return snap
 
     def _best_paced(self, model: str, epoch: int) -> RouterRecommendation | None:
+        hit = self._cache.get(model)
+        if hit is not None and hit[0] == self._gen and _time() < hit[1]:  # until its pace may have moved
+            self._keep(((model, hit[2]),), hit[1] - _GUARD, epoch)
+            return hit[2]
         with self._lock:
             gen, quotas = self._gen, tuple(self._quotas.values())
         now = datetime.now(UTC)

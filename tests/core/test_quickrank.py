@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bhoga._model import ProviderQuota, QuotaWindow
-from bhoga._quickrank import Classes, QuickView, QuotaIndex, quick_best
+from bhoga._providers import hierarchy
+from bhoga._quickrank import Classes, QuickView, QuotaIndex, _allowed, _Finder, quick_best
 from bhoga._routing import next_change, rank
 from tests.strategies import NOW, quotas
 
@@ -19,6 +20,20 @@ NAMES = [
     "model-12-model-3",  # several scopes of the many, one of them twice (`model-1` in `model-12`)
     "claude-model-7-opus",
     "Claude-Model-30",  # scopes are lowercase; names are matched lowercased
+    # Siblings told apart only by their last characters (a scope, or the family, decided there or before),
+    # a vendor part, leading blanks, and names shorter than a family prefix.
+    "claude-opus-4-7",
+    "claude-opus-4-60",
+    "gpt-5.4-minx",
+    "openai/claude-opus-4-6",
+    "anthropic/gpt-5",
+    "  gpt-5.5",
+    " claude-sonnet-4.7 ",
+    "OPUS-4",
+    "o",
+    "",
+    "model-1",
+    "model-10",
 ]
 SCOPES = ["opus", "sonnet", "gpt-5", "claude-opus-4-6", "4.6", "o", "codex", "gpt-5.4-mini", "pro"]
 
@@ -107,3 +122,40 @@ def test_many_per_model_quotas_find_every_scope_in_the_name() -> None:
         fast = quick_best([idx], model, NOW, reserve=0.1, policy="headroom")
         assert fast == (full[0] if full else None)
         assert fast is None or fast.binding_window == binding, (model, fast)
+
+
+_NAME_CHARS = "ab-.1 /Ä"
+"""Few characters, so that names share heads and contain scopes; a blank, a vendor slash, one non-ASCII letter."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scopes=st.lists(st.text("ab-.1", min_size=1, max_size=6), min_size=1, max_size=60, unique=True),
+    names=st.lists(st.text(_NAME_CHARS, max_size=14), min_size=1, max_size=30),
+)
+def test_the_finder_finds_every_scope_in_any_order_of_names(scopes: list[str], names: list[str]) -> None:
+    """Whatever names were looked at before (a name's head is remembered), the finder answers exactly the
+    scopes that occur in the name, with few scopes (tested one by one) and with many (found by their ends)."""
+    finder = _Finder(scopes)
+    for name in names + names:
+        low = name.lower()
+        assert finder.find(low) == tuple(sorted(s for s in set(scopes) if s in low)), (low, scopes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(
+        st.sampled_from(["claude", "opus", "gpt", "o1", "o3", "codex", "chatgpt", "gemini", "sonnet", "x"]).flatmap(
+            lambda head: st.text(_NAME_CHARS + "GCPT", max_size=6).map(lambda rest: head + rest)
+        )
+        | st.text(_NAME_CHARS + "GCPTcl", max_size=10),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_providers_of_a_name_follow_its_family_whatever_was_asked_before(names: list[str]) -> None:
+    """The providers that may serve a name (remembered by the name's first characters) are its hierarchy's,
+    also for names cut inside a family prefix, in capitals, with blanks or a vendor part."""
+    for name in names:
+        for variant in (name, name.upper(), " " + name, "vendor/" + name, name[:3]):
+            assert _allowed(variant) == frozenset(hierarchy(variant)), variant
