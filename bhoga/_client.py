@@ -22,7 +22,6 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Final
 
 from bhoga import _lazy
 from bhoga._client_io import (
@@ -40,6 +39,10 @@ from bhoga._model import RouterRecommendation
 from bhoga._protocol import BestRequest, Request, encode_request
 from bhoga._responses import BestAnswer, Response, decode_response
 from bhoga.errors import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["UNREACHABLE", "DaemonClient", "Unreachable", "ask", "daemon_running", "shared_client"]
 

@@ -12,12 +12,15 @@ import socket
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any, Final
 
 from bhoga import _lazy
 from bhoga._protocol import MAX_ERROR, Request, SetQuotaRequest, TurnRequest, encode_request
 from bhoga._responses import Response, decode_response
 from bhoga.errors import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = [
     "UNREACHABLE",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from bhoga._model import ANY_MODEL
 from bhoga._protocol_headers import MAX_HEADER_VALUE, MAX_HEADERS, turn_headers
@@ -25,7 +24,10 @@ from bhoga._providers import PROVIDERS
 from bhoga._record import field, record
 from bhoga.errors import ProtocolError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
+
     from bhoga._protocol_fast import TurnBatch
 
 __all__ = [

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, Final
 
 from bhoga._calibrate import _EXACT_NAMES, _MAX_VALUE, RATE_LIMIT_HEADER_PREFIXES, filter_headers
 from bhoga.errors import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 __all__ = ["MAX_HEADERS", "MAX_HEADER_VALUE", "kept_headers", "turn_headers"]
 

@@ -9,7 +9,6 @@ fields such as paces and credential states that a `ProviderQuota` does not hold)
 from __future__ import annotations
 
 import json
-from typing import Any, Final, TypeAlias
 
 from bhoga._model import RouterRecommendation
 from bhoga._protocol import (
@@ -28,6 +27,10 @@ from bhoga._protocol import (
 from bhoga._protocol_json import recommendation_from_json, recommendation_to_json
 from bhoga._record import field, record
 from bhoga.errors import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
 
 __all__ = [
     "OK",

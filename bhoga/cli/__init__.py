@@ -11,21 +11,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from bhoga._providers import PROVIDERS
 from bhoga.cli import _args
 from bhoga.errors import BhogaError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.abc import Loader
     from importlib.machinery import ModuleSpec
     from types import ModuleType
+    from typing import Any, TypeAlias
+
+    Arg: TypeAlias = tuple[tuple[str, ...], dict[str, Any]]
 
 __all__ = ["build_parser", "main"]
-
-
-Arg = tuple[tuple[str, ...], dict[str, Any]]
 
 
 def _arg(*names: str, **options: Any) -> Arg:

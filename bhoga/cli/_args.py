@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TypeVar
 
 __all__ = ["count", "error_text", "header", "history_days", "model", "pct", "sim_days", "source", "status_code"]
 
-_N = TypeVar("_N", int, float)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    _N = TypeVar("_N", int, float)
 
 
 def _shown(text: str, *, quote: bool = True, limit: int = 60) -> str:

@@ -12,13 +12,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bhoga import _paths
 from bhoga._pause import is_paused, set_paused
 from bhoga.cli import _plugin
 from bhoga.errors import BhogaError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from bhoga._protocol import Request
     from bhoga._responses import ApplyAnswer, Response, StatusAnswer

@@ -12,12 +12,15 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from bhoga._model import RouterRecommendation
 from bhoga._providers import PROVIDERS, Kind
 from bhoga._values import human_duration, window_label
 from bhoga.cli._term import Style
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["STALE_AFTER", "fit", "render_best", "render_status", "until"]
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import TextIO
 
 from bhoga._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["Style", "strip_ansi", "style_for", "terminal_columns"]
 

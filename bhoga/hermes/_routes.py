@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from bhoga._providers import PROVIDERS, Endpoint, Provider, hermes_aliases, model_family, provider, spell
 from bhoga._record import record
@@ -20,6 +19,8 @@ from bhoga.hermes._home import HermesFacts
 # `bhoga status`'s caveat.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from bhoga.hermes._splice import Spec, SpecValue
 
 __all__ = [

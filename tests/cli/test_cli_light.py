@@ -24,8 +24,9 @@ LOCAL_ONLY = (
     "bhoga.discovery",
 )
 # Never loaded when bhogad answers on the socket a private XDG_RUNTIME_DIR names: finding the socket and the state
-# file needs no platformdirs (nor the tempfile it imports), and the terminal width no shutil (argparse's included).
-ANSWERED_NEVER = ("platformdirs", "tempfile", "shutil")
+# file needs no platformdirs (nor the tempfile it imports), the terminal width no shutil (argparse's included), and
+# annotations no `typing` (imported only for type checkers).
+ANSWERED_NEVER = ("platformdirs", "tempfile", "shutil", "typing")
 
 
 def _run_cli(*args: str) -> tuple[str, list[str]]:
@@ -48,7 +49,7 @@ def _run_cli(*args: str) -> tuple[str, list[str]]:
 
 def test_commands_bhogad_answers_load_no_local_machinery(server: Path) -> None:
     """With bhogad answering, `set-quota`, `status`, `best`, `pause` and `resume` load neither the Router's state
-    file nor the Hermes writer, discovery, `logging`, `inspect`, platformdirs, tempfile or shutil."""
+    file nor the Hermes writer, discovery, `logging`, `inspect`, platformdirs, tempfile, shutil or typing."""
     for args in (
         ("set-quota", "claude_code", "50"),
         ("status",),
