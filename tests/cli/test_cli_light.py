@@ -92,3 +92,26 @@ def test_terminal_columns_is_shutils_answer(monkeypatch: pytest.MonkeyPatch) -> 
         else:
             monkeypatch.setenv("COLUMNS", value)
         assert terminal_columns() == shutil.get_terminal_size((80, 24)).columns, value
+
+
+def test_one_subcommand_parser_parses_helps_and_refuses_as_the_whole_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """`build_parser(COMMAND)` (what `main` builds for `bhoga COMMAND ...`) gives every subcommand the same help,
+    the same usage error and the same parsed values as the whole parser; an unknown word builds the whole one."""
+    from bhoga.cli import _subcommands, build_parser
+
+    def outcome(command: str | None, argv: list[str]) -> tuple[object, str, str]:
+        try:
+            result: object = vars(build_parser(command).parse_args(argv))
+        except SystemExit as exc:
+            result = exc.code
+        out, err = capsys.readouterr()
+        return result, out, err
+
+    names = [name for name, _, _ in _subcommands()]
+    assert len(names) > 10
+    samples = {"best": ["claude-sonnet-4"], "set-quota": ["claude_code", "50"], "hermes-plugin": ["status"]}
+    for name in names:
+        for argv in ([name, "-h"], [name, "--bogus"], [name, *samples.get(name, [])]):
+            assert outcome(name, argv) == outcome(None, argv), argv
+    assert "set-quota" in outcome("bogus", ["-h"])[1]
+    assert outcome("bogus", ["bogus"]) == outcome(None, ["bogus"])
