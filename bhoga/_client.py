@@ -14,12 +14,12 @@ write never races the daemon hanging up.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import collections
 import contextlib
 import os
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -64,6 +64,8 @@ class DaemonClient:
     """
 
     def __init__(self, path: Path, *, max_pending: int = 10_000) -> None:
+        import threading  # noqa: PLC0415 - only a sender needs it: `bhoga status` and `bhoga best` never load it
+
         self.path = Path(path)
         self.sent = 0
         self.dropped = 0
@@ -288,7 +290,7 @@ class DaemonClient:
 
 
 _shared: dict[Path, DaemonClient] = {}
-_shared_lock = threading.Lock()
+_shared_lock = _thread.allocate_lock()
 
 
 def shared_client(path: Path | None = None) -> DaemonClient | None:
@@ -324,7 +326,7 @@ def _flush_shared() -> None:
 def _forget_shared() -> None:
     # A forked child has no sender thread: it makes its own client on first use.
     global _shared_lock  # the parent's lock may have been held at the fork
-    _shared_lock = threading.Lock()
+    _shared_lock = _thread.allocate_lock()
     _shared.clear()
 
 

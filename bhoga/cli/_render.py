@@ -8,7 +8,6 @@ left, the reset countdown and the pace; a reading too old to trust says "stale" 
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,7 +163,14 @@ def _home_short(path: str) -> str:
 
 
 def _wrap(text: str, width: int, indent: int) -> list[str]:
-    return textwrap.wrap(text, width=max(width - indent, 20), break_on_hyphens=False) or [""]
+    width = max(width - indent, 20)
+    # A short line without tabs, newlines or trailing blanks is textwrap's one line as it is: the usual reason
+    # needs no textwrap (~1 ms of `bhoga status`).
+    if len(text) <= width and text.isprintable() and not text.endswith(" "):
+        return [text]
+    import textwrap  # noqa: PLC0415
+
+    return textwrap.wrap(text, width=width, break_on_hyphens=False) or [""]
 
 
 def _daemon_line(daemon: Mapping[str, Any] | None, now: datetime, style: Style) -> str:

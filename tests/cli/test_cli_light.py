@@ -25,8 +25,8 @@ LOCAL_ONLY = (
 )
 # Never loaded when bhogad answers on the socket a private XDG_RUNTIME_DIR names: finding the socket and the state
 # file needs no platformdirs (nor the tempfile it imports), the terminal width no shutil (argparse's included), and
-# annotations no `typing` (imported only for type checkers).
-ANSWERED_NEVER = ("platformdirs", "tempfile", "shutil", "typing")
+# annotations no `typing` (imported only for type checkers), and one question no sender thread (`threading`).
+ANSWERED_NEVER = ("platformdirs", "tempfile", "shutil", "typing", "threading")
 
 
 def _run_cli(*args: str) -> tuple[str, list[str]]:
@@ -49,7 +49,7 @@ def _run_cli(*args: str) -> tuple[str, list[str]]:
 
 def test_commands_bhogad_answers_load_no_local_machinery(server: Path) -> None:
     """With bhogad answering, `set-quota`, `status`, `best`, `pause` and `resume` load neither the Router's state
-    file nor the Hermes writer, discovery, `logging`, `inspect`, platformdirs, tempfile, shutil or typing."""
+    file nor the Hermes writer, discovery, `logging`, `inspect`, platformdirs, tempfile, shutil, typing or threading."""
     for args in (
         ("set-quota", "claude_code", "50"),
         ("status",),
@@ -115,3 +115,18 @@ def test_one_subcommand_parser_parses_helps_and_refuses_as_the_whole_one(capsys:
             assert outcome(name, argv) == outcome(None, argv), argv
     assert "set-quota" in outcome("bogus", ["-h"])[1]
     assert outcome("bogus", ["bogus"]) == outcome(None, ["bogus"])
+
+
+def test_wrap_is_textwraps_answer() -> None:
+    """The status screen's `_wrap` (which skips textwrap for a short plain line) gives textwrap's lines for short,
+    long, empty, blank-edged, tabbed, multi-line and non-ASCII-spaced texts at every width."""
+    import textwrap
+
+    from bhoga.cli._render import _wrap
+
+    texts = ("", " ", "a", "plain reason", "  lead", "trail ", "two  spaces", "tab\there", "line\nbreak", "nb\u00a0sp",
+             "a-very-long-hyphenated-word " * 4, "x" * 90, "word " * 30, "é" * 40)  # fmt: skip
+    for text in texts:
+        for width in (10, 29, 30, 31, 60, 200):
+            want = textwrap.wrap(text, width=max(width - 9, 20), break_on_hyphens=False) or [""]
+            assert _wrap(text, width, 9) == want, (text, width)
