@@ -159,12 +159,7 @@ class Connection(ConnectionBase):
         if self._finishing or transport.is_closing():
             return
         if self._waiting:
-            self._pending = data
-            self._pos = pos
-            if not self._backlog:
-                self._backlog = True
-                self.partial_since = None
-                transport.pause_reading()
+            self._park(data, pos, transport)
             return  # `_answered` queues the rest once the answer is written
         if pos > end:  # every complete line is answered
             self._pending = b""
@@ -174,14 +169,18 @@ class Connection(ConnectionBase):
             self._hold()
             self._resume_reading()
             return
+        self._park(data, pos, transport)
+        if not self._blocked:
+            srv.queue(self)  # resume_writing queues it once the client has read
+
+    def _park(self, data: bytes, pos: int, transport: asyncio.Transport) -> None:
+        """Keep the unanswered rest of `data` from `pos` and stop reading until it is served."""
         self._pending = data
         self._pos = pos
         if not self._backlog:
             self._backlog = True
             self.partial_since = None
             transport.pause_reading()
-        if not self._blocked:
-            srv.queue(self)  # resume_writing queues it once the client has read
 
     def wait_for(self, pending: Pending) -> None:
         """Answer nothing more until `pending` resolves; then write its answer and go on with the backlog."""
