@@ -1,0 +1,154 @@
+"""A Router's writing side: observations in (`set_quota`, discovery, a turn's reading), merged into the quota
+state, subscribers told, and the state and history files written, coalesced with what other processes saved.
+
+It exists apart from `bhoga._router` because every change of state goes through here, and each one must empty
+the answers it makes wrong and re-rank the models asked about before `best_for` is asked again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+from bhoga import _lazy
+from bhoga._merge import combine, from_observation
+from bhoga._model import ANY_MODEL, ESTIMATE, Observation, QuotaWindow
+from bhoga._providers import provider
+from bhoga._router_daemon import _no_absence
+from bhoga._router_local import _LocalAnswers
+from bhoga.errors import BhogaError
+
+# Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
+    from bhoga._history import Recorder
+    from bhoga._state import StateStore
+
+log = _lazy.logger(__name__)
+
+
+def _check_pct(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 100
+    ):
+        raise ValueError(f"{name} must be a number from 0 to 100, got {value!r}")
+    return float(value)
+
+
+class _StateWrites(_LocalAnswers):
+    """`Router`'s part that changes the quota state and writes it."""
+
+    _store: StateStore
+    _recorder: Recorder
+    _subscribers: list[Callable[[], None]]
+    _warned: set[str]
+    _dirty: bool
+    _last_save: float
+    save_error: str | None
+
+    def observe(self, obs: Observation) -> None:
+        """Merge one observation (discovery, a header, set_quota) into the quota state."""
+        self._merge([obs])
+        self._notify()
+
+    def set_quota(
+        self, pid: str, pct_remaining: float, *, weekly_pct: float | None = None, model: str = ANY_MODEL
+    ) -> None:
+        """Tell the Router how much is left, in percent (0-100): the 5-hour window and optionally the weekly one.
+
+        On a metered API this is a budget figure and ranks as one; on Copilot it is the monthly allowance.
+        Raises ValueError for an unknown provider id or a percentage outside 0-100.
+        """
+        prov = provider(pid)
+        pct = _check_pct("pct_remaining", pct_remaining)
+        weekly = None if weekly_pct is None else _check_pct("weekly_pct", weekly_pct)
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError(f"model must be a model name or '*', got {model!r}")
+        scope = ANY_MODEL if model.strip() == ANY_MODEL else model.strip().lower()
+        now = datetime.now(UTC)
+        names = prov.quota_windows
+        windows = [QuotaWindow(names[0], 100.0 - pct, None, 0, scope, now, "set_quota")]
+        if weekly is not None:
+            windows.append(QuotaWindow(names[1], 100.0 - weekly, None, 0, scope, now, "set_quota"))
+        self.observe(Observation(pid, now, tuple(windows), credential=True, source="set_quota"))
+        if self._daemon is not None:
+            self._daemon.send_set_quota(pid, pct, weekly, model)
+            self._daemon_best.clear()
+            self._drop_fast()
+        self._save()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` (from any thread) whenever the quota state has changed."""
+        self._subscribers.append(callback)
+
+    def discover(self, *, force: bool = False) -> None:
+        """Run quota discovery now, in this thread, and merge what it finds. Never raises."""
+        try:
+            from bhoga.discovery import discover_all  # noqa: PLC0415 - discovery pulls in urllib; load late
+
+            found = discover_all(force=force)
+            if not self._concludes_absence():
+                found = [_no_absence(o) for o in found]
+        except Exception:
+            log.exception("quota discovery failed")
+            return
+        if found:
+            self._merge(found)
+            self._notify()
+            self._save()
+
+    def _merge(self, observations: Collection[Observation]) -> None:
+        with self._lock:
+            for obs in observations:
+                if obs.windows and obs.source != ESTIMATE:
+                    self._count.observed(obs.provider_id, obs.windows)
+                self._quotas[obs.provider_id] = combine(self._quotas.get(obs.provider_id), from_observation(obs))
+            self._gen += 1
+            self._dirty = True
+        if self._answers_locally():
+            self._drop_fast()
+        self._rerank()
+
+    def _notify(self) -> None:
+        for cb in tuple(self._subscribers):
+            try:
+                cb()
+            except Exception:
+                log.exception("quota-change subscriber failed")
+
+    def _save(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            mine, self._dirty = dict(self._quotas), False
+        try:
+            merged = self._store.merge_and_save(mine)
+        except BhogaError as e:
+            self.save_error = str(e)
+            if str(e) not in self._warned:  # the same refusal as when the state was loaded: said once
+                self._warned.add(str(e))
+                log.warning("%s", e)
+            return
+        # History rides on the (coalesced) state save: a turn's caller never pays for it. Only what this process
+        # learned is recorded; what another process saved is marked seen, since that process records it.
+        try:
+            self._history.append(self._recorder.new_points(mine.values()))
+        except BhogaError as e:
+            log.warning("%s", e)
+        self._recorder.seen(merged.values())
+        self._last_save = time.monotonic()
+        self.save_error = None
+        with self._lock:
+            # Keep what other processes wrote; anything merged in meanwhile stays newest-wins.
+            for pid, q in merged.items():
+                self._quotas[pid] = combine(q, self._quotas[pid]) if pid in self._quotas else q
+            self._gen += 1
+        if self._answers_locally():
+            self._drop_fast()
+        self._rerank()
