@@ -177,7 +177,14 @@ class Flipper:
         def result(outcome: Outcome, message: str) -> FlipResult:
             return FlipResult(outcome, message, model, path, file_provider, file_model)
 
-        record = self._pin_check(path, file_provider) if route is not None else _pin.RouteRecord()
+        if route is None:
+            record = _pin.RouteRecord()
+        elif route == hermes.HermesRoute(None, None, None, None):
+            # No model section at all is no choice of route: an editor that truncates the file before it writes
+            # shows exactly this for an instant, and taking it as an edit would pin the route to nothing.
+            record = _pin.load().for_config(path)
+        else:
+            record = self._pin_check(path, file_provider)
         if record.pinned:
             since = record.pinned_since.isoformat(timespec="seconds") if record.pinned_since else "?"
             if model is not None:
