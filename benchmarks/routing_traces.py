@@ -17,6 +17,7 @@ from typing import cast
 OUT = Path(__file__).parent / "data" / "traces"
 START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 DAY = 86400
+DAYS = 7  # every trace is one week
 
 CLAUDE = {
     "pid": "claude_code",
@@ -82,112 +83,114 @@ def working_days(
     return reqs
 
 
-def _moved(sub: dict[str, object], *changes: dict[str, float]) -> list[dict[str, object]]:
-    """`sub`'s windows, each with its change applied (another reset time, another starting use)."""
+def _moved(sub: dict[str, object], *changes: dict[str, float]) -> dict[str, object]:
+    """`sub` with each of its windows changed (another reset time, another starting use)."""
     windows = cast("list[dict[str, object]]", sub["windows"])
-    return [{**w, **c} for w, c in zip(windows, changes, strict=True)]
+    return {**sub, "windows": [{**w, **c} for w, c in zip(windows, changes, strict=True)]}
 
 
 def traces() -> dict[str, dict[str, object]]:
     """The committed traces, by file name."""
     out: dict[str, dict[str, object]] = {}
 
-    def make(name: str, desc: str, subs: list[object], metered: list[object], reqs: list[list[object]]) -> None:
+    def make(
+        name: str,
+        desc: str,
+        subs: list[object],
+        metered: list[object],
+        *,
+        seed: int,
+        models: list[tuple[str, float]],
+        sessions: tuple[int, int],
+        rate: float,
+    ) -> None:
+        """Trace `name`: a week of `working_days` demand drawn with its own seed."""
         out[name] = {
             "name": name,
             "description": desc,
             "start": START.isoformat(),
-            "days": 7,
+            "days": DAYS,
             "subscriptions": subs,
             "metered": metered,
-            "requests": reqs,
+            "requests": working_days(random.Random(seed), DAYS, models, sessions, rate),
         }
 
-    rng = random.Random(1)
     make(
         "claude-solo",
         "One developer on Claude Code (5h, weekly, Opus weekly) with the Anthropic API and Copilot as spill-over.",
         [CLAUDE, COPILOT],
         [ANTHROPIC_API],
-        working_days(rng, 7, [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1)], (2, 4), 1.2),
+        seed=1,
+        models=[("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1)],
+        sessions=(2, 4),
+        rate=1.2,
     )
-    rng = random.Random(2)
     make(
         "two-vendors",
         "Claude Code, Codex and Copilot with both metered APIs; Sonnet, Opus, GPT-5 and Gemini (Copilot only).",
         [CLAUDE, CODEX, COPILOT],
         [ANTHROPIC_API, OPENAI_API],
-        working_days(
-            rng,
-            7,
-            [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1), ("gpt-5.4", 3), ("gemini-2.5-pro", 0.3)],
-            (3, 5),
-            1.0,
-        ),
+        seed=2,
+        models=[("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1), ("gpt-5.4", 3), ("gemini-2.5-pro", 0.3)],
+        sessions=(3, 5),
+        rate=1.0,
     )
-    rng = random.Random(3)
     make(
         "overflow-week",
         "Heavy week: demand well above every subscription; metered spend cannot be avoided, only kept down.",
         [CLAUDE, CODEX, COPILOT],
         [ANTHROPIC_API, OPENAI_API],
-        working_days(rng, 7, [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 2), ("gpt-5.4", 2)], (5, 7), 2.0),
+        seed=3,
+        models=[("claude-sonnet-4-6", 3), ("claude-opus-4-6", 2), ("gpt-5.4", 2)],
+        sessions=(5, 7),
+        rate=2.0,
     )
-    rng = random.Random(4)
     make(
         "light-use",
         "Light use: a few short sessions; every subscription has room, nothing should be spent.",
         [CLAUDE, CODEX, COPILOT],
         [ANTHROPIC_API, OPENAI_API],
-        working_days(rng, 7, [("claude-sonnet-4-6", 3), ("gpt-5.4", 2)], (1, 2), 0.5),
+        seed=4,
+        models=[("claude-sonnet-4-6", 3), ("gpt-5.4", 2)],
+        sessions=(1, 2),
+        rate=0.5,
     )
     # Held out: made after the policies were tuned on the four above, to check they were not fitted to them.
     # Other seeds, other reset times, a Gemini-heavier mix, longer and denser sessions.
-    rng = random.Random(11)
-    claude = {
-        **CLAUDE,
-        "windows": _moved(CLAUDE, {"first_reset_min": 6 * 60}, {"first_reset_min": 1440}, {"first_reset_min": 1440}),
-    }
-    copilot = {**COPILOT, "windows": _moved(COPILOT, {"first_reset_min": 2 * 1440, "used": 120})}
     make(
         "held-out",
         "Held out (not used to tune): Claude Code, Codex, Copilot and both APIs; other reset times, more Gemini.",
-        [claude, CODEX, copilot],
+        [
+            _moved(CLAUDE, {"first_reset_min": 6 * 60}, {"first_reset_min": 1440}, {"first_reset_min": 1440}),
+            CODEX,
+            _moved(COPILOT, {"first_reset_min": 2 * 1440, "used": 120}),
+        ],
         [ANTHROPIC_API, OPENAI_API],
-        working_days(
-            rng,
-            7,
-            [("claude-sonnet-4-6", 2), ("claude-opus-4-6", 1.5), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.6)],
-            (2, 6),
-            1.4,
-        ),
+        seed=11,
+        models=[("claude-sonnet-4-6", 2), ("claude-opus-4-6", 1.5), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.6)],
+        sessions=(2, 6),
+        rate=1.4,
     )
     # Held out again: made after the round that added the "saves about half as much" rule (`bhoga._value`),
     # tuned on the four tuning traces only. Another seed, every window's reset moved, less of Copilot left.
-    rng = random.Random(23)
-    claude2 = {
-        **CLAUDE,
-        "windows": _moved(
-            CLAUDE,
-            {"first_reset_min": 7 * 60 + 15},
-            {"first_reset_min": 2.25 * 1440, "used": 1300},
-            {"first_reset_min": 2.25 * 1440, "used": 600},
-        ),
-    }
-    codex2 = {**CODEX, "windows": _moved(CODEX, {"first_reset_min": 9 * 60 + 40}, {"first_reset_min": 3 * 1440})}
-    copilot2 = {**COPILOT, "windows": _moved(COPILOT, {"first_reset_min": 5.5 * 1440, "used": 210})}
     make(
         "held-out-2",
         "Held out (made after the second round of tuning): other seed, every reset moved, Copilot fuller.",
-        [claude2, codex2, copilot2],
+        [
+            _moved(
+                CLAUDE,
+                {"first_reset_min": 7 * 60 + 15},
+                {"first_reset_min": 2.25 * 1440, "used": 1300},
+                {"first_reset_min": 2.25 * 1440, "used": 600},
+            ),
+            _moved(CODEX, {"first_reset_min": 9 * 60 + 40}, {"first_reset_min": 3 * 1440}),
+            _moved(COPILOT, {"first_reset_min": 5.5 * 1440, "used": 210}),
+        ],
         [ANTHROPIC_API, OPENAI_API],
-        working_days(
-            rng,
-            7,
-            [("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1.2), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.4)],
-            (3, 5),
-            1.1,
-        ),
+        seed=23,
+        models=[("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1.2), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.4)],
+        sessions=(3, 5),
+        rate=1.1,
     )
     return out
 
