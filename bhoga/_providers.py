@@ -348,11 +348,6 @@ def credential_vars() -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _bare(model: str) -> str:
-    bare = model.strip()
-    return bare.rsplit("/", 1)[1] if "/" in bare else bare
-
-
 # "claude-sonnet-4.6" / "claude-sonnet-4-6": a version made of digit groups at the end of the name. Spelled out
 # rather than as regular expressions: `re` costs ~3 ms of `import bhoga` (the tests hold both to the same answers).
 def _hyphenated(name: str) -> str:
@@ -392,7 +387,7 @@ _VENDOR_NAMES = ModelNames.VENDOR
 def spell(names: ModelNames, model: str) -> str:
     """`model` as a Hermes provider that spells models `names`-style wants it."""
     bare = model.strip()
-    if "/" in bare:  # `_bare`, inlined
+    if "/" in bare:  # the name without its vendor part
         bare = bare.rsplit("/", 1)[1]
     if names is _HYPHENATED:
         return _hyphenated(bare) if "." in bare else bare
