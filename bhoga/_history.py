@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bhoga import _files, _lazy
-from bhoga._model import ProviderQuota
+from bhoga._model import ESTIMATE, ProviderQuota
 from bhoga._record import record
 from bhoga.errors import NotRegularFileError, StateError
 
@@ -210,7 +210,7 @@ class Recorder:
         for q in quotas:
             for w in q.windows:
                 # An estimate was never recorded: taking it as the last point would space out the next reading.
-                if w.observed_at is not None and w.source != "estimate":
+                if w.observed_at is not None and w.source != ESTIMATE:
                     k = (q.provider_id, w.key)
                     last = self._last.get(k)
                     if last is None or w.observed_at > last.at:
@@ -221,7 +221,7 @@ class Recorder:
         out = []
         for q in quotas:
             for w in q.windows:
-                if w.observed_at is None or w.source == "estimate":
+                if w.observed_at is None or w.source == ESTIMATE:
                     continue  # an estimate (see `bhoga._turncount`) is no reading: history keeps readings only
                 k = (q.provider_id, w.key)
                 p = Point(w.observed_at, w.pct_used, w.resets_at)
