@@ -55,7 +55,7 @@ err early; the Free plan's 50 would be 2 %, and the first learned interval repla
 
 @record(frozen=False)
 class _Window:
-    """One window's last reading and the turns counted since (a docstring also keeps `inspect` unloaded)."""
+    """One window's last reading and the turns counted since."""
 
     reading: QuotaWindow
     turns: dict[str, int] = field(default_factory=dict)
