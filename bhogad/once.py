@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from .config import DaemonConfig
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bhoga._responses import PassAnswer
 
 __all__ = ["DEFAULT_TIMEOUT", "run_once"]
@@ -45,10 +47,7 @@ def _once_here(config: DaemonConfig) -> int:
         result = Flipper(router).run(config)
     finally:
         router.close()
-    where = f" {result.path}" if result.path else ""
-    print(f"hermes{where}: {result.outcome}: {result.message}")
-    if result.provider or result.hermes_model:
-        print(f"hermes now: provider={result.provider} model={result.hermes_model}")
+    _print_hermes(result.path, result.outcome, result.message, result.provider, result.hermes_model)
     if result.outcome is Outcome.ERROR:
         print(f"bhogad: {result.message}", file=sys.stderr)
         return 1
@@ -58,6 +57,14 @@ def _once_here(config: DaemonConfig) -> int:
 def _print_quota(key: str, pct: object, status: object, note: object) -> None:
     left = f"{pct:.0%} left" if isinstance(pct, int | float) and pct >= 0 else "quota unknown"
     print(f"quota {key}: {left}, {status}{f' - {note}' if note else ''}")
+
+
+def _print_hermes(path: Path | str | None, outcome: str, message: str, provider: str | None, model: str | None) -> None:
+    """How the Hermes pass ended and the route it left, whichever process ran it."""
+    where = f" {path}" if path else ""
+    print(f"hermes{where}: {outcome}: {message}")
+    if provider or model:
+        print(f"hermes now: provider={provider} model={model}")
 
 
 def _once_with_daemon(timeout: float) -> int | None:
@@ -104,10 +111,7 @@ def _once_with_daemon(timeout: float) -> int | None:
 def _print_pass(answer: PassAnswer) -> int:
     for d in answer.discovered:
         _print_quota(f"{d.provider_id}:{d.model}", d.quota_pct, d.status, d.note)
-    where = f" {answer.path}" if answer.path else ""
-    print(f"hermes{where}: {answer.outcome}: {answer.message}")
-    if answer.provider or answer.model:
-        print(f"hermes now: provider={answer.provider} model={answer.model}")
+    _print_hermes(answer.path, answer.outcome, answer.message, answer.provider, answer.model)
     joined = ", joining the pass it was running" if answer.joined else ""
     print(f"pass run by bhogad (pid {answer.pid}){joined}: it is the only writer while it runs")
     for error in answer.errors:
