@@ -111,6 +111,10 @@ class ConnectionBase(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
         self._server.subscribers.discard(self)
+        self._forget_input()
+
+    def _forget_input(self) -> None:
+        """Drop what was read and not answered: the unfinished line and the backlog."""
         self._buf.clear()
         self._pending = b""
         self._backlog = False
@@ -124,9 +128,7 @@ class ConnectionBase(asyncio.Protocol):
         """
         transport = self._transport
         self._finishing = True
-        self._backlog = False
-        self._pending = b""
-        self._buf.clear()
+        self._forget_input()
         self.partial_since = self.stalled_since = None
         self.active_at = -math.inf
         if transport is None or transport.is_closing():
@@ -154,9 +156,7 @@ class ConnectionBase(asyncio.Protocol):
         """Close now without a word (idle, or evicted to make room): no answer of its client is pending."""
         log.debug("closing a connection: %s", why)
         self._finishing = True
-        self._backlog = False
-        self._pending = b""
-        self._buf.clear()
+        self._forget_input()
         self._server.connections.discard(self)
         if self._transport is not None:
             if self._transport.get_write_buffer_size():
