@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from bhoga._model import RouterRecommendation
+from bhoga._model import ANY_MODEL, RouterRecommendation
 from bhoga._protocol import (
     ApplyRequest,
     BestRequest,
@@ -403,7 +403,7 @@ def _discovered(obj: object) -> tuple[Discovered, ...]:
     return tuple(
         Discovered(
             provider_id=str(d["provider_id"]),
-            model=str(d.get("model") or "*"),
+            model=str(d.get("model") or ANY_MODEL),
             quota_pct=float(d.get("quota_pct", -1.0)),
             status=str(d.get("status")),
             note=str(d.get("note") or ""),
