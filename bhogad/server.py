@@ -128,15 +128,15 @@ class Server(Dispatcher):
     async def start(self) -> None:
         """Listen; `SocketInUse` when a live daemon already answers on `path`."""
         self._loop = asyncio.get_running_loop()
+        # A long queue keeps a connect storm from failing clients' connect() with EAGAIN; a short accept batch
+        # per turn of the loop keeps descriptors under the limit.
         if self.listen_fd is not None:
             sock = socket.socket(fileno=self.listen_fd)
             os.set_inheritable(sock.fileno(), False)
+            sock.listen(LISTEN_QUEUE)  # a handed-over socket gets our queue, whatever it was given
         else:
-            sock, self._bound = bind(self.path)
+            sock, self._bound = bind(self.path)  # listening already, with that queue
         sock.setblocking(False)
-        # A long queue keeps a connect storm from failing clients' connect() with EAGAIN; a short accept batch
-        # per turn of the loop keeps descriptors under the limit.
-        sock.listen(LISTEN_QUEUE)
         self._acceptor = Acceptor(self, sock, self._loop)
         self._acceptor.start()
         self._schedule_sweep()
