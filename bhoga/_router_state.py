@@ -111,9 +111,7 @@ class _StateWrites(_LocalAnswers):
                 self._quotas[obs.provider_id] = combine(self._quotas.get(obs.provider_id), from_observation(obs))
             self._gen += 1
             self._dirty = True
-        if self._answers_locally():
-            self._drop_fast()
-        self._rerank()
+        self._answers_changed()
 
     def _notify(self) -> None:
         for cb in tuple(self._subscribers):
@@ -149,6 +147,11 @@ class _StateWrites(_LocalAnswers):
             for pid, q in merged.items():
                 self._quotas[pid] = combine(q, self._quotas[pid]) if pid in self._quotas else q
             self._gen += 1
+        self._answers_changed()
+
+    def _answers_changed(self) -> None:
+        """After a change of the state: empty `best_for`'s lookup when this Router answers (bhogad's answers
+        stay theirs), and re-rank the models asked about."""
         if self._answers_locally():
             self._drop_fast()
         self._rerank()
