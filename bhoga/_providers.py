@@ -253,6 +253,9 @@ _FAMILY_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 _VENDOR = {"anthropic": "anthropic", "openai": "openai", "google": "google"}
 
 _hierarchies: dict[str, tuple[str, ...]] = {}
+_by_name: dict[str, tuple[str, ...]] = {}
+"""`hierarchy`'s answers by model name: policy "value" asks it for every model in use on every window."""
+_BY_NAME_MAX = 4096
 _listeners: list[Callable[[], None]] = []
 
 
@@ -263,6 +266,7 @@ def on_change(fn: Callable[[], None]) -> None:
 
 def _changed() -> None:
     _hierarchies.clear()
+    _by_name.clear()
     for fn in _listeners:
         fn()
 
@@ -305,11 +309,17 @@ def model_family(model: str) -> str:
 
 def hierarchy(model: str) -> tuple[str, ...]:
     """The providers that can serve `model`, in priority order (registry order among equals)."""
+    hit = _by_name.get(model)
+    if hit is not None:
+        return hit
     family = model_family(model)
     hit = _hierarchies.get(family)
     if hit is None:
         members = [p for p in PROVIDERS.values() if p.family in (family, "any")]
         hit = _hierarchies[family] = tuple(p.id for p in sorted(members, key=lambda p: p.priority))
+    if len(_by_name) >= _BY_NAME_MAX:  # a caller inventing names must not grow it without end
+        _by_name.clear()
+    _by_name[model] = hit
     return hit
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bhoga._model import ProviderQuota, RouterRecommendation
     from bhoga._pace import Pace
     from bhoga._quickrank import QuickView, QuotaIndex
+    from bhoga._value import Economics
 
 log = _lazy.logger(__name__)
 
@@ -94,6 +95,8 @@ class Router(_TurnQueue, _StateWrites):
         self._prices = tuple((k.lower(), float(v)) for k, v in (prices or {}).items())
         self._asked: dict[str, None] = {}
         """Models asked about (policy "value" keeps windows only for demand that exists), oldest first, bounded."""
+        self._econ: tuple[int, Economics] | None = None
+        """Policy "value": the last `economics()` and the generation it was made at."""
         self._owner = owner
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
         self._history = HistoryStore(history_path(self._store.path))

@@ -7,6 +7,7 @@ observations in, and bhogad's answers and the clock thread decide how long an an
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -18,7 +19,7 @@ from bhoga._quickrank import QuickView, QuotaIndex
 from bhoga._record import replace
 from bhoga._router_clock import _GUARD
 from bhoga._router_daemon import _DaemonAnswers
-from bhoga._routing import PACED, evaluate, next_change, rank
+from bhoga._routing import PACED, evaluate, first, metered_routes, next_change, rank
 from bhoga.errors import BhogaError
 
 # Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
@@ -59,6 +60,7 @@ class _LocalAnswers(_DaemonAnswers):
     _policy: str
     _prices: tuple[tuple[str, float], ...]
     _asked: dict[str, None]
+    _econ: tuple[int, Economics] | None
     _count: TurnCount
     _history: HistoryStore
     _history_cache: tuple[float, dict[tuple[str, str], list[Point]]] | None
@@ -107,16 +109,20 @@ class _LocalAnswers(_DaemonAnswers):
 
         Runs in the thread that changed the state (the turn worker, discovery, `set_quota`'s caller).
         """
-        if self._policy in PACED or not self._cache:
+        if not self._cache:
             return
         epoch = self._fast_epoch
-        now = _time()
-        gen, view = self._view_at(now)
-        # `islice` in C: the first models taken at once (no other thread runs meanwhile), never all of them copied.
-        answers = [(model, view.best(model, now)) for model in list(islice(self._cache, _RERANK_MAX))]
+        if self._policy in PACED:
+            gen, until, answers = self._paced(list(islice(self._cache, _RERANK_MAX)))
+        else:
+            now = _time()
+            gen, view = self._view_at(now)
+            until = view.until
+            # `islice` in C: the first models taken at once (no other thread runs meanwhile), never all copied.
+            answers = [(model, view.best(model, now)) for model in list(islice(self._cache, _RERANK_MAX))]
         for model, best in answers:
-            self._cache[model] = (gen, view.until, best)
-        self._keep(answers, view.until - _GUARD, epoch)
+            self._cache[model] = (gen, until, best)
+        self._keep(answers, until - _GUARD, epoch)
 
     def _view_at(self, now: float) -> tuple[int, QuickView]:
         """The generation and its `QuickView`, valid from `now` until the view's `until`; the indexes are looked
@@ -148,19 +154,25 @@ class _LocalAnswers(_DaemonAnswers):
         if hit is not None and hit[0] == self._gen and _time() < hit[1]:  # until its pace may have moved
             self._keep(((model, hit[2]),), hit[1] - _GUARD, epoch)
             return hit[2]
+        gen, until, ((_, best),) = self._paced((model,))
+        self._cache[model] = (gen, until, best)
+        self._keep(((model, best),), until - _GUARD, epoch)
+        return best
+
+    def _paced(self, models: Collection[str]) -> tuple[int, float, list[tuple[str, RouterRecommendation | None]]]:
+        """The generation, how long answers under a paced policy hold (epoch seconds), and the best provider
+        for each of `models`, ranked from forecasts by `rank`'s core instead of the quick index."""
         with self._lock:
             gen, quotas = self._gen, tuple(self._quotas.values())
         now = datetime.now(UTC)
         paces = self._paces_for_policy(quotas, now)
-        econ = self.economics(model) if self.policy == "value" else None
-        ranked = rank(quotas, model, now, reserve=self.reserve, policy=self.policy, paces=paces, econ=econ)
+        econ = self.economics(*models) if self._policy == "value" else None
+        r, p = self._reserve, self._policy
+        answers = [(m, first(quotas, m, now, reserve=r, policy=p, paces=paces, econ=econ)) for m in models]
         change = next_change(quotas, now)
         # A pace moves with time as well as with observations: look again within a minute.
         change = min(change, now + _PACE_TTL) if change else now + _PACE_TTL
-        best = ranked[0] if ranked else None
-        self._cache[model] = (gen, change.timestamp(), best)
-        self._keep(((model, best),), change.timestamp() - _GUARD, epoch)
-        return best
+        return gen, change.timestamp(), answers
 
     def ranked(self, model: str, *, exclude: Collection[str] = ()) -> tuple[RouterRecommendation, ...]:
         """Every candidate for `model`, best first, leaving out the providers in `exclude`."""
@@ -174,19 +186,34 @@ class _LocalAnswers(_DaemonAnswers):
 
     def economics(self, *models: str) -> Economics:
         """What policy "value" knows beyond the windows (`bhoga._value.Economics`): the learned cost of a turn of
-        each model on each window, the prices, and the models in use (asked about, counted, and `models`)."""
-        from bhoga._value import PRICES, Economics  # noqa: PLC0415
+        each model on each window, the prices, the metered APIs that can take a request, and the models in use
+        (asked about, counted, and `models`) that can claim a window from another: those with a learned cost, and
+        those with no metered route. The same one while the state and those models stay the same, so that what it
+        has worked out (`Economics.memo`) is reused: a harness asking about a new model does not start it anew."""
+        from bhoga._value import PRICES, Economics, price_of  # noqa: PLC0415
 
         with self._lock:
+            kept = self._econ[1] if self._econ is not None and self._econ[0] == self._gen else None
             for m in models:
-                self._asked.pop(m, None)
+                # A model with a metered route and no learned cost is no other model's rival (`bhoga._value`).
+                if self._asked.pop(m, 0) is not None and kept is not None and m not in kept.models:
+                    kept = None if price_of(m, kept) == math.inf else kept
                 self._asked[m] = None
             while len(self._asked) > _ASKED_MAX:
-                del self._asked[next(iter(self._asked))]
+                gone = next(iter(self._asked))
+                del self._asked[gone]
+                kept = None if kept is not None and gone in kept.models else kept
+            if kept is not None:
+                return kept
+            gen = self._gen
             costs = self._count.costs()
             asked = tuple(self._asked)
+            metered = metered_routes(self._quotas.values())
+        econ = Economics(costs, (*self._prices, *PRICES), frozenset(), metered)
         used = {m for per in costs.values() for m in per}
-        return Economics(costs, (*self._prices, *PRICES), frozenset((*asked, *used)))
+        econ = replace(econ, models=frozenset((*used, *(m for m in asked if price_of(m, econ) == math.inf))))
+        self._econ = (gen, econ)
+        return econ
 
     def _paces_for_policy(self, quotas: tuple[ProviderQuota, ...], now: datetime) -> dict[tuple[str, str], Pace] | None:
         """The paces policies "pace" and "value" need (None for the other policies).

@@ -57,7 +57,9 @@ __all__ = [
     "Tier",
     "decide",
     "evaluate",
+    "first",
     "human_duration",
+    "metered_routes",
     "next_change",
     "rank",
     "should_switch",
@@ -265,7 +267,14 @@ def _ranked(
 
 def _with_metered(econ: Economics, quotas: tuple[ProviderQuota, ...]) -> Economics:
     """`econ` knowing which metered APIs can take a request (a model with none has no price: it is priceless)."""
-    usable = frozenset(
+    usable = metered_routes(quotas)
+    # The same set keeps `econ` and what it has worked out (`Economics.memo`); another set starts it anew.
+    return econ if usable == econ.metered else replace(econ, metered=usable, memo={})
+
+
+def metered_routes(quotas: Iterable[ProviderQuota]) -> frozenset[str]:
+    """The metered APIs among `quotas` that can take a request: a credential, not rejected."""
+    return frozenset(
         q.provider_id
         for q in quotas
         if (p := PROVIDERS.get(q.provider_id)) is not None
@@ -273,7 +282,6 @@ def _with_metered(econ: Economics, quotas: tuple[ProviderQuota, ...]) -> Economi
         and q.credential
         and credential_state(q) != "rejected"
     )
-    return replace(econ, metered=usable)
 
 
 def _pct(x: float) -> str:
@@ -354,6 +362,21 @@ def rank(
     """
     ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces, econ)
     return _recommendations(ranked, model, now, reserve)
+
+
+def first(
+    quotas: Iterable[ProviderQuota],
+    model: str,
+    now: datetime,
+    *,
+    reserve: float = 0.10,
+    policy: str = "headroom",
+    paces: Paces | None = None,
+    econ: Economics | None = None,
+) -> RouterRecommendation | None:
+    """`rank(...)[0]`, or None when there is no candidate, without making the others' recommendations."""
+    ranked = _ranked(quotas, model, now, reserve, policy, (), paces, econ)
+    return _recommend(ranked[0], model, _reason(ranked, now, reserve)) if ranked else None
 
 
 def _recommendations(

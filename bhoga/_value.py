@@ -72,24 +72,40 @@ class Economics:
     models: frozenset[str] = frozenset()
     metered: frozenset[str] = frozenset()
     """Metered providers that can take a request (a credential, not rejected): a model with none is priceless."""
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    """`price_of` and `rival`'s answers, which depend on nothing else: a Router keeps one `Economics` while its
+    state does not change, so that ranking a model again does not redo them (make a new one to change a field)."""
 
 
 def lookup(table: tuple[tuple[str, float], ...], model: str, default: float) -> float:
     """The value of the longest key that is a substring of `model` ("*" matches all)."""
-    best: tuple[int, float] = (-1, default)
-    low = model.lower()
-    for key, value in table:
-        n = 0 if key == "*" else len(key) if key in low else -1
-        if n > best[0]:
-            best = (n, value)
-    return best[1]
+    key = (table, model, default)
+    hit = _looked_up.get(key)
+    if hit is None:
+        best: tuple[int, float] = (-1, default)
+        low = model.lower()
+        for k, value in table:
+            n = 0 if k == "*" else len(k) if k in low else -1
+            if n > best[0]:
+                best = (n, value)
+        if len(_looked_up) >= _LOOKED_UP_MAX:  # a caller inventing names must not grow it without end
+            _looked_up.clear()
+        hit = _looked_up[key] = best[1]
+    return hit
+
+
+_looked_up: dict[tuple[tuple[tuple[str, float], ...], str, float], float] = {}
+"""`lookup`'s answers: a Router asks again for every model in use each time the models in use change."""
+_LOOKED_UP_MAX = 4096
 
 
 def price_of(model: str, econ: Economics) -> float:
     """What serving `model` elsewhere would cost: its metered price, or infinity with no metered route."""
-    if not any(p in econ.metered for p in hierarchy(model)):
-        return math.inf
-    return lookup(econ.prices, model, 10.0)
+    hit = econ.memo.get(model)
+    if hit is None:
+        routed = any(p in econ.metered for p in hierarchy(model))
+        hit = econ.memo[model] = lookup(econ.prices, model, 10.0) if routed else math.inf
+    return hit  # type: ignore[return-value]
 
 
 def density(pid: str, window: QuotaWindow, model: str, econ: Economics) -> float | None:
@@ -126,23 +142,53 @@ def rival(pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: 
     `model` saves less than `_CLOSE` times as much, and the window keeps `SOLE_KEEP` of itself for the rival when
     `model` saves at most `_DOMINATED` times as much.
     """
-    if price_of(model, econ) == math.inf:
-        return None  # nothing else can serve it
-    mine = density(pid, window, model, econ)
-    best: tuple[float, str] | None = None
-    for other in sorted(econ.models):
-        if other == model or pid not in hierarchy(other) or not window.applies_to(other):
-            continue
-        if price_of(other, econ) == math.inf:
-            if headroom < SOLE_KEEP:
-                return other, True  # its only route: the last of the window is its own
-            continue
-        d = density(pid, window, other, econ)
-        if d is not None and (best is None or d > best[0]):
-            best = (d, other)
-    if mine is None or best is None or mine >= _CLOSE * best[0]:
+    key = (pid, window.key, model)
+    hit: tuple[str | None, tuple[str, bool] | None] | None = econ.memo.get(key)  # type: ignore[assignment]
+    if hit is None:
+        hit = econ.memo[key] = _rivals(pid, window, model, econ)
+    sole, best = hit
+    if sole is not None and headroom < SOLE_KEEP:
+        return sole, True  # its only route: the last of the window is its own
+    if best is None:
         return None
     # Saving at most half as much (Opus on Copilot: 10 premium requests for the price of 5 Sonnet turns), it leaves
     # the last of the window to the rival as it would to a model with no other route: whatever the pace says, for
     # Copilot is read only every 15 minutes and its spill-over comes in bursts no pace sees coming.
-    return best[1], headroom < SOLE_KEEP and mine <= _DOMINATED * best[0]
+    other, dominated = best
+    return other, dominated and headroom < SOLE_KEEP
+
+
+def _rivals(pid: str, window: QuotaWindow, model: str, econ: Economics) -> tuple[str | None, tuple[str, bool] | None]:
+    """`rival`'s answer whatever the headroom: the first model in use (by name) this window is the only route
+    of, and the model that saves the most per percent of it (the first by name among equals) when `model` saves
+    less than `_CLOSE` times as much, with whether `model` saves at most `_DOMINATED` times as much."""
+    if price_of(model, econ) == math.inf:
+        return None, None  # nothing else can serve it
+    key = (pid, window.key)
+    uses: tuple[str | None, tuple[float, str] | None] | None = econ.memo.get(key)  # type: ignore[assignment]
+    if uses is None:
+        uses = econ.memo[key] = _uses(pid, window, econ)
+    # `model` is neither of them when they count: it has a metered route, and if it saved the most it would
+    # have no rival.
+    sole, top = uses
+    mine = density(pid, window, model, econ)
+    if mine is None or top is None or mine >= _CLOSE * top[0]:
+        return sole, None
+    return sole, (top[1], mine <= _DOMINATED * top[0])
+
+
+def _uses(pid: str, window: QuotaWindow, econ: Economics) -> tuple[str | None, tuple[float, str] | None]:
+    """What the models in use that `window` of `pid` can serve ask of it, worked out once for every model ranked
+    on it: the first with no metered route, and the one that saves the most per percent of it."""
+    sole: str | None = None
+    top: tuple[float, str] | None = None
+    for other in sorted(econ.models):
+        if pid not in hierarchy(other) or not window.applies_to(other):
+            continue
+        if price_of(other, econ) == math.inf:
+            sole = sole or other
+            continue
+        d = density(pid, window, other, econ)
+        if d is not None and (top is None or d > top[0]):
+            top = (d, other)
+    return sole, top

@@ -9,12 +9,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace
+from bhoga._providers import hierarchy
 from bhoga._routing import rank, should_switch
 from bhoga._settings import parse_policy
-from bhoga._value import Economics, cycle_projection, price_of, rival
+from bhoga._value import SOLE_KEEP, Economics, cycle_projection, price_of, rival
+from bhoga._value import density as density_of
 from bhoga.errors import ConfigError
 from tests.strategies import NOW
 
@@ -193,3 +197,83 @@ def test_router_keeps_copilot_for_a_model_asked_about_that_has_no_other_route(tm
             assert rec is not None and rec.provider_id == want, (policy, rec)
             if policy == "value":
                 assert "kept for gemini-2.5-pro" in rec.reason
+
+
+def _rival_by_scan(pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: float) -> object:
+    """`rival` as its docstring says it, one plain pass over the models in use, nothing remembered."""
+    if price_of(model, econ) == math.inf:
+        return None
+    mine = density_of(pid, window, model, econ)
+    best: tuple[float, str] | None = None
+    for other in sorted(econ.models):
+        if other == model or pid not in hierarchy(other) or not window.applies_to(other):
+            continue
+        if price_of(other, econ) == math.inf:
+            if headroom < SOLE_KEEP:
+                return other, True
+            continue
+        d = density_of(pid, window, other, econ)
+        if d is not None and (best is None or d > best[0]):
+            best = (d, other)
+    if mine is None or best is None or mine >= 0.8 * best[0]:
+        return None
+    return best[1], headroom < SOLE_KEEP and mine <= 0.55 * best[0]
+
+
+_NAMES = (OPUS, SONNET, GEMINI, "claude-haiku-4-5", "gpt-5.4", "claude-opus-4-1", "o3", "claude-sonnet-4")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(_NAMES), st.sampled_from((0.0, 0.33, 0.83, 1.0, 2.5, 3.3)), max_size=6),
+    st.frozensets(st.sampled_from(_NAMES)),
+    st.frozensets(st.sampled_from(("anthropic_api", "openai_api", "openrouter"))),
+    st.sampled_from(("*", "opus", "sonnet")),
+    st.lists(st.tuples(st.sampled_from(_NAMES), st.sampled_from((0.1, 0.34, 0.35, 0.9))), min_size=1, max_size=8),
+)
+def test_rival_remembered_answers_equal_a_plain_scan(
+    costs: dict[str, float],
+    models: frozenset[str],
+    metered: frozenset[str],
+    scope: str,
+    asks: list[tuple[str, float]],
+) -> None:
+    """`rival`'s answers, worked out once per window and model and kept in `Economics.memo`, are those of one
+    plain pass over the models in use, for any order of questions and any headroom."""
+    window = QuotaWindow("monthly", 50.0, NOW + H, 43200, scope, NOW, "test")
+    e = Economics({("github-copilot", window.key): costs}, PRICES, models, metered)
+    for model, headroom in asks:
+        want = _rival_by_scan("github-copilot", window, model, e, headroom)
+        assert rival("github-copilot", window, model, e, headroom) == want, (model, headroom)
+
+
+def test_router_economics_is_kept_until_the_state_or_a_rival_changes(tmp_path: Path) -> None:
+    """The Router keeps one `Economics` while its state stays the same and a newly asked model has a metered
+    route (it can claim no window from another); a model with no metered route, or a state change, makes a new
+    one that counts it."""
+    from bhoga import Router
+
+    with Router(state_path=tmp_path / "s.json", eager=False, daemon=False, policy="value") as router:
+        router.set_quota("github-copilot", 60)
+        router.set_quota("anthropic_api", 90)
+        first = router.economics(SONNET)
+        assert router.economics("claude-sonnet-9") is first
+        gemini = router.economics(GEMINI)
+        assert gemini is not first and GEMINI in gemini.models
+        router.set_quota("github-copilot", 50)
+        assert router.economics() is not gemini and GEMINI in router.economics().models
+
+
+def test_value_answers_of_asked_models_follow_each_change(tmp_path: Path) -> None:
+    """Under "value" the models asked before are ranked again by the change itself: the next `best_for` gives
+    the new best at once, change after change."""
+    from bhoga import Router
+
+    with Router(state_path=tmp_path / "s.json", eager=False, daemon=False, policy="value") as router:
+        router.set_quota("claude_code", 70)
+        router.set_quota("anthropic_api", 90)
+        for i in range(6):
+            router.set_quota("claude_code", 95 if i % 2 else 5)
+            rec = router.best_for(SONNET)
+            assert rec is not None
+            assert rec.provider_id == ("anthropic_api" if i % 2 == 0 else "claude_code"), (i, rec)
