@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
     from typing import Any
 
+    from bhoga._routing import Paces
+    from bhoga._value import Economics
+
 __all__ = ["QuickView", "QuotaIndex", "quick_best"]
 
 _Lookup = tuple[tuple[str, ...], tuple[QuotaWindow, ...]]
@@ -277,7 +280,7 @@ class QuickView:
     model never asked before costs its own name only: its family, the scopes in it, and its Hermes spelling.
     """
 
-    __slots__ = ("_find", "classes", "indexes", "policy", "reserve", "until")
+    __slots__ = ("_find", "_own", "classes", "econ", "indexes", "paces", "policy", "reserve", "until")
 
     def __init__(
         self,
@@ -287,15 +290,25 @@ class QuickView:
         reserve: float,
         policy: str,
         classes: Classes | None = None,
+        paces: Paces | None = None,
+        econ: Economics | None = None,
+        until: float = math.inf,
     ) -> None:
         self.indexes = tuple(indexes)
         self.reserve = reserve
         self.policy = policy
+        self.paces = paces
+        self.econ = econ
+        # Policy "value": a model whose turns have a learned cost is a class of its own (what it saves per unit
+        # of a window is its own); any other is ranked like its classmates.
+        self._own = frozenset(m for per in econ.costs.values() for m in per) if econ is not None else frozenset()
         self.classes: Classes = {} if classes is None else classes
         sets = tuple(idx.scope_set for idx in self.indexes if idx.scoped)
         self._find = _finder(sets).find if sets else None
-        self.until = min((t for idx in self.indexes if (t := idx.next_after(now)) is not None), default=math.inf)
-        """The first reset or throttle end after `now` (epoch seconds), inf when there is none."""
+        first = min((t for idx in self.indexes if (t := idx.next_after(now)) is not None), default=math.inf)
+        self.until = min(first, until)
+        """The first reset or throttle end after `now` (epoch seconds), or `until` if sooner (a pace moves with
+        time as well); inf when there is neither."""
 
     def best(self, model: str, now: datetime | float) -> RouterRecommendation | None:
         """`rank(quotas, model, now, reserve=..., policy=...)[0]`, None when there is no candidate; `now` (a
@@ -311,6 +324,8 @@ class QuickView:
             found = self._find(model.lower())
             if found:
                 key = (allowed, found)
+        if self._own and model in self._own:
+            key = (key, model)
         hit = self.classes.get(key, _MISSING)
         if hit is not _MISSING:
             if hit is None:
@@ -319,18 +334,21 @@ class QuickView:
             return _renamed(hit[0], model, spell(hit[1], model))
         if not isinstance(now, datetime):
             now = datetime.fromtimestamp(now, UTC)
-        policy = self.policy
+        reserve, policy, paces, econ = self.reserve, self.policy, self.paces, self.econ
         cands = []
         for idx in self.indexes:
             if idx.quota.provider_id in allowed:
-                c = evaluate(idx.quota, model, now, self.reserve, policy=policy, windows=idx.windows_for(model, found))
+                windows = idx.windows_for(model, found)
+                c = evaluate(
+                    idx.quota, model, now, self.reserve, policy=policy, paces=paces, windows=windows, econ=econ
+                )
                 if c is not None:
                     cands.append(c)
         best = None
         if cands:
             if len(cands) > 1:
                 cands.sort(key=lambda c: _sort_key(c, policy))
-            best = _recommend(cands[0], model, _reason(cands, now, self.reserve))
+            best = _recommend(cands[0], model, _reason(cands, now, reserve))
         if len(self.classes) >= _MEMO_MAX:
             self.classes.clear()
         self.classes[key] = None if best is None else (best, PROVIDERS[best.provider_id].names)
@@ -345,13 +363,17 @@ def quick_best(
     reserve: float,
     policy: str,
     classes: Classes | None = None,
+    paces: Paces | None = None,
+    econ: Economics | None = None,
 ) -> RouterRecommendation | None:
-    """`rank(quotas, model, now, reserve=reserve, policy=policy)[0]` (None when empty), for policies other
-    than "pace" (which needs the window history). `now` is a datetime or epoch seconds.
+    """`rank(quotas, model, now, reserve=reserve, policy=policy, paces=paces, econ=econ)[0]` (None when empty),
+    `econ` knowing the metered routes of these quotas (`bhoga._routing.metered_routes`). `now` is a datetime or
+    epoch seconds.
 
     A model's ranking depends on its name only through the providers that serve it and the windows that bind
     it, so with `classes` (one state's, before its next change) a model never seen before is answered from
     another of its class (`claude-sonnet-5` after `claude-sonnet-4-6`): only its own recommendation is built.
     """
     at = now.timestamp() if isinstance(now, datetime) else now
-    return QuickView(indexes, at, reserve=reserve, policy=policy, classes=classes).best(model, now)
+    view = QuickView(indexes, at, reserve=reserve, policy=policy, classes=classes, paces=paces, econ=econ)
+    return view.best(model, now)

@@ -15,11 +15,11 @@ from time import time as _time
 
 from bhoga import _lazy
 from bhoga._model import ANY_MODEL, ProviderQuota, RouterRecommendation
-from bhoga._quickrank import QuickView, QuotaIndex
+from bhoga._quickrank import QuickView, QuotaIndex, _allowed
 from bhoga._record import replace
 from bhoga._router_clock import _GUARD
 from bhoga._router_daemon import _DaemonAnswers
-from bhoga._routing import PACED, evaluate, first, metered_routes, next_change, rank
+from bhoga._routing import PACED, evaluate, metered_routes, rank
 from bhoga.errors import BhogaError
 
 # Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
@@ -83,10 +83,12 @@ class _LocalAnswers(_DaemonAnswers):
         # generation exists only for a policy it ranks (a change of policy is a new generation).
         view = self._view
         if view is None or view[0] != self._gen or now >= view[1].until:
-            if self._policy in PACED:  # ranked from forecasts by `rank`, not by the quick index
-                return self._best_paced(model, epoch)
             view = self._view_at(now)
         gen, qv = view
+        if qv.econ is not None and model not in self._asked and self.economics(model) is not qv.econ:
+            # Policy "value": a model asked about for the first time is in use from now on, and this one can
+            # claim a window from another (it has no metered route): every model is ranked anew.
+            gen, qv = self._view_at(now, stale=view)
         best = qv.best(model, now)
         until = qv.until
         cache = self._cache
@@ -112,25 +114,32 @@ class _LocalAnswers(_DaemonAnswers):
         if not self._cache:
             return
         epoch = self._fast_epoch
-        if self._policy in PACED:
-            gen, until, answers = self._paced(list(islice(self._cache, _RERANK_MAX)))
-        else:
-            now = _time()
-            gen, view = self._view_at(now)
-            until = view.until
-            # `islice` in C: the first models taken at once (no other thread runs meanwhile), never all copied.
-            answers = [(model, view.best(model, now)) for model in list(islice(self._cache, _RERANK_MAX))]
+        now = _time()
+        gen, view = self._view_at(now)
+        # `islice` in C: the first models taken at once (no other thread runs meanwhile), never all of them copied.
+        answers = [(model, view.best(model, now)) for model in list(islice(self._cache, _RERANK_MAX))]
         for model, best in answers:
-            self._cache[model] = (gen, until, best)
-        self._keep(answers, until - _GUARD, epoch)
+            self._cache[model] = (gen, view.until, best)
+        self._keep(answers, view.until - _GUARD, epoch)
 
-    def _view_at(self, now: float) -> tuple[int, QuickView]:
+    def _view_at(self, now: float, *, stale: tuple[int, QuickView] | None = None) -> tuple[int, QuickView]:
         """The generation and its `QuickView`, valid from `now` until the view's `until`; the indexes are looked
-        at only when the view must be rebuilt (`_best_local` makes the same test before it calls)."""
+        at only when the view must be rebuilt (`_best_local` makes the same test before it calls), or when the
+        view is `stale` (the models in use changed)."""
         view = self._view
-        if view is None or view[0] != self._gen or now >= view[1].until:
+        if view is None or view[0] != self._gen or now >= view[1].until or view is stale:
             gen, indexes = self._indexes()
-            view = self._view = (gen, QuickView(indexes, now, reserve=self._reserve, policy=self._policy))
+            paces = econ = None
+            until = math.inf
+            if self._policy in PACED:  # forecasts, read again at most every few seconds, and what a turn saves
+                at = datetime.fromtimestamp(now, UTC)
+                paces = self._paces_for_policy(tuple(idx.quota for idx in indexes), at)
+                econ = self.economics() if self._policy == "value" else None
+                until = now + _PACE_TTL.total_seconds()  # a pace moves with time as well as with observations
+            qv = QuickView(
+                indexes, now, reserve=self._reserve, policy=self._policy, paces=paces, econ=econ, until=until
+            )
+            view = self._view = (gen, qv)
         return view
 
     def _indexes(self) -> tuple[int, tuple[QuotaIndex, ...]]:
@@ -149,31 +158,6 @@ class _LocalAnswers(_DaemonAnswers):
             snap = self._index_snapshot = (gen, tuple(indexes))
         return snap
 
-    def _best_paced(self, model: str, epoch: int) -> RouterRecommendation | None:
-        hit = self._cache.get(model)
-        if hit is not None and hit[0] == self._gen and _time() < hit[1]:  # until its pace may have moved
-            self._keep(((model, hit[2]),), hit[1] - _GUARD, epoch)
-            return hit[2]
-        gen, until, ((_, best),) = self._paced((model,))
-        self._cache[model] = (gen, until, best)
-        self._keep(((model, best),), until - _GUARD, epoch)
-        return best
-
-    def _paced(self, models: Collection[str]) -> tuple[int, float, list[tuple[str, RouterRecommendation | None]]]:
-        """The generation, how long answers under a paced policy hold (epoch seconds), and the best provider
-        for each of `models`, ranked from forecasts by `rank`'s core instead of the quick index."""
-        with self._lock:
-            gen, quotas = self._gen, tuple(self._quotas.values())
-        now = datetime.now(UTC)
-        paces = self._paces_for_policy(quotas, now)
-        econ = self.economics(*models) if self._policy == "value" else None
-        r, p = self._reserve, self._policy
-        answers = [(m, first(quotas, m, now, reserve=r, policy=p, paces=paces, econ=econ)) for m in models]
-        change = next_change(quotas, now)
-        # A pace moves with time as well as with observations: look again within a minute.
-        change = min(change, now + _PACE_TTL) if change else now + _PACE_TTL
-        return gen, change.timestamp(), answers
-
     def ranked(self, model: str, *, exclude: Collection[str] = ()) -> tuple[RouterRecommendation, ...]:
         """Every candidate for `model`, best first, leaving out the providers in `exclude`."""
         with self._lock:
@@ -190,14 +174,12 @@ class _LocalAnswers(_DaemonAnswers):
         (asked about, counted, and `models`) that can claim a window from another: those with a learned cost, and
         those with no metered route. The same one while the state and those models stay the same, so that what it
         has worked out (`Economics.memo`) is reused: a harness asking about a new model does not start it anew."""
-        from bhoga._value import PRICES, Economics, price_of  # noqa: PLC0415
-
         with self._lock:
             kept = self._econ[1] if self._econ is not None and self._econ[0] == self._gen else None
             for m in models:
                 # A model with a metered route and no learned cost is no other model's rival (`bhoga._value`).
                 if self._asked.pop(m, 0) is not None and kept is not None and m not in kept.models:
-                    kept = None if price_of(m, kept) == math.inf else kept
+                    kept = kept if _routed(m, kept.metered) else None
                 self._asked[m] = None
             while len(self._asked) > _ASKED_MAX:
                 gone = next(iter(self._asked))
@@ -209,9 +191,11 @@ class _LocalAnswers(_DaemonAnswers):
             costs = self._count.costs()
             asked = tuple(self._asked)
             metered = metered_routes(self._quotas.values())
-        econ = Economics(costs, (*self._prices, *PRICES), frozenset(), metered)
+        from bhoga._value import PRICES, Economics  # noqa: PLC0415
+
         used = {m for per in costs.values() for m in per}
-        econ = replace(econ, models=frozenset((*used, *(m for m in asked if price_of(m, econ) == math.inf))))
+        models_in_use = frozenset((*used, *(m for m in asked if not _routed(m, metered))))
+        econ = Economics(costs, (*self._prices, *PRICES), models_in_use, metered)
         self._econ = (gen, econ)
         return econ
 
@@ -285,6 +269,11 @@ class _LocalAnswers(_DaemonAnswers):
                     view = _with(view, model=scope, quota_pct=round(c.headroom, 4), status=c.status)
                 out[f"{q.provider_id}:{scope}"] = view
         return out
+
+
+def _routed(model: str, metered: frozenset[str]) -> bool:
+    """Whether one of the metered APIs `metered` can serve `model` (`bhoga._value.price_of` is finite)."""
+    return not metered.isdisjoint(_allowed(model))  # the providers in its hierarchy, found by its first characters
 
 
 def _with(q: ProviderQuota, **changes: Any) -> ProviderQuota:

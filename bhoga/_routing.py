@@ -57,7 +57,6 @@ __all__ = [
     "Tier",
     "decide",
     "evaluate",
-    "first",
     "human_duration",
     "metered_routes",
     "next_change",
@@ -362,21 +361,6 @@ def rank(
     """
     ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces, econ)
     return _recommendations(ranked, model, now, reserve)
-
-
-def first(
-    quotas: Iterable[ProviderQuota],
-    model: str,
-    now: datetime,
-    *,
-    reserve: float = 0.10,
-    policy: str = "headroom",
-    paces: Paces | None = None,
-    econ: Economics | None = None,
-) -> RouterRecommendation | None:
-    """`rank(...)[0]`, or None when there is no candidate, without making the others' recommendations."""
-    ranked = _ranked(quotas, model, now, reserve, policy, (), paces, econ)
-    return _recommend(ranked[0], model, _reason(ranked, now, reserve)) if ranked else None
 
 
 def _recommendations(

@@ -8,9 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bhoga._model import ProviderQuota, QuotaWindow
+from bhoga._pace import Pace
 from bhoga._providers import hierarchy
 from bhoga._quickrank import Classes, QuickView, QuotaIndex, _allowed, _Finder, quick_best
-from bhoga._routing import next_change, rank
+from bhoga._routing import metered_routes, next_change, rank
+from bhoga._value import PRICES, Economics
 from tests.strategies import NOW, quotas
 
 MODELS = ["claude-opus-4-6", "claude-sonnet-4.6", "gpt-5.4", "gpt-5-codex", "gemini-2.5-pro", "opus", "x"]
@@ -159,3 +161,84 @@ def test_the_providers_of_a_name_follow_its_family_whatever_was_asked_before(nam
     for name in names:
         for variant in (name, name.upper(), " " + name, "vendor/" + name, name[:3]):
             assert _allowed(variant) == frozenset(hierarchy(variant)), variant
+
+
+_SUBS = (
+    ("claude_code", "burst", 300, "*"),
+    ("claude_code", "weekly", 10080, "opus"),
+    ("github-copilot", "monthly", 43200, "*"),
+)
+
+
+_COSTS = tuple(
+    (pid, key, model, cost)
+    for pid, key, per in (
+        ("claude_code", "burst", {"claude-opus-4-6": 2.5, "claude-sonnet-4.6": 0.83, "opus": 2.5}),
+        ("claude_code", "weekly@opus", {"claude-opus-4-6": 1.0, "opus": 0.5}),
+        ("github-copilot", "monthly", {"claude-opus-4-6": 3.3, "claude-sonnet-4.6": 0.33, "gpt-5.4": 0.33}),
+    )
+    for model, cost in per.items()
+)
+"""What one turn costs each window (percent), as a Router learns it: Opus about three Sonnet turns on Claude Code
+and ten on Copilot."""
+
+
+@st.composite
+def _contested(draw: st.DrawFn) -> list[ProviderQuota]:
+    """Two subscriptions (Claude Code's 5 h and Opus weekly windows, Copilot's month) and the metered APIs, in
+    random order: the states where "value" keeps a window for another model."""
+    by_pid: dict[str, list[QuotaWindow]] = {}
+    for pid, name, minutes, scope in _SUBS:
+        used = draw(st.sampled_from((10.0, 40.0, 62.0, 70.0, 95.0)))
+        resets = NOW + timedelta(minutes=draw(st.integers(1, minutes)))
+        by_pid.setdefault(pid, []).append(QuotaWindow(name, used, resets, minutes, scope, NOW, "test"))
+    qs = [ProviderQuota(pid, windows=tuple(ws), credential=True) for pid, ws in by_pid.items()]
+    qs += [
+        ProviderQuota(pid, credential=True) for pid in draw(st.sets(st.sampled_from(("anthropic_api", "openai_api"))))
+    ]
+    return draw(st.permutations(qs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    qs=_contested(),
+    policy=st.sampled_from(["pace", "value"]),
+    reserve=st.sampled_from([0.0, 0.1, 0.5]),
+    later=st.integers(-3600, 3600),
+    runs_out=st.lists(st.booleans(), min_size=24, max_size=24),
+    costs=st.sets(st.sampled_from(_COSTS)),
+    asked=st.frozensets(st.sampled_from(MODELS)),
+)
+def test_quick_best_under_forecasts_is_the_first_of_the_full_ranking(
+    qs: list[ProviderQuota],
+    policy: str,
+    reserve: float,
+    later: int,
+    runs_out: list[bool],
+    costs: set[tuple[str, str, str, float]],
+    asked: frozenset[str],
+) -> None:
+    """Under "pace" and "value" (forecasts, learned costs, models in use), the fast path picks what `rank()`
+    puts first, with its reason, for each model and for models answered from another of their class."""
+    now = NOW + timedelta(seconds=later)
+    flags = iter(runs_out * 4)
+    paces = {
+        (q.provider_id, w.key): Pace(40.0, now + timedelta(minutes=30), 140.0, 5, 3600)
+        if next(flags)
+        else Pace(5.0, None, 60.0, 5, 3600)
+        for q in qs
+        for w in q.windows
+    }
+    learned: dict[tuple[str, str], dict[str, float]] = {}
+    for pid, key, model, cost in costs:
+        learned.setdefault((pid, key), {})[model] = cost
+    used = {m for per in learned.values() for m in per}
+    econ = Economics(learned, PRICES, frozenset(asked | used), metered_routes(qs))
+    e = econ if policy == "value" else None
+    indexes = [QuotaIndex(q) for q in qs]
+    classes: Classes = {}
+    for name in (*MODELS, *NAMES):
+        ranked = rank(qs, name, now, reserve=reserve, policy=policy, paces=paces, econ=e)
+        fast = quick_best(indexes, name, now, reserve=reserve, policy=policy, classes=classes, paces=paces, econ=e)
+        assert fast == (ranked[0] if ranked else None), name
+        assert fast is None or fast.resets_at == ranked[0].resets_at
