@@ -18,7 +18,7 @@ import math
 from bhoga import _lazy
 from bhoga._router_state import _StateWrites
 from bhoga._router_turns import _Batch, _Turn, _TurnQueue
-from bhoga._routing import POLICIES
+from bhoga._routing import DEFAULT_POLICY, POLICIES
 from bhoga.errors import BhogaError
 
 __all__ = ["Router"]
@@ -48,9 +48,9 @@ class Router(_TurnQueue, _StateWrites):
         state_path: the state file; default `BHOGA_STATE` or the user cache directory.
         eager: run quota discovery in the background right away.
         reserve: headroom (0-1) below which a subscription is kept for the human and ranked after metered APIs.
-        policy: "headroom" (most quota left), "drain-soonest" (the subscription that resets first), "pace"
-            (forecasts from the window history: see `bhoga._routing`) or "value" (pace, and each subscription kept
-            for the models it saves the most on: see `bhoga._value`).
+        policy: "value" (the default: pace, and each subscription kept for the models it saves the most on, see
+            `bhoga._value`), "headroom" (most quota left), "drain-soonest" (the subscription that resets first) or
+            "pace" (forecasts from the window history: see `bhoga._routing`).
         prices: policy "value": `{model substring: price}` of a turn on a metered API, over `bhoga._value.PRICES`
             (only ratios matter).
         max_queue: entries kept waiting for the worker (a turn, or one of bhogad's runs of turns: a count and the
@@ -69,7 +69,7 @@ class Router(_TurnQueue, _StateWrites):
         eager: bool = True,
         daemon: bool | None = None,
         reserve: float = 0.10,
-        policy: str = "headroom",
+        policy: str = DEFAULT_POLICY,
         max_queue: int = 10_000,
         owner: bool | None = None,
         prices: Mapping[str, float] | None = None,

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASELINES",
+    "DEFAULT_POLICY",
     "PACED",
     "POLICIES",
     "Tier",
@@ -66,6 +67,8 @@ __all__ = [
 
 _DAY_MIN = 1440
 POLICIES = ("headroom", "drain-soonest", "pace", "value")
+DEFAULT_POLICY = "value"
+"""The policy used when none is named: the simulator's best on every committed trace (README, "The simulator")."""
 PACED = ("pace", "value")
 """Policies that rank from the window history's forecasts (`paces`)."""
 BASELINES = ("original", "failover", "round-robin")

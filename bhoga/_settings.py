@@ -12,7 +12,7 @@ from pathlib import Path
 from bhoga import _files
 from bhoga._paths import daemon_config_path
 from bhoga._record import record
-from bhoga._routing import POLICIES
+from bhoga._routing import DEFAULT_POLICY, POLICIES
 from bhoga.errors import ConfigError, NotRegularFileError
 
 __all__ = ["Policy", "fraction", "load_policy", "models", "policy_name", "prices", "read_toml"]
@@ -24,7 +24,7 @@ class Policy:
 
     reserve: float = 0.10
     margin: float = 0.10
-    policy: str = "headroom"
+    policy: str = DEFAULT_POLICY
     models: tuple[str, ...] = ()
     prices: tuple[tuple[str, float], ...] = ()
     """Policy "value": `[prices]`, model substring → price of a turn on a metered API (over bhoga's table)."""

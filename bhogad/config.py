@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bhoga._paths import daemon_config_path
 from bhoga._record import field, record
+from bhoga._routing import DEFAULT_POLICY
 from bhoga._settings import fraction as _fraction
 from bhoga._settings import models as _models
 from bhoga._settings import policy_name, read_toml
@@ -49,7 +50,7 @@ class DaemonConfig:
             model written to Hermes, the others are ranked for `status` only (Hermes has one main model).
         reserve: fraction 0-1 of a subscription window kept back before it is ranked below metered APIs.
         margin: fraction 0-1 by which a new best must beat the current provider before Hermes is rewritten.
-        policy: "headroom", "drain-soonest", "pace" or "value".
+        policy: "value" (the default), "headroom", "drain-soonest" or "pace".
         prices: policy "value": model substring → price of a turn on a metered API, over bhoga's own table.
         interval: seconds between scheduled discoveries (plus up to 10 % jitter), at least `MIN_INTERVAL`.
         write_auxiliary / write_fallbacks: passed to the Hermes writer.
@@ -63,7 +64,7 @@ class DaemonConfig:
     models: tuple[str, ...] = ()
     reserve: float = 0.10
     margin: float = 0.10
-    policy: str = "headroom"
+    policy: str = DEFAULT_POLICY
     prices: tuple[tuple[str, float], ...] = ()
     interval: float = 300.0
     write_auxiliary: bool = False

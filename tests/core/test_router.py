@@ -71,7 +71,9 @@ def test_set_quota_per_model(router: Router) -> None:
 
 
 def test_record_turn_header_updates_every_model(router: Router) -> None:
-    """A unified header seen on a Sonnet turn updates the account's window for Opus too."""
+    """A unified header seen on a Sonnet turn updates the account's window for Opus too (under "headroom", whose
+    reserve stays whole to the reset)."""
+    router.policy = "headroom"
     router.record_turn("claude_code", "claude-sonnet-4.6", 10, 10, unified(0.95), 200)
     router.set_quota("anthropic_api", 60)
     router.flush()

@@ -28,7 +28,7 @@ def test_missing_file_gives_defaults() -> None:
     cfg = load_config()
     assert cfg == DaemonConfig()
     assert cfg.path is None
-    assert (cfg.reserve, cfg.margin, cfg.policy, cfg.interval) == (0.10, 0.10, "headroom", 300.0)
+    assert (cfg.reserve, cfg.margin, cfg.policy, cfg.interval) == (0.10, 0.10, "value", 300.0)
 
 
 def test_every_key_is_read(tmp_path: Path) -> None:

@@ -156,7 +156,9 @@ def _usage(used: float) -> dict[str, object]:
 def test_server_answer_and_replaced_credentials_flip_hermes(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Claude's usage server starts answering 97 % used; replacing the credentials file makes bhogad ask again."""
+    """Claude's usage server starts answering 99 % used; replacing the credentials file makes bhogad ask again.
+
+    (99 %: under the default policy the 5 h window's reserve two hours before its reset is a quarter of 10 %.)"""
     with FakeServer() as srv:
         srv.route("/api/oauth/usage", Reply(200, _usage(20.0)))
         monkeypatch.delenv("BHOGA_OFFLINE")
@@ -168,7 +170,7 @@ def test_server_answer_and_replaced_credentials_flip_hermes(
         wait_until(lambda: srv.count("/api/oauth/usage") >= 1, what=lambda: "first usage call")
         wait_until(lambda: "claude_code is still the best" in d.log(), what=lambda: "steady on claude_code\n" + d.log())
         assert hermes_route(home)[0] == "anthropic"
-        srv.route("/api/oauth/usage", Reply(200, _usage(97.0)))
+        srv.route("/api/oauth/usage", Reply(200, _usage(99.0)))
         # Claude Code (or Hermes) refreshed its login: a new expiry, hours later. (The same expiry to the second is
         # the same login, which the 5-minute rule rightly refuses: that made this test fail when it ran fast.)
         write_claude_credentials(home, token=CLAUDE_TOKEN, refresh=CLAUDE_REFRESH, expires_in=8 * 3600)
