@@ -171,6 +171,8 @@ class StatusAnswer:
     routes: tuple[RouteView, ...]
     paused: bool
     daemon: DaemonInfo | None = None
+    policy: str | None = None
+    """The routing policy the answer was ranked under (None from a bhogad older than this field)."""
 
 
 @record
@@ -320,6 +322,7 @@ def response_json(response: Response) -> dict[str, object]:
                 ],
                 "paused": response.paused,
                 "daemon": _daemon_json(response.daemon) if response.daemon else None,
+                "policy": response.policy,
             }
     raise TypeError(f"not a response: {type(response).__name__}")
 
@@ -394,6 +397,7 @@ def _status(obj: dict[str, Any]) -> StatusAnswer:
         routes=tuple(RouteView(str(r["model"]), _ranked(r.get("ranked"))) for r in routes),
         paused=obj.get("paused") is True,
         daemon=_daemon(obj.get("daemon")),
+        policy=_opt_str(obj.get("policy")),
     )
 
 

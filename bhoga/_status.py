@@ -61,4 +61,5 @@ def build_status(
         routes=routes,
         paused=paused,
         daemon=daemon,
+        policy=router.policy,
     )

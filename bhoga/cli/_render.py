@@ -173,14 +173,17 @@ def _wrap(text: str, width: int, indent: int) -> list[str]:
     return textwrap.wrap(text, width=width, break_on_hyphens=False) or [""]
 
 
-def _daemon_line(daemon: Mapping[str, Any] | None, now: datetime, style: Style) -> str:
+def _daemon_line(daemon: Mapping[str, Any] | None, policy: object, now: datetime, style: Style) -> str:
+    # The policy the answer was ranked under: since round six "value" is the default, and bhogad.toml may say
+    # otherwise, so the screen says which (a bhogad older than the field sends none).
+    ranked = f" · policy {policy}" if isinstance(policy, str) else ""
     if daemon is None:
-        return style.paint("bhogad not running", "yellow") + " · local view: saved state + discovery just now"
+        return style.paint("bhogad not running", "yellow") + " · local view: saved state + discovery" + ranked
     facts = [f"bhogad {daemon.get('version') or '?'}", f"pid {daemon.get('pid') or '?'}"]
     started = _dt(daemon.get("started_at"))
     if started is not None:
         facts.append(f"up {human_duration((now - started).total_seconds())}")
-    return style.paint(facts[0], "bold") + " · " + " · ".join(facts[1:])
+    return style.paint(facts[0], "bold") + " · " + " · ".join(facts[1:]) + ranked
 
 
 def render_status(
@@ -196,7 +199,8 @@ def render_status(
     now = now or datetime.now(UTC)
     width = style.width
     daemon = answer.get("daemon") if from_daemon else None
-    out = [_daemon_line(daemon if isinstance(daemon, Mapping) else ({} if from_daemon else None), now, style)]
+    daemon = daemon if isinstance(daemon, Mapping) else ({} if from_daemon else None)
+    out = [_daemon_line(daemon, answer.get("policy"), now, style)]
     if answer.get("paused"):
         out.append(style.paint("PAUSED", "yellow", "bold") + ": the Hermes config is left alone until `bhoga resume`")
     out.append("")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bhoga import __version__
+from bhoga._paths import daemon_config_path
 from bhoga.cli._render import render_status
 from bhoga.cli._term import Style, strip_ansi
 from tests.fixtures_daemon import DaemonProc, write_hermes
@@ -95,6 +96,28 @@ def test_a_three_hour_old_reading_is_shown_as_stale_not_ok() -> None:
     assert re.match(r"claude_code\s+stale 3h\s+5h", rows["claude_code"]), out
     assert re.match(r"openai-codex\s+ok\s+5h\s+\S{10}\s+80%\s+1h$", rows["openai-codex"]), out
     assert re.match(r"github-copilot\s+ok\s", rows["github-copilot"]), out  # the user's own word does not age
+
+
+def test_the_first_line_names_the_policy_the_answer_was_ranked_under() -> None:
+    """The status screen's first line says which policy ranked it, from bhogad or computed here; an answer from a
+    bhogad that sends no policy says nothing about it."""
+    daemon = {"version": "0.2.0", "pid": 42, "started_at": NOW.isoformat()}
+    for answer, from_daemon, first in (
+        ({"policy": "value", "daemon": daemon}, True, "bhogad 0.2.0 · pid 42 · up 0s · policy value"),
+        ({"policy": "headroom"}, False, "bhogad not running · local view: saved state + discovery · policy headroom"),
+        ({"daemon": daemon}, True, "bhogad 0.2.0 · pid 42 · up 0s"),
+    ):
+        out = render_status({"quotas": [], "hermes": None, "routes": [], **answer}, from_daemon=from_daemon, now=NOW)
+        assert out.splitlines()[0] == first, out
+
+
+def test_status_json_carries_the_policy_of_bhogad_toml(home: Path) -> None:
+    """`bhoga status --json` without a daemon says the policy it ranked under: bhogad.toml's, else the default."""
+    assert json.loads(run("status", "--json").stdout)["policy"] == "value"
+    config = daemon_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('policy = "headroom"\n')
+    assert json.loads(run("status", "--json").stdout)["policy"] == "headroom"
 
 
 def test_a_window_whose_reset_passed_shows_unknown_not_its_old_number() -> None:

@@ -112,12 +112,15 @@ def test_status_ping_best_and_pause(daemon: DaemonProc) -> None:
 
 
 def test_sighup_reloads_and_keeps_old_settings_on_error(daemon: DaemonProc) -> None:
-    """SIGHUP applies a valid bhogad.toml, and keeps the previous settings when the file is broken."""
+    """SIGHUP applies a valid bhogad.toml (status then names its policy), and keeps the previous settings when the
+    file is broken."""
+    assert request({"op": "status"})["policy"] == "value"
     cfg = daemon_config_path()
     cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text("interval = 600\n")
+    cfg.write_text('interval = 600\npolicy = "pace"\n')
     daemon.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: request({"op": "status"})["daemon"]["interval"] == 600, what="interval 600")
+    assert request({"op": "status"})["policy"] == "pace"
     cfg.write_text("interval = 'soon'\n")
     daemon.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: "keeping the previous settings" in daemon.log(), what="error line")
