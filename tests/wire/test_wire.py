@@ -176,6 +176,6 @@ def test_local_status_has_the_daemon_status_shape(home: Path) -> None:
     status = _local_status()
     assert isinstance(status, StatusAnswer) and status.daemon is None
     obj = json.loads(encode_response(status))
-    assert set(obj) == {"ok", "quotas", "hermes", "routes", "paused", "daemon"}
+    assert set(obj) == {"ok", "quotas", "hermes", "routes", "paused", "daemon", "policy"}
     assert set(obj["hermes"]) == {"path", "provider", "model", "last_pass", "pinned", "pinned_since", "problem"}
     assert decode_response(StatusRequest(), encode_response(status).rstrip(b"\n")) == status
