@@ -96,6 +96,9 @@ class _FastAnswers:
             self._fast_until = math.inf
             self._fast = {}
 
+    def _after_deadline(self) -> None:
+        """What the clock thread does once it has emptied the lookup at its deadline (see `_LocalAnswers`)."""
+
     def _tick(self) -> None:
         """The clock thread: empties `best_for`'s lookup when its deadline comes (shortly before a reset or a
         throttle end, or when a daemon answer's second is over)."""
@@ -103,6 +106,7 @@ class _FastAnswers:
             left = self._fast_until - _time()
             if left <= 0:
                 self._drop_fast()
+                self._after_deadline()
                 continue
             self._clock_wake.wait(None if left == math.inf else min(left, _CLOCK_CHECK))
             self._clock_wake.clear()

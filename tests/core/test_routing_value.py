@@ -277,3 +277,24 @@ def test_value_answers_of_asked_models_follow_each_change(tmp_path: Path) -> Non
             rec = router.best_for(SONNET)
             assert rec is not None
             assert rec.provider_id == ("anthropic_api" if i % 2 == 0 else "claude_code"), (i, rec)
+
+
+def test_the_clock_thread_ranks_asked_models_again_when_the_forecasts_expire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under "value" a view is good for a minute of forecasts; at that deadline the clock thread empties the
+    lookup and ranks the asked models again itself, so the next `best_for` is a lookup, not a ranking (with a
+    week of history, a re-read of the history file) in the caller's thread."""
+    import bhoga._router_local
+    from bhoga import Router
+    from tests.fixtures_daemon import wait_until
+
+    monkeypatch.setattr(bhoga._router_local, "_PACE_TTL", timedelta(seconds=1))
+    with Router(state_path=tmp_path / "s.json", eager=False, daemon=False, policy="value") as router:
+        router.set_quota("claude_code", 70)
+        router.set_quota("anthropic_api", 90)
+        first = router.best_for(SONNET)
+        epoch = router._fast_epoch
+        assert first is not None and router._fast[SONNET] == first
+        wait_until(lambda: router._fast_epoch > epoch and SONNET in router._fast, 10, "the clock thread's re-ranking")
+        assert router._fast[SONNET] == first  # the same answer, ranked again without a call
