@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,6 +107,12 @@ class HistoryStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
+        # What `load` has read: the points, and where it stopped with the last whole line before it. Between
+        # compactions the file only grows, so a load reads only what was appended since (a week of points takes
+        # ~60 ms to parse); a file that no longer has that line there was rewritten, and is read again whole.
+        self._read_lock = threading.Lock()
+        self._read_to: tuple[int, bytes] | None = None
+        self._points: dict[tuple[str, str], dict[datetime, Point]] = {}
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return _files.locked_for(self.path, "history")
@@ -138,7 +145,46 @@ class HistoryStore:
 
     def load(self, now: datetime | None = None) -> dict[tuple[str, str], list[Point]]:
         """Every window's points from the last `KEEP` before `now`, oldest first, one per instant."""
-        return _group(self._read_raw(), now or datetime.now(UTC))
+        since = (now or datetime.now(UTC)) - KEEP
+        with self._read_lock:
+            self._read_new()
+            kept = ((k, [p for at, p in pts.items() if at >= since]) for k, pts in self._points.items())
+            return {k: sorted(pts, key=_at) for k, pts in kept if pts}
+
+    def _read_new(self) -> None:
+        """Bring `_points` up to the file: what was appended since the last read, or all of it (`_read_raw`'s
+        bounds) when it was rewritten, shrank or is past `MAX_BYTES`."""
+        fd = self._open_regular(os.O_RDONLY)
+        if fd is None:
+            self._read_to, self._points = None, {}
+            return
+        try:
+            size = os.fstat(fd).st_size
+            seen = self._read_to
+            grown = seen is not None and seen[0] <= size <= MAX_BYTES
+            if seen is not None and grown and os.pread(fd, len(seen[1]), seen[0] - len(seen[1])) == seen[1]:
+                start = seen[0]
+                data = os.pread(fd, size - start, start)
+            else:
+                self._read_to, self._points = None, {}
+                start = max(0, size - MAX_BYTES)  # past the limit, the newest part is the useful one
+                data = os.pread(fd, min(size, MAX_BYTES), start)
+                if start:
+                    cut = data.find(b"\n") + 1
+                    start, data = start + cut, data[cut:]
+        except OSError as e:
+            raise StateError(f"cannot read history file {self.path}: {e.strerror}") from None
+        finally:
+            os.close(fd)
+        for line in data.split(b"\n"):
+            parsed = _parse(line) if line.strip() else None
+            if parsed is not None:
+                pid, key, p = parsed
+                self._points.setdefault((pid, key), {})[p.at] = p
+        # Only whole lines count as read: a line being written (or cut short) is read again next time.
+        end = data.rfind(b"\n") + 1
+        if end:
+            self._read_to = (start + end, data[data.rfind(b"\n", 0, end - 1) + 1 : end])
 
     def append(self, points: Iterable[tuple[str, str, Point]]) -> None:
         """Append `(pid, window_key, point)`s; compacts the file when it holds too much. Raises `StateError`."""
@@ -178,6 +224,10 @@ class HistoryStore:
             _files.atomic_write(self.path, "".join(line for _, line in lines).encode(), mode=0o600)
         except OSError as e:
             raise StateError(f"cannot compact history file {self.path}: {e.strerror}") from None
+
+
+def _at(p: Point) -> datetime:
+    return p.at
 
 
 def _too_old(head: bytes) -> bool:

@@ -109,7 +109,7 @@ class _LocalAnswers(_DaemonAnswers):
     def _after_deadline(self) -> None:
         """Under a paced policy the lookup's deadline is mostly the minute a forecast is good for: the clock thread
         ranks the asked models again itself, so that no `best_for` caller pays for the forecasts (a week of
-        history: ~0.1 ms, and ~60 ms once a minute when the history file is read again)."""
+        history: ~0.1 ms, and ~1 ms once a minute when what was appended to the history file is read)."""
         if self._policy in PACED and self._answers_locally():
             try:
                 self._rerank(renew=True)

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bhoga._history import KEEP, MAX_PER_WINDOW, HistoryStore, Point, Recorder, history_path
 from bhoga._model import ProviderQuota, QuotaWindow
@@ -151,3 +153,45 @@ def test_router_records_history_beside_the_state(tmp_path: Path) -> None:
         hist = router.history()
         assert [p.pct_used for p in hist[("claude_code", "burst")]] == [30.0]
         assert router.paces()[("claude_code", "burst")].pct_per_hour is None
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(1, 30), st.integers(0, 3)),
+        st.tuples(st.just("compact"), st.just(0), st.just(0)),
+        st.tuples(st.just("torn"), st.just(0), st.just(0)),
+        st.tuples(st.just("rewrite"), st.integers(0, 5), st.integers(0, 3)),
+        st.tuples(st.just("delete"), st.just(0), st.just(0)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=_OPS, seed=st.integers(0, 1000))
+def test_a_store_that_keeps_reading_sees_what_a_fresh_read_sees(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, int, int]], seed: int
+) -> None:
+    """A store that has loaded before reads only what was appended since, yet gives exactly what a store reading
+    the file whole gives, through appends, compactions, a writer killed mid-line, a rewrite and a deletion."""
+    path = tmp_path_factory.mktemp("h") / "state-history.jsonl"
+    kept = HistoryStore(path)
+    now = _now()
+    for step, (op, n, w) in enumerate(ops):
+        if op == "append":
+            at = [now - timedelta(minutes=seed + step * 40 + i) for i in range(n)]
+            HistoryStore(path).append(("claude_code", f"w{(w + i) % 3}", Point(t, float(i))) for i, t in enumerate(at))
+        elif op == "compact" and path.exists():
+            HistoryStore(path)._compact()
+        elif op == "torn":
+            with path.open("ab") as f:
+                f.write(b'{"p":"claude_code","w":"w0","t":')
+        elif op == "rewrite":
+            doc = [
+                {"p": "codex", "w": f"w{w}", "t": (now - timedelta(minutes=k)).timestamp(), "u": k} for k in range(n)
+            ]
+            path.write_text("".join(json.dumps(d) + "\n" for d in doc))
+        elif op == "delete":
+            path.unlink(missing_ok=True)
+        assert kept.load(now) == HistoryStore(path).load(now), (step, op)
