@@ -249,10 +249,59 @@ def _routers(d: str) -> list[Row]:
     return rows
 
 
+def _week_of_history(state: Path, now: datetime) -> None:
+    """Seven days of readings, one every 5 minutes, of five windows (10,080): a week of bhogad on one machine."""
+    from bhoga._history import HistoryStore, Point, history_path
+
+    points = [
+        (pid, key, Point(at, float((k * 7) % 100), at + timedelta(minutes=minutes)))
+        for pid, key, minutes in _WINDOWS
+        for k in range(7 * 24 * 12)
+        if (at := now - timedelta(minutes=5 * k))
+    ]
+    HistoryStore(history_path(state)).append(points)
+
+
+_WINDOWS = (
+    ("claude_code", "burst", 300),
+    ("claude_code", "weekly", 10080),
+    ("openai-codex", "burst", 300),
+    ("openai-codex", "weekly", 10080),
+    ("github-copilot", "monthly", 43200),
+)
+
+
+def _change_with_history(d: str, policy: str) -> Row:
+    """What a change costs the thread that makes it (the turn worker, discovery): the merge, and re-ranking the
+    20 models asked about, with a week of history."""
+    state = Path(d) / f"week-{policy}.json"
+    now = datetime.now(UTC)
+    _week_of_history(state, now)
+    r = Router(state_path=state, eager=False, daemon=False, policy=policy)
+    for pid, key, minutes in _WINDOWS:
+        w = QuotaWindow(key, 40.0, now + timedelta(minutes=minutes // 2), minutes, ANY_MODEL, now, "header")
+        r.observe(Observation(pid, now, (w,), credential=True, source="header"))
+    r.set_quota("anthropic_api", 90)
+    r.set_quota("openai_api", 80)
+    for m in MODELS:
+        r.best_for(m)
+
+    def change(i: int) -> None:
+        w = QuotaWindow("burst", float(i % 90), now + timedelta(hours=2), 300, ANY_MODEL, now, "header")
+        r.observe(Observation("claude_code", now, (w,), credential=True, source="header"))
+
+    per = _single_calls(lambda i: None, change, n=2000)
+    r.close()
+    label = f"policy {policy}" + (" (the default)" if policy == DEFAULT_POLICY else "")
+    what = f"a state change in the thread that makes it (merge, re-rank 20 asked models), a week of history, {label}"
+    return Row("core", what, per * 1e6, "µs", "-", True, "10,080 readings of 5 windows")
+
+
 def run() -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as d:
         rows.extend(_routers(d))
+        rows.extend(_change_with_history(d, policy) for policy in (DEFAULT_POLICY, "headroom"))
         r = Router(state_path=Path(d) / "state2.json", eager=False)
         headers = {"retry-after": "1", "x-ratelimit-remaining-tokens": "10"}
         rec = r.record_turn
