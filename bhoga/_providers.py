@@ -253,9 +253,10 @@ _FAMILY_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 _VENDOR = {"anthropic": "anthropic", "openai": "openai", "google": "google"}
 
 _hierarchies: dict[str, tuple[str, ...]] = {}
-_by_name: dict[str, tuple[str, ...]] = {}
-"""`hierarchy`'s answers by model name: policy "value" asks it for every model in use on every window."""
-_BY_NAME_MAX = 4096
+_serving: dict[str, frozenset[str]] = {}
+_serving_by_head: dict[str, frozenset[str]] = {}
+"""`serving`'s answers by the first `FAMILY_HEAD` characters of a name (`bhoga._quickrank` reads it inline)."""
+_SERVING_MAX = 4096
 _listeners: list[Callable[[], None]] = []
 
 
@@ -266,7 +267,8 @@ def on_change(fn: Callable[[], None]) -> None:
 
 def _changed() -> None:
     _hierarchies.clear()
-    _by_name.clear()
+    _serving.clear()
+    _serving_by_head.clear()
     for fn in _listeners:
         fn()
 
@@ -309,17 +311,35 @@ def model_family(model: str) -> str:
 
 def hierarchy(model: str) -> tuple[str, ...]:
     """The providers that can serve `model`, in priority order (registry order among equals)."""
-    hit = _by_name.get(model)
-    if hit is not None:
-        return hit
     family = model_family(model)
     hit = _hierarchies.get(family)
     if hit is None:
         members = [p for p in PROVIDERS.values() if p.family in (family, "any")]
         hit = _hierarchies[family] = tuple(p.id for p in sorted(members, key=lambda p: p.priority))
-    if len(_by_name) >= _BY_NAME_MAX:  # a caller inventing names must not grow it without end
-        _by_name.clear()
-    _by_name[model] = hit
+    return hit
+
+
+def serving(model: str) -> frozenset[str]:
+    """The providers that may serve `model` (`hierarchy` as a set); one set per family.
+
+    A model never seen before is mostly a sibling of one that was (`claude-sonnet-5` after `claude-sonnet-4-6`):
+    its family is found by its first characters (`FAMILY_HEAD`), one lookup."""
+    if "/" not in model:
+        head = model.lstrip()[:FAMILY_HEAD]
+        hit = _serving_by_head.get(head)
+        if hit is None:
+            if len(_serving_by_head) >= _SERVING_MAX:  # a caller inventing names must not grow it without end
+                _serving_by_head.clear()
+            hit = _serving_by_head[head] = _serving_of(head)
+        return hit
+    return _serving_of(model)
+
+
+def _serving_of(model: str) -> frozenset[str]:
+    family = model_family(model)
+    hit = _serving.get(family)
+    if hit is None:
+        hit = _serving[family] = frozenset(hierarchy(model))
     return hit
 
 

@@ -18,7 +18,7 @@ from bisect import bisect_right
 from datetime import UTC, datetime
 
 from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
-from bhoga._providers import FAMILY_HEAD, PROVIDERS, ModelNames, hierarchy, model_family, on_change, spell
+from bhoga._providers import FAMILY_HEAD, PROVIDERS, ModelNames, _serving_by_head, serving, spell
 from bhoga._routing import _reason, _recommend, _sort_key, evaluate
 
 TYPE_CHECKING = False
@@ -200,36 +200,6 @@ def _finder(sets: tuple[frozenset[str], ...]) -> _Finder:
     return hit
 
 
-_allowed_memo: dict[str, frozenset[str]] = {}
-_allowed_by_head: dict[str, frozenset[str]] = {}
-on_change(_allowed_memo.clear)  # a provider registered later joins the hierarchies
-on_change(_allowed_by_head.clear)
-
-
-def _allowed(model: str) -> frozenset[str]:
-    """The providers that may serve `model`; one set per family (a hierarchy depends on nothing else).
-
-    A model never seen before is mostly a sibling of one that was (`claude-sonnet-5` after `claude-sonnet-4-6`):
-    its family is found by its first characters (`FAMILY_HEAD`), one lookup."""
-    if "/" not in model:
-        head = model.lstrip()[:FAMILY_HEAD]
-        hit = _allowed_by_head.get(head)
-        if hit is None:
-            if len(_allowed_by_head) >= _MEMO_MAX:
-                _allowed_by_head.clear()
-            hit = _allowed_by_head[head] = _allowed_of(head)
-        return hit
-    return _allowed_of(model)
-
-
-def _allowed_of(model: str) -> frozenset[str]:
-    family = model_family(model)
-    hit = _allowed_memo.get(family)
-    if hit is None:
-        hit = _allowed_memo[family] = frozenset(hierarchy(model))
-    return hit
-
-
 class _Draft:
     """A `RouterRecommendation` being filled in: the same slots, writable, so that each is set by one plain
     assignment; it then becomes a RouterRecommendation (`__class__` assignment between classes of one layout).
@@ -313,10 +283,10 @@ class QuickView:
     def best(self, model: str, now: datetime | float) -> RouterRecommendation | None:
         """`rank(quotas, model, now, reserve=..., policy=...)[0]`, None when there is no candidate; `now` (a
         datetime or epoch seconds) must be before `until`."""
-        # `_allowed`, its lookup by the name's head inlined: a model never asked before costs its own name only.
-        allowed = _allowed_by_head.get(model.lstrip()[:FAMILY_HEAD]) if "/" not in model else None
+        # `serving`, its lookup by the name's head inlined: a model never asked before costs its own name only.
+        allowed = _serving_by_head.get(model.lstrip()[:FAMILY_HEAD]) if "/" not in model else None
         if allowed is None:
-            allowed = _allowed(model)
+            allowed = serving(model)
         key: object = allowed
         found = None
         if self._find is not None:

@@ -15,7 +15,8 @@ from time import time as _time
 
 from bhoga import _lazy
 from bhoga._model import ANY_MODEL, ProviderQuota, RouterRecommendation
-from bhoga._quickrank import QuickView, QuotaIndex, _allowed
+from bhoga._providers import serving
+from bhoga._quickrank import QuickView, QuotaIndex
 from bhoga._record import replace
 from bhoga._router_clock import _GUARD
 from bhoga._router_daemon import _DaemonAnswers
@@ -285,7 +286,7 @@ class _LocalAnswers(_DaemonAnswers):
 
 def _routed(model: str, metered: frozenset[str]) -> bool:
     """Whether one of the metered APIs `metered` can serve `model` (`bhoga._value.price_of` is finite)."""
-    return not metered.isdisjoint(_allowed(model))  # the providers in its hierarchy, found by its first characters
+    return not metered.isdisjoint(serving(model))
 
 
 def _with(q: ProviderQuota, **changes: Any) -> ProviderQuota:

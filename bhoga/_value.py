@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from bhoga._model import QuotaWindow
-from bhoga._providers import hierarchy
+from bhoga._providers import serving
 from bhoga._record import field, record
 
 __all__ = ["PRICES", "SOLE_KEEP", "Economics", "cycle_projection", "density", "lookup", "price_of", "rival"]
@@ -103,7 +103,7 @@ def price_of(model: str, econ: Economics) -> float:
     """What serving `model` elsewhere would cost: its metered price, or infinity with no metered route."""
     hit = econ.memo.get(model)
     if hit is None:
-        routed = any(p in econ.metered for p in hierarchy(model))
+        routed = not econ.metered.isdisjoint(serving(model))
         hit = econ.memo[model] = lookup(econ.prices, model, 10.0) if routed else math.inf
     return hit  # type: ignore[return-value]
 
@@ -183,7 +183,7 @@ def _uses(pid: str, window: QuotaWindow, econ: Economics) -> tuple[str | None, t
     sole: str | None = None
     top: tuple[float, str] | None = None
     for other in sorted(econ.models):
-        if pid not in hierarchy(other) or not window.applies_to(other):
+        if pid not in serving(other) or not window.applies_to(other):
             continue
         if price_of(other, econ) == math.inf:
             sole = sole or other

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace
-from bhoga._providers import hierarchy
-from bhoga._quickrank import Classes, QuickView, QuotaIndex, _allowed, _Finder, quick_best
+from bhoga._providers import hierarchy, serving
+from bhoga._quickrank import Classes, QuickView, QuotaIndex, _Finder, quick_best
 from bhoga._routing import metered_routes, next_change, rank
 from bhoga._value import PRICES, Economics
 from tests.strategies import NOW, quotas
@@ -160,7 +160,7 @@ def test_the_providers_of_a_name_follow_its_family_whatever_was_asked_before(nam
     also for names cut inside a family prefix, in capitals, with blanks or a vendor part."""
     for name in names:
         for variant in (name, name.upper(), " " + name, "vendor/" + name, name[:3]):
-            assert _allowed(variant) == frozenset(hierarchy(variant)), variant
+            assert serving(variant) == frozenset(hierarchy(variant)), variant
 
 
 _SUBS = (
