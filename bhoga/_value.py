@@ -73,8 +73,9 @@ class Economics:
     metered: frozenset[str] = frozenset()
     """Metered providers that can take a request (a credential, not rejected): a model with none is priceless."""
     memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
-    """`price_of` and `rival`'s answers, which depend on nothing else: a Router keeps one `Economics` while its
-    state does not change, so that ranking a model again does not redo them (make a new one to change a field)."""
+    """`price_of`'s answers and what each window's models in use ask of it (`rival`), which depend on nothing else:
+    a Router keeps one `Economics` while its state does not change, so that ranking a model again does not redo
+    them (make a new one to change a field)."""
 
 
 def lookup(table: tuple[tuple[str, float], ...], model: str, default: float) -> float:
@@ -142,28 +143,8 @@ def rival(pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: 
     `model` saves less than `_CLOSE` times as much, and the window keeps `SOLE_KEEP` of itself for the rival when
     `model` saves at most `_DOMINATED` times as much.
     """
-    key = (pid, window.key, model)
-    hit: tuple[str | None, tuple[str, bool] | None] | None = econ.memo.get(key)  # type: ignore[assignment]
-    if hit is None:
-        hit = econ.memo[key] = _rivals(pid, window, model, econ)
-    sole, best = hit
-    if sole is not None and headroom < SOLE_KEEP:
-        return sole, True  # its only route: the last of the window is its own
-    if best is None:
-        return None
-    # Saving at most half as much (Opus on Copilot: 10 premium requests for the price of 5 Sonnet turns), it leaves
-    # the last of the window to the rival as it would to a model with no other route: whatever the pace says, for
-    # Copilot is read only every 15 minutes and its spill-over comes in bursts no pace sees coming.
-    other, dominated = best
-    return other, dominated and headroom < SOLE_KEEP
-
-
-def _rivals(pid: str, window: QuotaWindow, model: str, econ: Economics) -> tuple[str | None, tuple[str, bool] | None]:
-    """`rival`'s answer whatever the headroom: the first model in use (by name) this window is the only route
-    of, and the model that saves the most per percent of it (the first by name among equals) when `model` saves
-    less than `_CLOSE` times as much, with whether `model` saves at most `_DOMINATED` times as much."""
     if price_of(model, econ) == math.inf:
-        return None, None  # nothing else can serve it
+        return None  # nothing else can serve it
     key = (pid, window.key)
     uses: tuple[str | None, tuple[float, str] | None] | None = econ.memo.get(key)  # type: ignore[assignment]
     if uses is None:
@@ -171,10 +152,15 @@ def _rivals(pid: str, window: QuotaWindow, model: str, econ: Economics) -> tuple
     # `model` is neither of them when they count: it has a metered route, and if it saved the most it would
     # have no rival.
     sole, top = uses
+    if sole is not None and headroom < SOLE_KEEP:
+        return sole, True  # its only route: the last of the window is its own
     mine = density(pid, window, model, econ)
     if mine is None or top is None or mine >= _CLOSE * top[0]:
-        return sole, None
-    return sole, (top[1], mine <= _DOMINATED * top[0])
+        return None
+    # Saving at most half as much (Opus on Copilot: 10 premium requests for the price of 5 Sonnet turns), it leaves
+    # the last of the window to the rival as it would to a model with no other route: whatever the pace says, for
+    # Copilot is read only every 15 minutes and its spill-over comes in bursts no pace sees coming.
+    return top[1], headroom < SOLE_KEEP and mine <= _DOMINATED * top[0]
 
 
 def _uses(pid: str, window: QuotaWindow, econ: Economics) -> tuple[str | None, tuple[float, str] | None]:
