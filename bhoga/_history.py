@@ -131,17 +131,11 @@ class HistoryStore:
         if fd is None:
             return b""
         try:
-            size = os.fstat(fd).st_size
-            # Past the limit, the newest part is the useful one.
-            start = max(0, size - MAX_BYTES)
-            data = os.pread(fd, min(size, MAX_BYTES), start)
+            return _tail(fd, os.fstat(fd).st_size)[1]
         except OSError as e:
             raise StateError(f"cannot read history file {self.path}: {e.strerror}") from None
         finally:
             os.close(fd)
-        if start:
-            data = data[data.find(b"\n") + 1 :]
-        return data
 
     def load(self, now: datetime | None = None) -> dict[tuple[str, str], list[Point]]:
         """Every window's points from the last `KEEP` before `now`, oldest first, one per instant."""
@@ -152,8 +146,8 @@ class HistoryStore:
             return {k: sorted(pts, key=_at) for k, pts in kept if pts}
 
     def _read_new(self) -> None:
-        """Bring `_points` up to the file: what was appended since the last read, or all of it (`_read_raw`'s
-        bounds) when it was rewritten, shrank or is past `MAX_BYTES`."""
+        """Bring `_points` up to the file: what was appended since the last read, or all of it (`_tail`) when it
+        was rewritten, shrank or is past `MAX_BYTES`."""
         fd = self._open_regular(os.O_RDONLY)
         if fd is None:
             self._read_to, self._points = None, {}
@@ -167,11 +161,7 @@ class HistoryStore:
                 data = os.pread(fd, size - start, start)
             else:
                 self._read_to, self._points = None, {}
-                start = max(0, size - MAX_BYTES)  # past the limit, the newest part is the useful one
-                data = os.pread(fd, min(size, MAX_BYTES), start)
-                if start:
-                    cut = data.find(b"\n") + 1
-                    start, data = start + cut, data[cut:]
+                start, data = _tail(fd, size)
         except OSError as e:
             raise StateError(f"cannot read history file {self.path}: {e.strerror}") from None
         finally:
@@ -224,6 +214,17 @@ class HistoryStore:
             _files.atomic_write(self.path, "".join(line for _, line in lines).encode(), mode=0o600)
         except OSError as e:
             raise StateError(f"cannot compact history file {self.path}: {e.strerror}") from None
+
+
+def _tail(fd: int, size: int) -> tuple[int, bytes]:
+    """The whole lines of the file's last `MAX_BYTES` (past the limit, the newest part is the useful one), and
+    the offset they start at. Raises `OSError`."""
+    start = max(0, size - MAX_BYTES)
+    data = os.pread(fd, min(size, MAX_BYTES), start)
+    if start:
+        cut = data.find(b"\n") + 1
+        start, data = start + cut, data[cut:]
+    return start, data
 
 
 def _at(p: Point) -> datetime:
