@@ -80,24 +80,13 @@ class Economics:
 
 def lookup(table: tuple[tuple[str, float], ...], model: str, default: float) -> float:
     """The value of the longest key that is a substring of `model` ("*" matches all)."""
-    key = (table, model, default)
-    hit = _looked_up.get(key)
-    if hit is None:
-        best: tuple[int, float] = (-1, default)
-        low = model.lower()
-        for k, value in table:
-            n = 0 if k == "*" else len(k) if k in low else -1
-            if n > best[0]:
-                best = (n, value)
-        if len(_looked_up) >= _LOOKED_UP_MAX:  # a caller inventing names must not grow it without end
-            _looked_up.clear()
-        hit = _looked_up[key] = best[1]
-    return hit
-
-
-_looked_up: dict[tuple[tuple[tuple[str, float], ...], str, float], float] = {}
-"""`lookup`'s answers: a Router asks again for every model in use each time the models in use change."""
-_LOOKED_UP_MAX = 4096
+    best: tuple[int, float] = (-1, default)
+    low = model.lower()
+    for key, value in table:
+        n = 0 if key == "*" else len(key) if key in low else -1
+        if n > best[0]:
+            best = (n, value)
+    return best[1]
 
 
 def price_of(model: str, econ: Economics) -> float:
