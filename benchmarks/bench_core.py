@@ -253,11 +253,11 @@ def _week_of_history(state: Path, now: datetime) -> None:
     """Seven days of readings, one every 5 minutes, of five windows (10,080): a week of bhogad on one machine."""
     from bhoga._history import HistoryStore, Point, history_path
 
+    ats = [now - timedelta(minutes=5 * k) for k in range(7 * 24 * 12)]
     points = [
         (pid, key, Point(at, float((k * 7) % 100), at + timedelta(minutes=minutes)))
         for pid, key, minutes in _WINDOWS
-        for k in range(7 * 24 * 12)
-        if (at := now - timedelta(minutes=5 * k))
+        for k, at in enumerate(ats)
     ]
     HistoryStore(history_path(state)).append(points)
 

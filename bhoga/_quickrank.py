@@ -309,9 +309,7 @@ class QuickView:
         for idx in self.indexes:
             if idx.quota.provider_id in allowed:
                 windows = idx.windows_for(model, found)
-                c = evaluate(
-                    idx.quota, model, now, self.reserve, policy=policy, paces=paces, windows=windows, econ=econ
-                )
+                c = evaluate(idx.quota, model, now, reserve, policy=policy, paces=paces, windows=windows, econ=econ)
                 if c is not None:
                     cands.append(c)
         best = None
