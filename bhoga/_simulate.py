@@ -20,7 +20,7 @@ route) per day over all models, and the most for one model in one clock hour.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 
 from bhoga._history import Point, Recorder
@@ -170,7 +170,7 @@ class _Policy:
 class _Core(_Policy):
     """bhoga's policies, through the real routing core, the way the daemon runs them."""
 
-    def __init__(self, world: World, policy: str, reserve: float, margin: float) -> None:
+    def __init__(self, world: World, policy: str, reserve: float, margin: float, models: Collection[str] = ()) -> None:
         self.world, self.policy, self.reserve, self.margin = world, policy, reserve, margin
         self.view = {p: ProviderQuota(p, credential=True, verdict="verified") for p in world.metered}
         self.current: dict[str, str | None] = {}
@@ -178,7 +178,8 @@ class _Core(_Policy):
         self.recorder = Recorder()
         self.polled: dict[str, float] = {}
         self.count = TurnCount()
-        self.models: set[str] = set()
+        self.models: set[str] = set(models)
+        """The models in use: those known before the trace starts, then each one as it is first requested."""
         # The user's metered prices (bhogad.toml `prices`): the trace's own.
         self.prices = tuple(sorted({kv for m in world.trace.metered for kv in m.price}))
         self._paces: tuple[float, dict[tuple[str, str], Pace]] | None = None
@@ -313,9 +314,9 @@ class _RoundRobin(_Policy):
         return cands[i % len(cands)]
 
 
-def _make(policy: str, world: World, reserve: float, margin: float) -> _Policy:
+def _make(policy: str, world: World, reserve: float, margin: float, models: Collection[str]) -> _Policy:
     if policy in POLICIES:
-        return _Core(world, policy, reserve, margin)
+        return _Core(world, policy, reserve, margin, models)
     makers: dict[str, Callable[[World], _Policy]] = {
         "original": _Original,
         "failover": _Failover,
@@ -326,10 +327,15 @@ def _make(policy: str, world: World, reserve: float, margin: float) -> _Policy:
     return makers[policy](world)
 
 
-def simulate(trace: Trace, policy: str, *, reserve: float = 0.10, margin: float = 0.10) -> Result:
-    """Replay `trace` under `policy` and measure it."""
+def simulate(
+    trace: Trace, policy: str, *, reserve: float = 0.10, margin: float = 0.10, models: Collection[str] = ()
+) -> Result:
+    """Replay `trace` under `policy` and measure it.
+
+    `models`: the models in use before the first request (bhogad.toml `models`, or what a daemon that ran the
+    week before remembers); by default each model is in use from its first request on."""
     world = World(trace)
-    pol = _make(policy, world, reserve, margin)
+    pol = _make(policy, world, reserve, margin, models)
     res = Result(policy, trace.name, days=trace.days)
     last: dict[str, str] = {}
     per_hour: dict[tuple[str, int], int] = {}
@@ -373,11 +379,6 @@ def simulate(trace: Trace, policy: str, *, reserve: float = 0.10, margin: float 
     res.max_flips_hour = max(per_hour.values(), default=0)
     res.spend = round(res.spend, 4)
     return res
-
-
-def simulate_all(trace: Trace, policies: Sequence[str], **kw: float) -> list[Result]:
-    """`simulate` for each policy in turn."""
-    return [simulate(trace, p, **kw) for p in policies]
 
 
 def fmt_table(results: Iterable[Result], optimum: Result | None = None) -> str:

@@ -405,10 +405,12 @@ def _simulate(args: argparse.Namespace) -> int:
             trace = trace_from_history(router.snapshot(), router.history(), datetime.now(UTC), args.days)
     from bhoga._settings import load_policy  # noqa: PLC0415
 
-    rules = load_policy()  # the user's reserve and margin, as bhogad would apply them (DESIGN §8.3)
+    rules = load_policy()  # the user's reserve, margin and models, as bhogad would apply them (DESIGN §8.3)
     wanted = list(dict.fromkeys(args.policies)) or [*policy_names(), "optimum"]
     results: list[Result] = [
-        simulate(trace, p, reserve=rules.reserve, margin=rules.margin) for p in wanted if p != "optimum"
+        simulate(trace, p, reserve=rules.reserve, margin=rules.margin, models=rules.models)
+        for p in wanted
+        if p != "optimum"
     ]
     note = ""
     if "optimum" in wanted:

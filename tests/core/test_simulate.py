@@ -217,3 +217,48 @@ def test_value_sends_sonnet_to_copilot_and_keeps_claude_code_for_opus() -> None:
     value, pace, headroom = (simulate(trace, p) for p in ("value", "pace", "headroom"))
     assert value.avoidable_walls == 0
     assert value.spend < pace.spend < headroom.spend, (value, pace, headroom)
+
+
+GEMINI_LATE = {
+    "name": "gemini-late",
+    "start": "2026-11-23T00:00:00+00:00",
+    "days": 1,
+    "subscriptions": [
+        {
+            "pid": "github-copilot",
+            "headers": False,
+            "poll_minutes": 15,
+            "windows": [{"name": "monthly", "minutes": 43200, "capacity": 300, "first_reset_min": 20000, "used": 150}],
+        }
+    ],
+    "metered": [{"pid": "anthropic_api", "price": {"sonnet": 0.08}}],
+    "requests": [[60 * i, "claude-sonnet-4-6"] for i in range(200)]
+    + [[60 * (200 + i), "gemini-2.5-pro"] for i in range(40)],
+}
+"""Copilot with 150 premium requests left, asked for 200 Sonnet turns and then 40 Gemini turns (Copilot is
+Gemini's only route)."""
+
+
+def test_a_model_known_from_the_start_has_its_only_route_kept_before_its_first_request() -> None:
+    """Unknown until asked, Gemini finds Copilot spent on Sonnet (33 of 40 unserved); known from the start
+    (bhogad.toml `models`, or remembered), Copilot keeps its share for it and Sonnet pays instead."""
+    trace = parse_trace(GEMINI_LATE)
+    cold = simulate(trace, "value")
+    known = simulate(trace, "value", models={"gemini-2.5-pro"})
+    assert (cold.unserved, known.unserved) == (33, 0)
+    assert cold.spend < known.spend  # Sonnet pays for what Gemini gets
+
+
+def test_cli_simulate_knows_the_models_of_bhogad_toml(tmp_path: Path, home: Path) -> None:
+    """`models = ["gemini-2.5-pro"]` in bhogad.toml: `bhoga simulate` keeps Copilot for Gemini, as bhogad would."""
+    from bhoga._paths import daemon_config_path
+
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(GEMINI_LATE))
+    args = ("simulate", "--trace", str(path), "--policy", "value", "--json")
+    before = json.loads(_bhoga(*args).stdout)["results"][0]["unserved"]
+    cfg = daemon_config_path()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('models = ["gemini-2.5-pro"]\n')
+    after = json.loads(_bhoga(*args).stdout)["results"][0]["unserved"]
+    assert (before, after) == (33, 0)
