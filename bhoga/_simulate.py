@@ -28,12 +28,12 @@ from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace, paces
 from bhoga._providers import PROVIDERS, hierarchy
 from bhoga._record import field, record, replace
-from bhoga._routing import BASELINES, PACED, POLICIES, evaluate, rank, should_switch
+from bhoga._routing import BASELINES, DEFAULT_POLICY, PACED, POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace
 from bhoga._turncount import TurnCount
 from bhoga._value import Economics, lookup
 
-__all__ = ["BASELINES", "Result", "World", "policy_names", "simulate"]
+__all__ = ["BASELINES", "Result", "World", "fmt_table", "policy_names", "simulate", "verdict"]
 
 _RPM = 50
 """Requests per minute a metered API's rate-limit headers allow (the "original" rule's number)."""
@@ -381,17 +381,51 @@ def simulate(
     return res
 
 
-def fmt_table(results: Iterable[Result], optimum: Result | None = None) -> str:
-    """A plain-text table of results, one policy a line."""
-    rows = [*results, *([optimum] if optimum else [])]
-    head = f"{'policy':<14} {'requests':>8} {'avoidable':>9} {'walls':>6} {'unserved':>8} {'unused %':>8}"
+def fmt_table(results: Iterable[Result], mine: str | None = None) -> str:
+    """A plain-text table of results, one policy a line; the policy `mine` (the user's) marked with `*`."""
+    head = f"{'policy':<15} {'requests':>8} {'avoidable':>9} {'walls':>6} {'unserved':>8} {'unused %':>8}"
     head += f" {'spend $':>9} {'flips/day':>9} {'max/h':>5}"
     lines = [head]
-    for r in rows:
+    for r in results:
         flips = "—" if r.policy == "optimum" else f"{r.flips_per_day:9.1f}"
         maxh = "—" if r.policy == "optimum" else str(r.max_flips_hour)
+        name = f"{r.policy} *" if r.policy == mine else r.policy
         lines.append(
-            f"{r.policy:<14} {r.requests:>8} {r.avoidable_walls:>9} {r.walls:>6} {r.unserved:>8.0f} "
+            f"{name:<15} {r.requests:>8} {r.avoidable_walls:>9} {r.walls:>6} {r.unserved:>8.0f} "
             f"{r.unused_pct:>8.1f} {r.spend:>9.2f} {flips:>9} {maxh:>5}"
         )
     return "\n".join(lines) + "\n"
+
+
+def verdict(results: Iterable[Result], mine: str) -> list[str]:
+    """What the table means for the user whose policy is `mine`, in a line or two (none when it was not run).
+
+    Another of bhoga's policies is named only when it would have done clearly better: fewer requests unserved, as
+    many and fewer avoidable walls, or at least 5 % and $0.50 less spend with no more of either."""
+    by = {r.policy: r for r in results}
+    yours = by.get(mine)
+    if yours is None:
+        return []
+    served = "every request served" if not yours.unserved else f"{yours.unserved} requests with no route left"
+    walls = "no avoidable wall" if not yours.avoidable_walls else f"{yours.avoidable_walls} avoidable walls"
+    out = [f"* your policy, {mine}: ${yours.spend:.2f} on metered APIs, {walls}, {served}"]
+    if (opt := by.get("optimum")) is not None:
+        out.append(f"  the optimum, knowing the whole trace ahead: ${opt.spend:.2f}")
+
+    def key(r: Result) -> tuple[int, int]:
+        return (r.unserved, r.avoidable_walls)
+
+    better = [
+        r
+        for r in results
+        if r.policy in POLICIES
+        and r.policy != mine
+        and (key(r) < key(yours) or (key(r) == key(yours) and yours.spend - r.spend >= max(0.5, 0.05 * yours.spend)))
+    ]
+    if better:
+        b = min(better, key=lambda r: (*key(r), r.spend, r.policy != DEFAULT_POLICY))
+        out.append(
+            f"  {b.policy} would have done better here (${b.spend:.2f}, {b.avoidable_walls} avoidable walls, "
+            f'{b.unserved} unserved): policy = "{b.policy}" in bhogad.toml (one trace is a small sample)'
+        )
+    return out

@@ -394,7 +394,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from bhoga._sim_trace import load_trace  # noqa: PLC0415
-    from bhoga._simulate import Result, fmt_table, policy_names, simulate  # noqa: PLC0415
+    from bhoga._simulate import Result, fmt_table, policy_names, simulate, verdict  # noqa: PLC0415
 
     if args.trace is not None:
         trace = load_trace(args.trace)
@@ -425,6 +425,7 @@ def _simulate(args: argparse.Namespace) -> int:
             {
                 "trace": trace.name,
                 "requests": len(trace.requests),
+                "policy": rules.policy,
                 "results": [
                     {
                         "policy": r.policy,
@@ -446,7 +447,9 @@ def _simulate(args: argparse.Namespace) -> int:
         f"{trace.name}: {len(trace.requests)} requests over {trace.days:g} days"
         + (f" ({trace.description})" if trace.description else "")
     )
-    sys.stdout.write(fmt_table(results))
+    sys.stdout.write(fmt_table(results, rules.policy))
+    for line in verdict(results, rules.policy):
+        print(line)
     if note:
         print(note)
     return 0

@@ -16,7 +16,7 @@ from bhoga._history import HistoryStore, Point, history_path
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._sim_optimum import optimum
 from bhoga._sim_trace import TraceError, load_trace, parse_trace
-from bhoga._simulate import simulate
+from bhoga._simulate import simulate, verdict
 from bhoga._state import StateStore
 
 SONNET = "claude-sonnet-4"
@@ -262,3 +262,34 @@ def test_cli_simulate_knows_the_models_of_bhogad_toml(tmp_path: Path, home: Path
     cfg.write_text('models = ["gemini-2.5-pro"]\n')
     after = json.loads(_bhoga(*args).stdout)["results"][0]["unserved"]
     assert (before, after) == (33, 0)
+
+
+def test_the_verdict_names_a_better_policy_only_when_there_is_one() -> None:
+    """On FIFTEEN headroom pays $6 where value and pace pay $5: a headroom user is pointed to value (the default
+    wins a tie); a value user is told only what they got and what the optimum got."""
+    trace = parse_trace(FIFTEEN)
+    results = [*(simulate(trace, p) for p in ("headroom", "drain-soonest", "pace", "value")), optimum(trace)]
+    told = verdict(results, "headroom")
+    assert told[0] == "* your policy, headroom: $6.00 on metered APIs, no avoidable wall, every request served"
+    assert told[1] == "  the optimum, knowing the whole trace ahead: $5.00"
+    assert told[2].startswith("  value would have done better here ($5.00,") and 'policy = "value"' in told[2]
+    assert len(verdict(results, "value")) == 2
+    assert verdict(results, "failover") == []  # not run: nothing to say
+
+
+def test_cli_simulate_marks_your_policy_and_says_what_would_have_done_better(tmp_path: Path, home: Path) -> None:
+    """With `policy = "headroom"` in bhogad.toml the table marks headroom, the verdict names value, and the JSON
+    carries the user's policy."""
+    from bhoga._paths import daemon_config_path
+
+    cfg = daemon_config_path()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('policy = "headroom"\n')
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(FIFTEEN))
+    out = _bhoga("simulate", "--trace", str(path))
+    assert out.returncode == 0, out.stderr
+    assert any(line.startswith("headroom *") for line in out.stdout.splitlines())
+    assert "* your policy, headroom: $6.00" in out.stdout and 'policy = "value" in bhogad.toml' in out.stdout
+    doc = json.loads(_bhoga("simulate", "--trace", str(path), "--json").stdout)
+    assert doc["policy"] == "headroom"
