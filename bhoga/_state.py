@@ -2,7 +2,8 @@
 
 Versioned JSON, written atomically (temp file in the same directory, fsync, `os.replace`), and always as
 read-merge-write under an `flock` on a separate lock file, so processes writing different providers or windows
-lose nothing. A corrupt file is moved aside with one warning and the store starts fresh.
+lose nothing. A corrupt file is moved aside with one warning and the store starts fresh. Beside the providers'
+records the file keeps the models in use and the learned turn costs (`bhoga._inuse`), merged the same way.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bhoga import _files, _lazy
+from bhoga import _files, _inuse, _lazy
+from bhoga._inuse import InUse
 from bhoga._merge import cap_ahead, combine
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._providers import PROVIDERS
@@ -138,11 +141,11 @@ class StateStore:
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return _files.locked_for(self.path, "state")
 
-    def _read_unlocked(self) -> dict[str, ProviderQuota]:
+    def _read_unlocked(self) -> tuple[dict[str, ProviderQuota], InUse]:
         try:
             raw = _files.read_bounded(self.path, MAX_STATE_BYTES)
         except FileNotFoundError:
-            return {}
+            return {}, InUse()
         except NotRegularFileError as e:
             raise StateError(f"state file {e}") from None
         except OSError as e:
@@ -160,28 +163,46 @@ class StateStore:
                 (str(e) or type(e).__name__).splitlines()[0][:120],
                 aside.name,
             )
-            return {}
-        return {
+            return {}, InUse()
+        quotas = {
             pid: quota_from_dict(pid, d)
             for pid, d in doc["providers"].items()
             if pid in PROVIDERS and isinstance(d, dict)
         }
+        return quotas, _inuse.from_json(doc)
 
     def load(self) -> dict[str, ProviderQuota]:
         """The quotas in the file now (empty when there is none)."""
+        return self.load_all()[0]
+
+    def load_all(self) -> tuple[dict[str, ProviderQuota], InUse]:
+        """The quotas in the file now, and the models in use and learned turn costs it keeps (`bhoga._inuse`)."""
         with self._locked():
-            return self._read_unlocked()
+            quotas, in_use = self._read_unlocked()
+        return quotas, _inuse.merge(in_use, InUse(), time.time())
 
     def merge_and_save(self, mine: Mapping[str, ProviderQuota]) -> dict[str, ProviderQuota]:
         """Merge `mine` into the file's records (newest wins per fact), write the result, and return it."""
+        return self.merge_all(mine)[0]
+
+    def merge_all(
+        self, mine: Mapping[str, ProviderQuota], in_use: InUse | None = None
+    ) -> tuple[dict[str, ProviderQuota], InUse]:
+        """`merge_and_save`, with the models in use and learned costs as well (`bhoga._inuse.merge`: the newer
+        fact wins, what is older than a week goes); returns both as written."""
         with self._locked():
-            merged = self._read_unlocked()
+            merged, kept = self._read_unlocked()
             for pid, q in mine.items():
                 merged[pid] = combine(merged.get(pid), q)
+            kept = _inuse.merge(kept, in_use or InUse(), time.time())
             self._remove_orphans()
-            doc = {"version": VERSION, "providers": {pid: quota_to_dict(q) for pid, q in sorted(merged.items())}}
+            doc = {
+                "version": VERSION,
+                "providers": {pid: quota_to_dict(q) for pid, q in sorted(merged.items())},
+                **_inuse.to_json(kept),
+            }
             self._write_atomic(json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n")
-        return merged
+        return merged, kept
 
     def _remove_orphans(self) -> None:
         # Every writer holds the lock while its temp file exists, so any temp file seen under the lock was left

@@ -18,6 +18,7 @@ MAX_DATE_YEAR = 9000
 """Dates past this are nonsense and would overflow arithmetic on them (year 9999 plus a day)."""
 _MAX_ITEMS = 256
 _MAX_TEXT = 4096
+_MAX_NAME = 256
 
 _DATES = ("throttled_until", "throttle_observed_at", "credential_observed_at", "updated_at", "verdict_observed_at")
 _TEXTS = ("note", "credential_marker", "verdict", "verdict_marker")
@@ -94,11 +95,44 @@ def _quota(where: str, d: object) -> None:
         _text(f"{where}.credential_sources[{i}]", s)
 
 
+def _models_in_use(d: object) -> None:
+    """`models_in_use`: {model: when it was last asked about or routed} (`bhoga._inuse`)."""
+    if not isinstance(d, dict) or len(d) > _MAX_ITEMS:
+        raise _fail("models_in_use", "an object")
+    for m, t in d.items():
+        where = f"models_in_use.{str(m)[:40]}"
+        if not m or len(m) > _MAX_NAME:
+            raise _fail(where, "a model name")
+        if t is None:
+            raise _fail(where, "a date")
+        _date(where, t)
+
+
+def _turn_costs(d: object) -> None:
+    """`turn_costs`: {pid: {window key: {"at": date, "costs": {model: percent per turn}}}} (`bhoga._inuse`)."""
+    if not isinstance(d, dict) or len(d) > _MAX_ITEMS:
+        raise _fail("turn_costs", "an object")
+    for pid, windows in d.items():
+        if not isinstance(windows, dict) or len(windows) > _MAX_ITEMS:
+            raise _fail(f"turn_costs.{str(pid)[:40]}", "an object")
+        for key, w in windows.items():
+            where = f"turn_costs.{str(pid)[:40]}.{str(key)[:40]}"
+            if not isinstance(w, dict) or w.get("at") is None or not isinstance(w.get("costs"), dict):
+                raise _fail(where, "an object with a date and costs")
+            _date(f"{where}.at", w["at"])
+            if len(w["costs"]) > _MAX_ITEMS:
+                raise _fail(f"{where}.costs", "an object")
+            for m, c in w["costs"].items():
+                if not m or len(m) > _MAX_NAME:
+                    raise _fail(f"{where}.costs", "keyed by model names")
+                _number(f"{where}.costs.{str(m)[:40]}", c, 0, 100)
+
+
 def check_state(doc: object, version: int, known: Collection[str]) -> None:
     """Raise ValueError (one line naming the first bad field) unless `doc` is a well-formed state document.
 
     `known` is the collection of provider ids; entries for other ids are skipped (a newer bhoga's), but must
-    still be objects.
+    still be objects. `models_in_use` and `turn_costs` may be missing (a file written before they were kept).
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("providers"), dict):
         raise ValueError("not a bhoga state document")
@@ -109,3 +143,7 @@ def check_state(doc: object, version: int, known: Collection[str]) -> None:
             _quota(f"providers.{pid}", d)
         elif not isinstance(d, dict):
             raise _fail(f"providers.{str(pid)[:40]}", "an object")
+    if "models_in_use" in doc:
+        _models_in_use(doc["models_in_use"])
+    if "turn_costs" in doc:
+        _turn_costs(doc["turn_costs"])

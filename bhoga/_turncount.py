@@ -22,7 +22,7 @@ estimate more careful.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from bhoga._model import ESTIMATE, QuotaWindow
@@ -69,6 +69,8 @@ class TurnCount:
         self._cost: dict[tuple[str, str, str], float] = {}
         """(provider, window key, model) → percent of the window one turn uses."""
         self._fits: dict[tuple[str, str], _Fit] = {}
+        self._learned_at: dict[tuple[str, str], float] = {}
+        """(provider, window key) → when a reading last taught its costs (epoch seconds), for `learned`."""
 
     def routed(self, pid: str, model: str, turns: int = 1) -> None:
         """`turns` turns of `model` went through on `pid` (successes: a refused turn costs nothing)."""
@@ -89,6 +91,8 @@ class TurnCount:
                     continue  # older than the reading counted from
                 if last.turns and _same_cycle(before, w) and w.pct_used >= before.pct_used:
                     self._learn(pid, w.key, w.pct_used - before.pct_used, last.turns)
+                    if (at := w.observed_at or before.observed_at) is not None:
+                        self._learned_at[(pid, w.key)] = at.timestamp()
             mine[w.key] = _Window(w)
 
     def cost(self, pid: str, key: str, model: str) -> float | None:
@@ -118,6 +122,29 @@ class TurnCount:
             if c > 0:
                 out.setdefault((pid, key), {})[model] = c
         return out
+
+    def learned(self) -> dict[tuple[str, str], tuple[float, dict[str, float]]]:
+        """What to keep across a restart: `{(pid, window key): (when last learned, epoch seconds, {model: percent
+        per turn})}`, for every window a reading has taught (costs of 0 included: a learned fact)."""
+        out: dict[tuple[str, str], tuple[float, dict[str, float]]] = {}
+        for (pid, key, model), c in self._cost.items():
+            at = self._learned_at.get((pid, key))
+            if at is not None:
+                out.setdefault((pid, key), (at, {}))[1][model] = c
+        return out
+
+    def restore(self, learned: Mapping[tuple[str, str], tuple[float, Mapping[str, float]]]) -> None:
+        """Take back what `learned` gave (another process's, or this one's before a restart), for the windows
+        this count has learned nothing newer about. The fit starts again from those costs: its past intervals
+        are not kept, so the next interval refines the costs rather than replacing them."""
+        for (pid, key), (at, costs) in learned.items():
+            if self._learned_at.get((pid, key), -1.0) >= at:
+                continue
+            fresh = dict(list(costs.items())[:_MAX_MODELS])
+            for model, c in fresh.items():
+                self._cost[(pid, key, model)] = c
+            self._fits[(pid, key)] = _Fit(cost=fresh)
+            self._learned_at[(pid, key)] = at
 
     def pending(self, pid: str) -> bool:
         """Whether turns were routed to `pid` since its last reading."""
