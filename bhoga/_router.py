@@ -93,8 +93,9 @@ class Router(_TurnQueue, _StateWrites):
         self._reserve = reserve
         self._policy = policy
         self._prices = tuple((k.lower(), float(v)) for k, v in (prices or {}).items())
-        self._asked: dict[str, None] = {}
-        """Models asked about (policy "value" keeps windows only for demand that exists), oldest first, bounded."""
+        self._asked: dict[str, float] = {}
+        """Models in use (policy "value" keeps windows only for demand that exists): those asked about and those
+        routed, with when (epoch seconds), least recent first, bounded; kept in the state file (`bhoga._inuse`)."""
         self._econ: tuple[int, Economics] | None = None
         """Policy "value": the last `economics()` and the generation it was made at."""
         self._owner = owner
@@ -142,10 +143,17 @@ class Router(_TurnQueue, _StateWrites):
         self._dirty = False
         self._last_save = 0.0
         try:
-            self._quotas = self._store.load()
+            self._quotas, in_use = self._store.load_all()
         except BhogaError as e:
             log.warning("%s; starting with no saved quota", e)
             self._warned.add(str(e))
+        else:
+            # What was in use before a restart (or in another process) still is, until a week without a request.
+            self._asked = dict(sorted(in_use.models.items(), key=_second))
+            # Turns count from the last reading saved, at the costs learned before (Copilot is read every 15 min).
+            self._count.restore(in_use.costs)
+            for q in self._quotas.values():
+                self._count.observed(q.provider_id, q.windows)
         self._recorder.seen(self._quotas.values())
         self._worker = threading.Thread(target=self._work, name="bhoga-turns", daemon=True)
         self._worker.start()
@@ -235,3 +243,7 @@ class Router(_TurnQueue, _StateWrites):
 
 
 _MISSING = object()
+
+
+def _second(item: tuple[str, float]) -> float:
+    return item[1]

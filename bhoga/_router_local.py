@@ -14,6 +14,7 @@ from itertools import islice
 from time import time as _time
 
 from bhoga import _lazy
+from bhoga._inuse import MAX_MODELS, renewed
 from bhoga._model import ANY_MODEL, ProviderQuota, RouterRecommendation
 from bhoga._providers import serving
 from bhoga._quickrank import QuickView, QuotaIndex
@@ -42,7 +43,7 @@ _RERANK_MAX = 64
 `best_for`. Every change pays for these, so they are kept to what a harness asks about, with room to spare."""
 _PACE_TTL = timedelta(seconds=60)
 _PACES_TTL = 5.0
-_ASKED_MAX = 64
+_ASKED_MAX = MAX_MODELS
 _CACHE_MAX = 4096
 """Models whose answers are kept for the clock check and re-ranking; past this many the dictionary starts over."""
 
@@ -60,7 +61,9 @@ class _LocalAnswers(_DaemonAnswers):
     _reserve: float
     _policy: str
     _prices: tuple[tuple[str, float], ...]
-    _asked: dict[str, None]
+    _asked: dict[str, float]
+    _dirty: bool
+    _wake: threading.Event
     _econ: tuple[int, Economics] | None
     _count: TurnCount
     _history: HistoryStore
@@ -184,29 +187,42 @@ class _LocalAnswers(_DaemonAnswers):
     def economics(self, *models: str) -> Economics:
         """What policy "value" knows beyond the windows (`bhoga._value.Economics`): the learned cost of a turn of
         each model on each window, the prices, the metered APIs that can take a request, and the models in use
-        (asked about, counted, and `models`) that can claim a window from another: those with a learned cost, and
-        those with no metered route. The same one while the state and those models stay the same, so that what it
-        has worked out (`Economics.memo`) is reused: a harness asking about a new model does not start it anew."""
+        (asked about, routed, and `models`, within the last week: `bhoga._inuse`) that can claim a window from
+        another: those with a learned cost, and those with no metered route. The same one while the state and
+        those models stay the same, so that what it has worked out (`Economics.memo`) is reused: a harness asking
+        about a new model does not start it anew. `models` are asked about now."""
+        now = _time()
+        news = False
         with self._lock:
             kept = self._econ[1] if self._econ is not None and self._econ[0] == self._gen else None
             for m in models:
+                old = self._asked.pop(m, None)
                 # A model with a metered route and no learned cost is no other model's rival (`bhoga._value`).
-                if self._asked.pop(m, 0) is not None and kept is not None and m not in kept.models:
+                if old is None and kept is not None and m not in kept.models:
                     kept = kept if _routed(m, kept.metered) else None
-                self._asked[m] = None
+                self._asked[m] = now
+                news = news or renewed(old, now)
             while len(self._asked) > _ASKED_MAX:
                 gone = next(iter(self._asked))
                 del self._asked[gone]
                 kept = None if kept is not None and gone in kept.models else kept
+            if news:
+                self._dirty = True  # the models in use are kept in the state file: the turn worker writes it
             if kept is not None:
-                return kept
-            gen = self._gen
-            costs = self._count.costs()
-            asked = tuple(self._asked)
-            metered = metered_routes(self._quotas.values())
+                econ = kept
+            else:
+                gen = self._gen
+                costs = self._count.costs()
+                asked = tuple(self._asked)
+                metered = metered_routes(self._quotas.values())
+        if news:
+            self._wake.set()
+        if kept is not None:
+            return econ
         from bhoga._value import PRICES, Economics  # noqa: PLC0415
 
-        used = {m for per in costs.values() for m in per}
+        # A model whose cost was learned counts while it is in use: not asked about nor routed for a week, it is not.
+        used = {m for per in costs.values() for m in per}.intersection(asked)
         models_in_use = frozenset((*used, *(m for m in asked if not _routed(m, metered))))
         econ = Economics(costs, (*self._prices, *PRICES), models_in_use, metered)
         self._econ = (gen, econ)

@@ -22,7 +22,7 @@ from bhoga.errors import BhogaError
 # Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection
+    from collections.abc import Callable, Collection, Mapping
 
     from bhoga._history import Recorder
     from bhoga._state import StateStore
@@ -121,12 +121,15 @@ class _StateWrites(_LocalAnswers):
                 log.exception("quota-change subscriber failed")
 
     def _save(self) -> None:
+        from bhoga._inuse import InUse  # noqa: PLC0415 - loaded with the first write, not at import
+
         with self._lock:
             if not self._dirty:
                 return
             mine, self._dirty = dict(self._quotas), False
+            in_use = InUse(dict(self._asked), self._count.learned())
         try:
-            merged = self._store.merge_and_save(mine)
+            merged, kept = self._store.merge_all(mine, in_use)
         except BhogaError as e:
             self.save_error = str(e)
             if str(e) not in self._warned:  # the same refusal as when the state was loaded: said once
@@ -146,8 +149,25 @@ class _StateWrites(_LocalAnswers):
             # Keep what other processes wrote; anything merged in meanwhile stays newest-wins.
             for pid, q in merged.items():
                 self._quotas[pid] = combine(q, self._quotas[pid]) if pid in self._quotas else q
+            self._take_in_use(kept.models)
             self._gen += 1
         self._answers_changed()
+
+    def _take_in_use(self, saved: Mapping[str, float]) -> None:
+        """Under the lock, after a write: the models in use are those of every process (as written), with what
+        this one was asked meanwhile, less those not asked about nor routed for a week (`bhoga._inuse`)."""
+        from bhoga._inuse import KEEP_SECONDS, MAX_MODELS  # noqa: PLC0415
+
+        both = dict(saved)
+        for m, t in self._asked.items():
+            if t > both.get(m, -1.0):
+                both[m] = t
+        since = time.time() - KEEP_SECONDS
+        fresh = dict(sorted(((m, t) for m, t in both.items() if t >= since), key=_when)[-MAX_MODELS:])
+        for gone in self._asked.keys() - fresh.keys():
+            # Not re-ranked after this change: asked about again, it is in use again (see `_best_local`).
+            self._cache.pop(gone, None)
+        self._asked = fresh
 
     def _answers_changed(self) -> None:
         """After a change of the state: empty `best_for`'s lookup when this Router answers (bhogad's answers
@@ -155,3 +175,7 @@ class _StateWrites(_LocalAnswers):
         if self._answers_locally():
             self._drop_fast()
         self._rerank()
+
+
+def _when(item: tuple[str, float]) -> float:
+    return item[1]

@@ -11,6 +11,8 @@ import time
 from datetime import UTC, datetime
 
 from bhoga import _lazy
+from bhoga._inuse import MAX_MODELS as _ASKED_MAX
+from bhoga._inuse import renewed
 from bhoga._model import ESTIMATE, Observation
 from bhoga._providers import PROVIDERS, Kind
 
@@ -63,6 +65,8 @@ class _TurnQueue:
     _drain_lock: threading.Lock
     _warned: set[str]
     _count: TurnCount
+    _asked: dict[str, float]
+    _gen: int
 
     if TYPE_CHECKING:
 
@@ -70,6 +74,7 @@ class _TurnQueue:
         def _notify(self) -> None: ...
         def _save(self) -> None: ...
         def _refresh_daemon_answers(self) -> None: ...
+        def _answers_changed(self) -> None: ...
 
     def record_turn(
         self,
@@ -167,7 +172,7 @@ class _TurnQueue:
                 turns.append(item)
                 singles.append(item)
         self.processed_turns += taken + len(singles)
-        counted = self._count_turns(singles, counts)
+        counted, in_use_changed = self._count_turns(singles, counts)
         batch: list[Observation] = []
         for turn in _newest_per_kind(turns):
             try:
@@ -187,28 +192,47 @@ class _TurnQueue:
             merged = True
         if merged:
             self._notify()
+        elif in_use_changed:
+            self._answers_changed()
 
-    def _count_turns(self, turns: list[_Turn], counts: list[tuple[str, str, int, int]]) -> set[str]:
+    def _count_turns(self, turns: list[_Turn], counts: list[tuple[str, str, int, int]]) -> tuple[set[str], bool]:
         """Count every successful turn on a subscription (all of them: the parse keeps only the newest), the single
-        ones in `turns` and the batches' (pid, model, status_code, how many) in `counts`."""
-        counted: set[str] = set()
+        ones in `turns` and the batches' (pid, model, status_code, how many) in `counts`: the providers counted on,
+        and whether a model routed is new among the models in use (policy "value" must rank again)."""
+        routed: list[tuple[str, str, int]] = [
+            (b_pid, b_model, n)
+            for b_pid, b_model, b_status, n in counts
+            if 200 <= b_status < 300 and (p := PROVIDERS.get(b_pid)) is not None and p.kind is Kind.SUBSCRIPTION
+        ]
+        routed.extend(
+            (pid, model, 1)
+            for pid, model, _i, _o, _h, status, _e in turns
+            if isinstance(pid, str)
+            and isinstance(model, str)
+            and isinstance(status, int)
+            and 200 <= status < 300
+            and (prov := PROVIDERS.get(pid)) is not None
+            and prov.kind is Kind.SUBSCRIPTION
+        )
+        if not routed:
+            return set(), False
+        now = time.time()
+        changed = news = False
         with self._lock:
-            for b_pid, b_model, b_status, n in counts:
-                if 200 <= b_status < 300 and (p := PROVIDERS.get(b_pid)) is not None and p.kind is Kind.SUBSCRIPTION:
-                    self._count.routed(b_pid, b_model, n)
-                    counted.add(b_pid)
-            for pid, model, _i, _o, _h, status, _e in turns:
-                if (
-                    isinstance(pid, str)
-                    and isinstance(model, str)
-                    and isinstance(status, int)
-                    and 200 <= status < 300
-                    and (prov := PROVIDERS.get(pid)) is not None
-                    and prov.kind is Kind.SUBSCRIPTION
-                ):
-                    self._count.routed(pid, model)
-                    counted.add(pid)
-        return counted
+            for pid, model, n in routed:
+                self._count.routed(pid, model, n)
+                # A model routed is in use (`bhoga._inuse`), as one asked about is.
+                old = self._asked.pop(model, None)
+                self._asked[model] = now
+                changed = changed or old is None
+                news = news or renewed(old, now)
+            while len(self._asked) > _ASKED_MAX:
+                del self._asked[next(iter(self._asked))]
+            if news:
+                self._dirty = True
+            if changed:
+                self._gen += 1  # the models in use changed: policy "value" ranks anew
+        return {pid for pid, _m, _n in routed}, changed
 
     def _estimates(self, pids: set[str]) -> list[Observation]:
         now = datetime.now(UTC)

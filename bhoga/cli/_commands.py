@@ -71,6 +71,8 @@ def _local_router(*, discover: bool) -> Iterator[Router]:
     # The same rules as bhogad (DESIGN §8.3): bhogad.toml's reserve and policy.
     rules = load_policy()
     router = Router(eager=False, daemon=False, reserve=rules.reserve, policy=rules.policy, prices=dict(rules.prices))
+    if rules.policy == "value" and rules.models:
+        router.economics(*rules.models)  # in use from the start, as bhogad's passes make them
     try:
         if discover:
             router.discover()
