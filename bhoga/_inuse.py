@@ -81,13 +81,14 @@ def merge(a: InUse, b: InUse, now: float) -> InUse:
     since = now - KEEP_SECONDS
     models: dict[str, float] = {}
     for m, t in (*a.models.items(), *b.models.items()):
-        if t >= since and t > models.get(m, -1.0):
+        # Names come from callers: one the state file's shape check would refuse must never be written.
+        if t >= since and t > models.get(m, -1.0) and 0 < len(m) <= _MAX_NAME:
             models[m] = t
     newest = sorted(models.items(), key=lambda mt: (mt[1], mt[0]))[-MAX_MODELS:]
     costs: dict[tuple[str, str], tuple[float, Mapping[str, float]]] = {}
     for k, (at, per) in (*a.costs.items(), *b.costs.items()):
         if at >= since and (k not in costs or at > costs[k][0]):
-            costs[k] = (at, per)
+            costs[k] = (at, {m: c for m, c in per.items() if 0 < len(m) <= _MAX_NAME and 0 <= c <= 100})
     windows = sorted(costs.items(), key=lambda kv: kv[1][0])[-_MAX_WINDOWS:]
     return InUse(dict(newest), dict(windows))
 

@@ -221,6 +221,7 @@ class _TurnQueue:
         with self._lock:
             for pid, model, n in routed:
                 self._count.routed(pid, model, n)
+            for model in dict.fromkeys(model for _p, model, _n in routed):
                 # A model routed is in use (`bhoga._inuse`), as one asked about is.
                 old = self._asked.pop(model, None)
                 self._asked[model] = now

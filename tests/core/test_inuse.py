@@ -203,3 +203,17 @@ def test_two_routers_share_the_models_in_use(tmp_path: Path) -> None:
         second.set_quota("openai_api", 90)  # its next write reads what the first one wrote
         rec = second.best_for(GPT)
     assert rec is not None and rec.provider_id == "openai_api" and f"kept for {GEMINI}" in rec.reason, rec
+
+
+def test_a_model_name_the_state_file_would_refuse_is_never_written(tmp_path: Path) -> None:
+    """A caller's model name longer than the state file allows is routed as ever but not kept, so the next
+    Router loads the file instead of moving it aside."""
+    path = tmp_path / "s.json"
+    long_name = "gemini-" + "x" * 300
+    with value_router(path) as router:
+        copilot_and_openai(router)
+        router.best_for(long_name)
+        router.record_turn(CP, long_name, 10, 10, {}, 200)
+        router.best_for(GEMINI)
+    quotas, in_use = StateStore(path).load_all()
+    assert CP in quotas and GEMINI in in_use.models and long_name not in in_use.models
