@@ -192,6 +192,28 @@ def traces() -> dict[str, dict[str, object]]:
         sessions=(3, 5),
         rate=1.1,
     )
+    # Held out a third time, made in round seven with no tuning after it: today's list prices (Opus 4.5 and later
+    # $25 against Sonnet's $15 per million output tokens, so an Opus turn saves 5/3 of a Sonnet turn, not 5 times
+    # as much as on the traces above, which priced Opus like Opus 4/4.1), another seed, resets moved again.
+    make(
+        "held-out-3",
+        "Held out (made in round seven): today's list prices (Opus 5/3 of Sonnet), other seed, resets moved.",
+        [
+            _moved(
+                CLAUDE,
+                {"first_reset_min": 9 * 60 + 50},
+                {"first_reset_min": 4.75 * 1440, "used": 900},
+                {"first_reset_min": 4.75 * 1440, "used": 350},
+            ),
+            _moved(CODEX, {"first_reset_min": 8 * 60 + 20}, {"first_reset_min": 1.5 * 1440, "used": 500}),
+            _moved(COPILOT, {"first_reset_min": 3 * 1440, "used": 150}),
+        ],
+        [{"pid": "anthropic_api", "price": {"opus": 0.1333, "sonnet": 0.08, "haiku": 0.0267}}, OPENAI_API],
+        seed=37,
+        models=[("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1.5), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.4)],
+        sessions=(3, 5),
+        rate=1.2,
+    )
     return out
 
 

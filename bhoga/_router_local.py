@@ -188,18 +188,20 @@ class _LocalAnswers(_DaemonAnswers):
         """What policy "value" knows beyond the windows (`bhoga._value.Economics`): the learned cost of a turn of
         each model on each window, the prices, the metered APIs that can take a request, and the models in use
         (asked about, routed, and `models`, within the last week: `bhoga._inuse`) that can claim a window from
-        another: those with a learned cost, and those with no metered route. The same one while the state and
-        those models stay the same, so that what it has worked out (`Economics.memo`) is reused: a harness asking
-        about a new model does not start it anew. `models` are asked about now."""
+        another: those with a learned cost or a published one (Copilot's multipliers), and those with no metered
+        route. The same one while the state and those models stay the same, so that what it has worked out
+        (`Economics.memo`) is reused: a harness asking about a new model does not start it anew. `models` are asked
+        about now."""
         now = _time()
         news = False
         with self._lock:
             kept = self._econ[1] if self._econ is not None and self._econ[0] == self._gen else None
             for m in models:
                 old = self._asked.pop(m, None)
-                # A model with a metered route and no learned cost is no other model's rival (`bhoga._value`).
+                # A model with a metered route and no cost, learned or published, is no other model's rival
+                # (`bhoga._value`): asking about it changes nothing.
                 if old is None and kept is not None and m not in kept.models:
-                    kept = kept if _routed(m, kept.metered) else None
+                    kept = kept if _routed(m, kept.metered) and not self._count.knows(m) else None
                 self._asked[m] = now
                 news = news or renewed(old, now)
             while len(self._asked) > _ASKED_MAX:
@@ -212,8 +214,8 @@ class _LocalAnswers(_DaemonAnswers):
                 econ = kept
             else:
                 gen = self._gen
-                costs = self._count.costs()
                 asked = tuple(self._asked)
+                costs = self._count.costs(asked)
                 metered = metered_routes(self._quotas.values())
         if news:
             self._wake.set()

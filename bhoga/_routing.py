@@ -203,7 +203,7 @@ def evaluate(
         from bhoga._value import cycle_projection, rival  # noqa: PLC0415 - only policy "value" needs it
 
         projected = cycle_projection(binding, now)
-        found = rival(q.provider_id, binding, model, econ, headroom)
+        found = rival(q.provider_id, binding, model, econ, headroom, now)
         if found is not None:
             contested, sole = found
             # The rival's only route: pay rather than take the last of it. Short by the recent pace or by the

@@ -219,7 +219,7 @@ class _Core(_Policy):
         self.models.add(model)
         if self.policy == "value":
             # What the Router knows: learned turn costs, the models asked about so far, the user's prices.
-            econ = Economics(self.count.costs(), self.prices, frozenset(self.models))
+            econ = Economics(self.count.costs(self.models), self.prices, frozenset(self.models))
         cur = self.current.get(model)
         r, p, m = self.reserve, self.policy, self.margin
         kw = {"margin": m, "reserve": r, "policy": p, "exclude": tried, "paces": pc, "econ": econ}

@@ -102,25 +102,39 @@ class TurnCount:
             return own
         # Not learned for this model: count it as the dearest turn learned for the window, or as its published
         # multiplier times the learned cost of a 1x turn when that is dearer (both err towards caution).
-        learned = [(m, c) for (p, k, m), c in self._cost.items() if p == pid and k == key]
-        dearest = max((c for _m, c in learned), default=None)
-        mine = _multiplier(pid, model)
-        if mine is None:
+        dearest = max((c for (p, k, _m), c in self._cost.items() if p == pid and k == key), default=None)
+        prior = self._prior(pid, key, model)
+        if prior is None:
             return dearest
-        units = [c / x for m, c in learned if (x := _multiplier(pid, m))]
-        if not units and dearest is None and pid in _COLD_UNIT:
-            units = [_COLD_UNIT[pid]]  # nothing learned yet: the smallest paid allowance's request
-        if not units:
-            return dearest
-        prior = mine * max(units)
         return prior if dearest is None else max(dearest, prior)
 
-    def costs(self) -> dict[tuple[str, str], dict[str, float]]:
-        """Every learned cost: `{(pid, window key): {model: percent per turn}}` (costs of 0 left out)."""
+    def _prior(self, pid: str, key: str, model: str) -> float | None:
+        """`model`'s published multiplier times the learned cost of a 1x turn on window `key` (before anything is
+        learned there, the smallest paid allowance's request); None for a provider or family with none."""
+        mine = _multiplier(pid, model)
+        if mine is None:
+            return None
+        units = [c / x for (p, k, m), c in self._cost.items() if p == pid and k == key and (x := _multiplier(pid, m))]
+        if not units and not any(p == pid and k == key for p, k, _m in self._cost) and pid in _COLD_UNIT:
+            units = [_COLD_UNIT[pid]]  # nothing learned yet: the smallest paid allowance's request
+        return mine * max(units) if units else None
+
+    def costs(self, models: Iterable[str] = ()) -> dict[tuple[str, str], dict[str, float]]:
+        """Every learned cost, `{(pid, window key): {model: percent per turn}}` (costs of 0 left out), and for
+        each of `models` not learned on a window it has read, the published multiplier's cost (`_prior`): so
+        policy "value" knows that an Opus turn is ten Sonnet turns on Copilot before Opus has been routed there.
+        Unlike `cost`, no dearest-turn fallback: a density is a best guess, not an estimate that must err early."""
         out: dict[tuple[str, str], dict[str, float]] = {}
         for (pid, key, model), c in self._cost.items():
             if c > 0:
                 out.setdefault((pid, key), {})[model] = c
+        for pid, windows in self._windows.items():
+            for key, w in windows.items():
+                for model in models:
+                    if (pid, key, model) not in self._cost and w.reading.applies_to(model):
+                        prior = self._prior(pid, key, model)
+                        if prior is not None and prior > 0:
+                            out.setdefault((pid, key), {})[model] = prior
         return out
 
     def learned(self) -> dict[tuple[str, str], tuple[float, dict[str, float]]]:
@@ -145,6 +159,10 @@ class TurnCount:
                 self._cost[(pid, key, model)] = c
             self._fits[(pid, key)] = _Fit(cost=fresh)
             self._learned_at[(pid, key)] = at
+
+    def knows(self, model: str) -> bool:
+        """Whether `costs` lists `model` on some window (a learned cost, or a published multiplier's)."""
+        return any(model in per for per in self.costs((model,)).values())
 
     def pending(self, pid: str) -> bool:
         """Whether turns were routed to `pid` since its last reading."""

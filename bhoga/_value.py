@@ -61,6 +61,11 @@ _CLOSE = 0.8
 _DOMINATED = 0.55
 """A model whose density on a window is at most this factor of another's (about half: learned costs are fits, so
 exactly half must not hinge on the last digit) leaves it the last `SOLE_KEEP` of it."""
+_FAR = 0.35
+"""A model whose density on a window is at most this factor of another's (about a third) leaves all of it to that
+model while more than `_LATE` of the window's cycle is left: at today's list prices an Opus turn saves 5/3 of what
+a Sonnet turn saves and costs Copilot ten premium requests, a sixth as much per request."""
+_LATE = 0.25
 
 
 @record
@@ -123,14 +128,17 @@ def cycle_projection(window: QuotaWindow, now: datetime) -> float | None:
     return window.pct_used * length / elapsed
 
 
-def rival(pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: float) -> tuple[str, bool] | None:
+def rival(
+    pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: float, now: datetime
+) -> tuple[str, bool] | None:
     """The model in use that `window` of `pid` would rather serve than `model`, and whether the window is kept
     for it whatever its pace; None when `model` is as good a use as any.
 
     A model with no metered route is never refused; a window that is the only route of another model in use keeps
     `SOLE_KEEP` of itself for it; otherwise the model that saves most per percent of the window is the rival, when
-    `model` saves less than `_CLOSE` times as much, and the window keeps `SOLE_KEEP` of itself for the rival when
-    `model` saves at most `_DOMINATED` times as much.
+    `model` saves less than `_CLOSE` times as much; the window keeps `SOLE_KEEP` of itself for the rival when
+    `model` saves at most `_DOMINATED` times as much, and all of itself until the last `_LATE` of its cycle when
+    `model` saves at most `_FAR` times as much.
     """
     if price_of(model, econ) == math.inf:
         return None  # nothing else can serve it
@@ -149,7 +157,22 @@ def rival(pid: str, window: QuotaWindow, model: str, econ: Economics, headroom: 
     # Saving at most half as much (Opus on Copilot: 10 premium requests for the price of 5 Sonnet turns), it leaves
     # the last of the window to the rival as it would to a model with no other route: whatever the pace says, for
     # Copilot is read only every 15 minutes and its spill-over comes in bursts no pace sees coming.
+    if mine <= _FAR * top[0] and _contested(window, now):
+        # A turn that takes several times its worth from a window another model will want: paying for it costs
+        # less, unless the window is bound to reset with some of it unused (use it or lose it).
+        return top[1], True
     return top[1], headroom < SOLE_KEEP and mine <= _DOMINATED * top[0]
+
+
+def _contested(window: QuotaWindow, now: datetime) -> bool:
+    """Whether `window` may well be used up by its reset: more than `_LATE` of its cycle is ahead, and its average
+    since its last reset does not leave `_LATE` of it unused (True when its reset or length is unknown)."""
+    if window.resets_at is None or window.window_min <= 0:
+        return True
+    if (window.resets_at - now).total_seconds() <= _LATE * window.window_min * 60:
+        return False
+    projected = cycle_projection(window, now)
+    return projected is None or projected >= 100.0 * (1.0 - _LATE)
 
 
 def _uses(pid: str, window: QuotaWindow, econ: Economics) -> tuple[str | None, tuple[float, str] | None]:

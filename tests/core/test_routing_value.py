@@ -54,7 +54,7 @@ def test_a_model_without_a_metered_route_is_priceless() -> None:
     assert price_of(GEMINI, e) == math.inf
     assert price_of(OPUS, e) == 0.40
     w = sub("github-copilot", "monthly", 90, 100 * H, 43200).windows[0]
-    assert rival("github-copilot", w, GEMINI, econ((OPUS, SONNET, GEMINI)), 0.1) is None
+    assert rival("github-copilot", w, GEMINI, econ((OPUS, SONNET, GEMINI)), 0.1, NOW) is None
 
 
 def test_comparative_advantage_names_the_rival() -> None:
@@ -63,18 +63,18 @@ def test_comparative_advantage_names_the_rival() -> None:
     e = econ()
     cc = sub("claude_code", "burst", 50, 3 * H).windows[0]
     cop = sub("github-copilot", "monthly", 50, 100 * H, 43200).windows[0]
-    assert rival("claude_code", cc, SONNET, e, 0.5) == (OPUS, False)
-    assert rival("claude_code", cc, OPUS, e, 0.5) is None
-    assert rival("github-copilot", cop, OPUS, e, 0.5) == (SONNET, False)
-    assert rival("github-copilot", cop, SONNET, e, 0.5) is None
+    assert rival("claude_code", cc, SONNET, e, 0.5, NOW) == (OPUS, False)
+    assert rival("claude_code", cc, OPUS, e, 0.5, NOW) is None
+    assert rival("github-copilot", cop, OPUS, e, 0.5, NOW) == (SONNET, False)
+    assert rival("github-copilot", cop, SONNET, e, 0.5, NOW) is None
 
 
 def test_no_rival_without_a_learned_cost_or_a_model_in_use() -> None:
     """A cost not learned yet, or a better model nobody has asked for, keeps nothing back."""
     cc = sub("claude_code", "burst", 50, 3 * H).windows[0]
-    assert rival("claude_code", cc, SONNET, econ(models=(SONNET,)), 0.5) is None
+    assert rival("claude_code", cc, SONNET, econ(models=(SONNET,)), 0.5, NOW) is None
     unlearned = Economics({("claude_code", "burst"): {OPUS: 2.5}}, PRICES, frozenset((OPUS, SONNET)))
-    assert rival("claude_code", cc, SONNET, unlearned, 0.5) is None
+    assert rival("claude_code", cc, SONNET, unlearned, 0.5, NOW) is None
 
 
 def test_a_short_window_sends_the_cheaper_model_to_another_subscription() -> None:
@@ -119,14 +119,14 @@ def test_a_model_that_saves_half_as_much_leaves_the_last_of_a_window_to_the_othe
     Sonnet on Claude Code (60 % of Opus's share) is not pushed out that way: it only ranks after other plans."""
     e = econ()
     low = sub("github-copilot", "monthly", 70, 200 * H, 43200)
-    assert rival("github-copilot", low.windows[0], OPUS, e, 0.3) == (SONNET, True)
+    assert rival("github-copilot", low.windows[0], OPUS, e, 0.3, NOW) == (SONNET, True)
     got = rank([low, API], OPUS, NOW, policy="value", paces={}, econ=e)
     assert got[0].provider_id == "anthropic_api"
     assert "kept for claude-sonnet-4-6" in got[0].reason
     roomy = sub("github-copilot", "monthly", 50, 200 * H, 43200)
     assert rank([roomy, API], OPUS, NOW, policy="value", paces={}, econ=e)[0].provider_id == "github-copilot"
     cc = sub("claude_code", "burst", 70, 3 * H)
-    assert rival("claude_code", cc.windows[0], SONNET, e, 0.3) == (OPUS, False)
+    assert rival("claude_code", cc.windows[0], SONNET, e, 0.3, NOW) == (OPUS, False)
     assert rank([cc, API], SONNET, NOW, policy="value", paces={}, econ=e)[0].provider_id == "claude_code"
 
 
@@ -244,24 +244,27 @@ def test_rival_remembered_answers_equal_a_plain_scan(
     e = Economics({("github-copilot", window.key): costs}, PRICES, models, metered)
     for model, headroom in asks:
         want = _rival_by_scan("github-copilot", window, model, e, headroom)
-        assert rival("github-copilot", window, model, e, headroom) == want, (model, headroom)
+        assert rival("github-copilot", window, model, e, headroom, NOW) == want, (model, headroom)
 
 
 def test_router_economics_is_kept_until_the_state_or_a_rival_changes(tmp_path: Path) -> None:
     """The Router keeps one `Economics` while its state stays the same and a newly asked model has a metered
-    route (it can claim no window from another); a model with no metered route, or a state change, makes a new
-    one that counts it."""
+    route and no cost, learned or published (it can claim no window from another); a model with no metered route,
+    one with a published cost on a window read (Sonnet on Copilot), or a state change, makes a new one."""
     from bhoga import Router
 
     with Router(state_path=tmp_path / "s.json", eager=False, daemon=False, policy="value") as router:
-        router.set_quota("github-copilot", 60)
+        router.set_quota("claude_code", 60)
         router.set_quota("anthropic_api", 90)
-        first = router.economics(SONNET)
+        first = router.economics(OPUS)
         assert router.economics("claude-sonnet-9") is first
         gemini = router.economics(GEMINI)
         assert gemini is not first and GEMINI in gemini.models
         router.set_quota("github-copilot", 50)
         assert router.economics() is not gemini and GEMINI in router.economics().models
+        read = router.economics()
+        sonnet = router.economics(SONNET)
+        assert sonnet is not read and sonnet.costs[("github-copilot", "monthly")][SONNET] == pytest.approx(1 / 3)
 
 
 def test_value_answers_of_asked_models_follow_each_change(tmp_path: Path) -> None:
@@ -298,3 +301,25 @@ def test_the_clock_thread_ranks_asked_models_again_when_the_forecasts_expire(
         assert first is not None and router._fast[SONNET] == first
         wait_until(lambda: router._fast_epoch > epoch and SONNET in router._fast, 10, "the clock thread's re-ranking")
         assert router._fast[SONNET] == first  # the same answer, ranked again without a call
+
+
+def test_a_model_that_saves_a_third_as_much_pays_while_the_window_is_contested() -> None:
+    """At today's list prices an Opus turn ($0.13) saves a sixth of what ten Sonnet turns ($0.08 each) save per
+    premium request: early in Copilot's cycle, at a pace that uses it up, Opus pays and Copilot is kept for
+    Sonnet; in the cycle's last quarter, or when its average leaves a quarter unused, Opus takes it (use it or
+    lose it). At the Opus 4/4.1 price ($0.40, half as much) it takes it above 35 % left, as before."""
+    today = Economics(econ().costs, (("opus", 0.1333), ("sonnet", 0.08)), frozenset((OPUS, SONNET)), econ().metered)
+    day = 24 * H
+    cases = (
+        (sub("github-copilot", "monthly", 50, 20 * day, 43200), "anthropic_api"),  # 10 days in, 50 %: 150 % pace
+        (sub("github-copilot", "monthly", 50, 5 * day, 43200), "github-copilot"),  # its last quarter
+        (sub("github-copilot", "monthly", 10, 20 * day, 43200), "github-copilot"),  # on course for 30 %
+    )
+    for copilot, first in cases:
+        got = rank([copilot, API], OPUS, NOW, policy="value", paces={}, econ=today)
+        assert got[0].provider_id == first, copilot
+    got = rank([cases[0][0], API], OPUS, NOW, policy="value", paces={}, econ=today)
+    assert "kept for claude-sonnet-4-6" in got[0].reason
+    assert rank([cases[0][0], API], OPUS, NOW, policy="value", paces={}, econ=econ())[0].provider_id == (
+        "github-copilot"
+    )

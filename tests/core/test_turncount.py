@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bhoga import Router
 from bhoga._history import HistoryStore, history_path
 from bhoga._model import Observation, QuotaWindow
@@ -87,6 +89,25 @@ def test_before_anything_is_learned_copilot_turns_count_as_the_smallest_paid_pla
     assert abs(w.pct_used - 80.0) < 1e-9
     tc.observed(CP, [monthly(72, T0 + timedelta(minutes=15))])  # a Pro+ plan: 3 Opus turns were 2 points
     assert abs((tc.cost(CP, "monthly", "claude-opus-4.6") or 0) - 2 / 3) < 1e-9
+
+
+def test_costs_for_value_add_published_multipliers_not_the_dearest_turn() -> None:
+    """`costs(models)` lists what policy "value" compares: learned costs, and for an asked model not learned on a
+    window with published multipliers its multiplier's cost (Opus 10x the learned Sonnet turn; Gemini and GPT 1x
+    before anything is learned), never the dearest-turn guess `cost` uses; no guess where nothing is published."""
+    tc = TurnCount()
+    tc.observed(CP, [monthly(0, T0)])
+    tc.observed("claude_code", [QuotaWindow("burst", 0, RESET, 300, "*", T0, "oauth")])
+    cold = tc.costs(("gemini-2.5-pro", "claude-opus-4.6"))
+    assert cold == {(CP, "monthly"): {"gemini-2.5-pro": pytest.approx(1 / 3), "claude-opus-4.6": pytest.approx(10 / 3)}}
+    for _ in range(10):
+        tc.routed(CP, "claude-opus-4.6")
+    tc.observed(CP, [monthly(20, T0 + timedelta(minutes=15))])  # 2 points an Opus turn: 0.2 a 1x turn
+    got = tc.costs(("claude-opus-4.6", "claude-sonnet-4.6", "mystery-model"))
+    assert got == {(CP, "monthly"): {"claude-opus-4.6": 2.0, "claude-sonnet-4.6": pytest.approx(0.2)}}
+    assert tc.cost(CP, "monthly", "mystery-model") == 2.0  # the estimate's cautious guess is not a density
+    assert tc.costs() == {(CP, "monthly"): {"claude-opus-4.6": 2.0}}
+    assert tc.knows("claude-sonnet-4.6") and not tc.knows("mystery-model")
 
 
 def test_a_reset_or_an_older_reading_teaches_nothing() -> None:
