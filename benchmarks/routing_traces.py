@@ -214,6 +214,27 @@ def traces() -> dict[str, dict[str, object]]:
         sessions=(3, 5),
         rate=1.2,
     )
+    # Held out a fourth time: made after round seven's rules were settled on the other six, never tuned on.
+    # Today's list prices again, another seed, resets moved, fewer sessions with more Opus.
+    make(
+        "held-out-4",
+        "Held out (made after round seven's tuning): today's list prices, other seed, more Opus, resets moved.",
+        [
+            _moved(
+                CLAUDE,
+                {"first_reset_min": 6 * 60 + 40},
+                {"first_reset_min": 1.25 * 1440, "used": 1500},
+                {"first_reset_min": 1.25 * 1440, "used": 500},
+            ),
+            _moved(CODEX, {"first_reset_min": 11 * 60 + 5}, {"first_reset_min": 6 * 1440, "used": 300}),
+            _moved(COPILOT, {"first_reset_min": 6.5 * 1440, "used": 90}),
+        ],
+        [{"pid": "anthropic_api", "price": {"opus": 0.1333, "sonnet": 0.08, "haiku": 0.0267}}, OPENAI_API],
+        seed=53,
+        models=[("claude-sonnet-4-6", 2), ("claude-opus-4-6", 2), ("gpt-5.4", 1.5), ("gemini-2.5-pro", 0.3)],
+        sessions=(2, 5),
+        rate=1.3,
+    )
     return out
 
 
