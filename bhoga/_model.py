@@ -102,6 +102,9 @@ class Observation:
     """What the provider said about the credential: "verified", "rejected", or "" (no news)."""
     marker: str = ""
     """A fingerprint of the credential this observation is about (never the secret), "" when unknown."""
+    failures: tuple[str, ...] = ()
+    """What failed while it was made (an endpoint's error, an unreadable file), one line each; never a secret.
+    Told to whoever asked for the discovery; not part of the quota state."""
 
 
 @record

@@ -41,6 +41,15 @@ def _check_pct(name: str, value: object) -> float:
     return float(value)
 
 
+def _one_line(exc: Exception) -> str:
+    """`exc` as one line an asker may see: its type and message, secrets removed, bounded (the traceback is logged)."""
+    try:
+        from bhoga.discovery._common import printable, redact  # noqa: PLC0415 - loaded with discovery anyway
+    except ImportError:  # discovery itself would not load: its type is all that is safe to say
+        return type(exc).__name__
+    return printable(redact(f"{type(exc).__name__}: {exc}"))
+
+
 class _StateWrites(_LocalAnswers):
     """`Router`'s part that changes the quota state and writes it."""
 
@@ -87,21 +96,26 @@ class _StateWrites(_LocalAnswers):
         """Call `callback()` (from any thread) whenever the quota state has changed."""
         self._subscribers.append(callback)
 
-    def discover(self, *, force: bool = False) -> None:
-        """Run quota discovery now, in this thread, and merge what it finds. Never raises."""
+    def discover(self, *, force: bool = False) -> tuple[str, ...]:
+        """Run quota discovery now, in this thread, and merge what it finds. Never raises.
+
+        Returns what failed, one line per source ("claude_code: Claude usage endpoint: HTTP 500"), for whoever
+        asked; each failure is also logged once as a warning. Empty when every source went through.
+        """
         try:
             from bhoga.discovery import discover_all  # noqa: PLC0415 - discovery pulls in urllib; load late
 
             found = discover_all(force=force)
             if not self._concludes_absence():
                 found = [_no_absence(o) for o in found]
-        except Exception:
+        except Exception as e:
             log.exception("quota discovery failed")
-            return
+            return (f"quota discovery: {_one_line(e)}",)
         if found:
             self._merge(found)
             self._notify()
             self._save()
+        return tuple(f"{o.provider_id}: {'; '.join(o.failures)}" for o in found if o.failures)
 
     def _merge(self, observations: Collection[Observation]) -> None:
         with self._lock:

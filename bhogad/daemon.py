@@ -205,7 +205,7 @@ class Daemon:
 
     # The `PassHost` an on-demand pass asks (bhogad/ondemand.py).
 
-    def discover_now(self) -> asyncio.Future[str | None]:
+    def discover_now(self) -> asyncio.Future[tuple[str, ...]]:
         assert self.discovery is not None
         return self.discovery.run_now()
 

@@ -92,8 +92,8 @@ class PassHost(Protocol):
 
     router: Router
 
-    def discover_now(self) -> asyncio.Future[str | None]:
-        """Discovery now, or the one running (never forced); its failure, None when it went through."""
+    def discover_now(self) -> asyncio.Future[tuple[str, ...]]:
+        """Discovery now, or the one running (never forced); what failed, one line per source."""
         ...
 
     def pass_after_discovery(self) -> asyncio.Future[FlipResult]:
@@ -139,9 +139,9 @@ class OnDemand:
         started = datetime.now(UTC)
         log.debug("pass requested on the socket: discovery, then a Hermes pass")
         errors: list[str] = []
-        failure = await self._host.discover_now()
-        if failure:
-            errors.append(f"discovery failed: {failure}")
+        # One line per source that failed ("claude_code: Claude usage endpoint: HTTP 500"): the asker learns what
+        # the log says, while the scheduled discoveries only log it and carry on.
+        errors.extend(f"discovery failed: {line}" for line in await self._host.discover_now())
         result = await self._host.pass_after_discovery()
         if result.outcome is Outcome.ERROR:
             errors.append(result.message)

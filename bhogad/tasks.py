@@ -62,17 +62,17 @@ class DiscoveryRunner:
         self._running = False
         self._again: bool | None = None
         self._last_forced = loop.time() - MIN_INTERVAL
-        self._waiters: list[asyncio.Future[str | None]] = []
+        self._waiters: list[asyncio.Future[tuple[str, ...]]] = []
         self.closed = False
 
-    def run_now(self) -> asyncio.Future[str | None]:
+    def run_now(self) -> asyncio.Future[tuple[str, ...]]:
         """Discover now, or join the run in progress; never forced, so every endpoint's minimum interval holds.
 
-        The future gives the run's failure in one line, None when it went through.
+        The future gives what failed in that run, one line per failed source; empty when every source went through.
         """
-        fut: asyncio.Future[str | None] = self._loop.create_future()
+        fut: asyncio.Future[tuple[str, ...]] = self._loop.create_future()
         if self.closed:
-            fut.set_result("bhogad is stopping")
+            fut.set_result(("bhogad is stopping",))
             return fut
         self._waiters.append(fut)
         if not self._running:
@@ -96,16 +96,21 @@ class DiscoveryRunner:
         fut = in_thread(self._loop, lambda: self._router.discover(force=force), "bhogad-discovery")
         fut.add_done_callback(self._done)
 
-    def _done(self, fut: asyncio.Future[None]) -> None:
+    def _done(self, fut: asyncio.Future[tuple[str, ...]]) -> None:
         self._running = False
-        failure = None
-        if not fut.cancelled() and (exc := fut.exception()) is not None:
-            log.error("discovery failed: %s", exc)
-            failure = f"{type(exc).__name__}: {exc}"
+        failures: tuple[str, ...]
+        if fut.cancelled():
+            failures = ("discovery was cancelled",)
+        elif (exc := fut.exception()) is not None:  # `Router.discover` never raises: a bug, said in one line
+            log.error("discovery failed: %s: %s", type(exc).__name__, exc)
+            failures = (f"discovery failed: {type(exc).__name__}",)
+        else:
+            # Each failed source was logged as it failed; the scheduled runs carry on with what was found.
+            failures = fut.result()
         waiters, self._waiters = self._waiters, []
         for w in waiters:
             if not w.done():
-                w.set_result(failure)
+                w.set_result(failures)
         if self.closed:
             return
         self._on_done()

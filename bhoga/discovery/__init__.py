@@ -16,8 +16,9 @@ from types import ModuleType
 from bhoga._model import Observation, QuotaWindow
 from bhoga._paths import offline
 from bhoga._providers import PROVIDERS, provider
+from bhoga._record import replace
 
-from ._common import CredentialFact, log_failure, utcnow
+from ._common import CredentialFact, collect_failures, log_failure, utcnow
 from ._gate import Gate
 from ._hermes_view import fingerprint, seen
 from .codex_files import get_codex_models
@@ -70,9 +71,19 @@ def _api_key_observation(pid: str, now: datetime) -> Observation:
 
 
 def discover(pid: str, *, force: bool = False, gate: Gate | None = None, now: datetime | None = None) -> Observation:
-    """One provider's observation. Raises ValueError for an unknown `pid`, nothing else."""
+    """One provider's observation. Raises ValueError for an unknown `pid`, nothing else.
+
+    What failed on the way (an endpoint's error or timeout, an unreadable file: each logged once as a warning) is
+    in the observation's `failures`, one line each, never a secret.
+    """
     provider(pid)
     when = now or utcnow()
+    with collect_failures() as failed:
+        found = _discover(pid, when, force, gate)
+    return replace(found, failures=tuple(failed)) if failed else found
+
+
+def _discover(pid: str, when: datetime, force: bool, gate: Gate | None) -> Observation:
     try:
         module = source(pid)
         if module is None:

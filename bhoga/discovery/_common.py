@@ -6,9 +6,13 @@ Nothing here raises on bad input: undocumented endpoints drift, so a wrong type 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import re
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ __all__ = [
     "CredentialFact",
     "Reading",
     "Watched",
+    "collect_failures",
     "log_failure",
     "printable",
     "read_bytes",
@@ -116,10 +121,37 @@ def printable(text: str, limit: int = 300) -> str:
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
+_collector = threading.local()
+"""This thread's list of failure lines while `collect_failures` runs (discovery runs one provider per thread at a
+time: a thread-local needs no handing down through every source's helpers)."""
+
+
+@contextlib.contextmanager
+def collect_failures() -> Iterator[list[str]]:
+    """The failure lines every source reports in this thread meanwhile (`log_failure`, an unreadable file), so a
+    caller who asked for discovery learns what failed, not only the log."""
+    outer = getattr(_collector, "lines", None)
+    lines: list[str] = []
+    _collector.lines = lines
+    try:
+        yield lines
+    finally:
+        _collector.lines = outer
+
+
+def _collect(line: str) -> None:
+    lines = getattr(_collector, "lines", None)
+    if lines is not None and line not in lines:
+        lines.append(line)
+
+
 def log_failure(logger: logging.Logger, what: str, exc: BaseException | str, *secrets: str) -> None:
-    """Log the one warning line a failed source is allowed, with secrets removed and the text bounded."""
+    """Log the one warning line a failed source is allowed, with secrets removed and the text bounded; the same
+    line goes to whoever collects failures (`collect_failures`)."""
     detail = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-    logger.warning("%s: %s", what, printable(redact(detail, *secrets)))
+    line = f"{what}: {printable(redact(detail, *secrets))}"
+    logger.warning("%s", line)
+    _collect(line)
 
 
 def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes | None:
@@ -135,8 +167,15 @@ def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes | None:
         return _files.read_bounded(path, limit)
     except NotRegularFileError as e:
         _files.warn_once(logging.getLogger("bhoga.discovery"), e)
+        _collect(printable(redact(str(e))))
         return None
-    except OSError:
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return None  # not there: the source says what that means (no login, no cache)
+        # There but unreadable (permissions, a loop of symlinks): said once in the log, every time to an asker.
+        line = printable(redact(f"cannot read {path}: {e.strerror or type(e).__name__}"))
+        _files.warn_once(logging.getLogger("bhoga.discovery"), OSError(line))
+        _collect(line)
         return None
 
 

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._common import log_failure
+
 if TYPE_CHECKING:
     import subprocess
 
@@ -42,7 +44,7 @@ def _spawn(argv: Sequence[str], *, stdin: bool) -> subprocess.Popen[bytes] | Non
             start_new_session=True,  # its own process group, so a timeout kills its children too
         )
     except OSError as e:
-        log.warning("cannot start %s: %s", os.path.basename(argv[0]), e.strerror or type(e).__name__)
+        log_failure(log, f"cannot start {os.path.basename(argv[0])}", e.strerror or type(e).__name__)
         return None
 
 
@@ -103,7 +105,7 @@ def run_capture(
                 return p.wait(timeout=max(0.1, timeout)), out
             except Exception:
                 return None, out
-        log.warning("%s stopped: %s after %.0fs", os.path.basename(argv[0]), why, timeout)
+        log_failure(log, f"{os.path.basename(argv[0])} stopped", f"{why} after {timeout:.0f}s")
         return None, out
     finally:
         _kill(p)
@@ -145,12 +147,12 @@ def jsonrpc_call(
             p.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
             p.stdin.flush()
         except OSError:
-            log.warning("%s closed its input before the request was sent", os.path.basename(argv[0]))
+            log_failure(log, os.path.basename(argv[0]), "closed its input before the request was sent")
             return None
         _out, why = _read_until(p, time.monotonic() + timeout, max_bytes, done)
         if found:
             return found[0]
-        log.warning("%s gave no answer to request %d: %s", os.path.basename(argv[0]), want_id, why)
+        log_failure(log, f"{os.path.basename(argv[0])} gave no answer to request {want_id}", why)
         return None
     finally:
         _kill(p)

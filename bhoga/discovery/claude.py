@@ -90,7 +90,7 @@ def read_credentials(*, keychain: bool = True) -> tuple[ClaudeCredentials | None
         creds = parse_credentials(data)
         if creds is not None:
             return creds, str(path)
-        log.warning("Claude credentials file %s has no readable claudeAiOauth login", path)
+        log_failure(log, f"Claude credentials file {path}", "no readable claudeAiOauth login")
     if sys.platform == "darwin" and keychain:
         creds = read_keychain()
         if creds is not None:

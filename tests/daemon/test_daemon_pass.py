@@ -172,6 +172,41 @@ def test_a_slow_pass_is_joined_answers_in_order_and_never_blocks_others(
     assert d.stop() == 0
 
 
+def test_a_pass_names_each_source_that_failed_and_the_daemon_carries_on(
+    home: Path, tmp_path: Path, start: list[DaemonProc], online: FakeServer
+) -> None:
+    """A `pass` whose discovery meets a usage endpoint answering 500 lists one readable line naming that source
+    and why in `errors` (no traceback, no secret); the others went through, and bhogad keeps serving."""
+    online.route(CLAUDE_USAGE, Reply(500, {"error": "boom"}, delay=2.0))
+    write_hermes(home, "openai-codex", "gpt-5.5", codex_login=False)
+    d = launch(start, tmp_path)
+    wait_until(lambda: online.count(CLAUDE_USAGE) >= 1, what=lambda: f"the first usage call in flight\n{d.log()}")
+    answer = request({"op": "pass"}, timeout=60)  # joins the discovery in flight: its failures are this pass's
+    assert answer["ok"] is True, answer
+    failed = [e for e in answer["errors"] if e.startswith("discovery failed: ")]
+    assert failed == ["discovery failed: claude_code: Claude usage endpoint: HTTP 500"], answer["errors"]
+    assert answer["hermes"]["outcome"] in ("kept", "wrote"), answer
+    assert "Traceback" not in json.dumps(answer) and CLAUDE_TOKEN not in json.dumps(answer) + d.log()
+    assert "Claude usage endpoint: HTTP 500" in d.log()  # the daemon's log says it too, as before
+    assert request({"op": "ping"})["pid"] == d.proc.pid
+    assert d.stop() == 0
+
+
+def test_once_without_a_daemon_names_an_unreadable_login_on_stderr(home: Path, tmp_path: Path) -> None:
+    """`bhogad --once` with no daemon and a Claude login file that cannot be read prints one stderr line naming
+    the source and the file, exits 0 (the pass itself went through), and shows no traceback."""
+    write_hermes(home, "openai-codex", "gpt-5.5", codex_login=False)
+    creds = home / ".claude" / ".credentials.json"
+    creds.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(creds.name, creds)  # a loop of symlinks: unreadable even for root
+    r = once()
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("bhogad: discovery failed: ")]
+    want = f"bhogad: discovery failed: claude_code: cannot read {creds}: Too many levels of symbolic links"
+    assert lines == [want], r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_once_gives_up_after_its_timeout_with_one_line(
     home: Path, tmp_path: Path, start: list[DaemonProc], online: FakeServer
 ) -> None:
