@@ -21,7 +21,16 @@ from bhoga._paths import state_path
 from bhoga._record import record, replace
 from bhoga.errors import StateError
 
-__all__ = ["RouteRecord", "load", "pin_path", "record_pending", "record_written", "save", "set_pinned"]
+__all__ = [
+    "RouteRecord",
+    "load",
+    "pin_path",
+    "record_abandoned",
+    "record_pending",
+    "record_written",
+    "save",
+    "set_pinned",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +125,13 @@ def record_pending(config: Path, provider: str) -> None:
     record = load().for_config(config)
     if record.known_provider is not None and provider != record.known_provider:
         save(replace(record, pending_provider=provider))
+
+
+def record_abandoned(config: Path) -> None:
+    """The write `record_pending` announced did not happen (the file was being written by someone else)."""
+    record = load().for_config(config)
+    if record.pending_provider is not None:
+        save(replace(record, pending_provider=None))
 
 
 def set_pinned(config: Path, provider: str | None, pinned: bool, now: datetime | None = None) -> RouteRecord:

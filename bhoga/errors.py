@@ -12,6 +12,7 @@ __all__ = [
     "BhogaError",
     "ConfigError",
     "DiscoveryError",
+    "HermesConfigBusyError",
     "HermesConfigError",
     "NotRegularFileError",
     "ProtocolError",
@@ -37,6 +38,11 @@ class DiscoveryError(BhogaError):
 
 class HermesConfigError(BhogaError):
     """Hermes' config.yaml cannot be edited safely; the file was left untouched."""
+
+
+class HermesConfigBusyError(HermesConfigError):
+    """Hermes' config.yaml is being written by someone else right now (an editor's truncate-and-write): nothing
+    was written; the next pass tries again."""
 
 
 class ProtocolError(BhogaError):

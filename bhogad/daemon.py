@@ -36,7 +36,7 @@ from bhoga.errors import BhogaError, ConfigError
 
 from . import sdnotify, targets
 from .config import DaemonConfig, load_config
-from .flip import Flipper, FlipResult, Outcome
+from .flip import SETTLE, Flipper, FlipResult, Outcome
 from .handler import Handler
 from .notify import Notifier, ProviderView, detect, flip_event
 from .ondemand import OnDemand, PassLedger
@@ -257,6 +257,13 @@ class Daemon:
                 return
 
     def _note_pass(self, result: FlipResult) -> None:
+        if result.busy:
+            # Someone was writing Hermes' config (logged at debug by the pass): what it says is not known yet, so
+            # `status` keeps showing the last pass. The file's next change runs a pass, and so does this retry, in
+            # case that change came while the pass was reading.
+            if self._loop is not None:
+                self._loop.call_later(2 * SETTLE, self.request_flip)
+            return
         self.last_pass = result
         self._arm_change_timer()
         self._notify_after(result)

@@ -12,6 +12,11 @@ Never fighting the user:
 * A provider bhoga does not route (a local model, `nous`, a custom endpoint) is left alone.
 * Paused (bhogad.toml `paused = true` or the marker file) means no write at all; the check is made right
   before writing.
+* A file being written by someone else is neither read as a choice nor written: an editor that truncates
+  config.yaml and writes it anew (vim with backupcopy, `>` redirection) keeps its descriptor on the file, so a
+  replacement renamed in between would send the rest of its bytes to an unlinked inode. A file written less than
+  `SETTLE` ago is given the rest of that time, one that changes meanwhile (or is empty) is skipped with a debug
+  line, and its next change (or the retry the daemon schedules) runs the pass again.
 """
 
 from __future__ import annotations
@@ -30,13 +35,17 @@ from bhoga._providers import hermes_to_pid
 from bhoga._record import record
 from bhoga._router import Router
 from bhoga._routing import PACED, decide, human_duration
-from bhoga.errors import HermesConfigError
+from bhoga.errors import HermesConfigBusyError, HermesConfigError
 
 from .config import DaemonConfig
 
-__all__ = ["FlipResult", "Flipper", "Outcome", "hermes_provider_to_pid"]
+__all__ = ["SETTLE", "FlipResult", "Flipper", "Outcome", "hermes_provider_to_pid"]
 
 log = logging.getLogger(__name__)
+
+SETTLE = 0.5
+"""Seconds Hermes' config must have been left alone before a pass reads it as a choice or writes it: an editor's
+truncate-and-write takes microseconds to milliseconds, and a pass after a quiet file costs one stat."""
 
 # "auto" and an empty provider are unclaimed: bhogad may set them. Any provider the registry does not map to a
 # bhoga provider is somebody else's choice.
@@ -75,6 +84,8 @@ class FlipResult:
     """Hermes' `model.provider` after the pass."""
     hermes_model: str | None = None
     """Hermes' `model.default` after the pass."""
+    busy: bool = False
+    """Skipped because someone else was writing the file: worth a debug line and a retry, not a log line."""
 
 
 class Flipper:
@@ -165,10 +176,19 @@ class Flipper:
     def _run(self, config: DaemonConfig) -> FlipResult:
         from bhoga import hermes  # noqa: PLC0415 - ruamel.yaml is heavy; the daemon loads it on first pass
 
+        path: Path | None = None
+        seen: tuple[int, int, int, int] | None = None
         try:
             path = hermes.hermes_config_path()
+            seen = hermes.settle(path, SETTLE)
             route = hermes.read_hermes_route(path)
+            if hermes.file_identity(path) != seen:
+                raise HermesConfigBusyError(f"{path} changed while bhogad read it (being written?); nothing written")
+        except HermesConfigBusyError as exc:
+            return _busy(exc, path)
         except HermesConfigError as exc:
+            if seen is not None and path is not None and _moved(path, seen):  # half a file, still being written
+                return _busy(HermesConfigBusyError(f"{path} changed while bhogad read it (being written?)"), path)
             return FlipResult(Outcome.ERROR, str(exc))
         file_provider = route.provider if route is not None else None
         file_model = route.model if route is not None else None
@@ -177,11 +197,14 @@ class Flipper:
         def result(outcome: Outcome, message: str) -> FlipResult:
             return FlipResult(outcome, message, model, path, file_provider, file_model)
 
+        if seen is not None and seen[2] == 0:
+            # An editor's truncate before its write, most likely (or a Hermes not set up): no choice of route to
+            # read, and nothing is written into it. Its write is a change, which runs the next pass.
+            return result(Outcome.SKIPPED, f"{path} is empty (being written?); bhogad writes nothing into it")
         if route is None:
             record = _pin.RouteRecord()
         elif route == hermes.HermesRoute(None, None, None, None):
-            # No model section at all is no choice of route: an editor that truncates the file before it writes
-            # shows exactly this for an instant, and taking it as an edit would pin the route to nothing.
+            # No model section at all is no choice of route: taking it as an edit would pin the route to nothing.
             record = _pin.load().for_config(path)
         else:
             record = self._pin_check(path, file_provider)
@@ -235,7 +258,10 @@ class Flipper:
                 config_path=path,
                 write_auxiliary=config.write_auxiliary,
                 fallbacks=ranked[1:] if config.write_fallbacks else (),
+                settle=SETTLE,
             )
+        except HermesConfigBusyError as exc:
+            return _busy(exc, path)
         except HermesConfigError as exc:
             return result(Outcome.ERROR, str(exc))
         self._written = (rec.hermes_model, model)
@@ -257,6 +283,21 @@ class Flipper:
             after.provider if after else None,
             after.model if after else None,
         )
+
+
+def _moved(path: Path, seen: tuple[int, int, int, int]) -> bool:
+    """Whether the file changed since it was seen (an error while looking is no news)."""
+    from bhoga.hermes import file_identity  # noqa: PLC0415 - loaded by the pass already
+
+    try:
+        return file_identity(path) != seen
+    except HermesConfigError:
+        return False
+
+
+def _busy(exc: HermesConfigBusyError, path: Path | None) -> FlipResult:
+    log.debug("Hermes pass skipped: %s", exc)
+    return FlipResult(Outcome.SKIPPED, f"{exc}; the next pass tries again", path=path, busy=True)
 
 
 @record

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bhoga._model import RouterRecommendation
-from bhoga.errors import HermesConfigError
+from bhoga.errors import HermesConfigBusyError, HermesConfigError
 from bhoga.hermes._home import hermes_config_path, read_facts
 from bhoga.hermes._routes import caveat, exclusions
 
@@ -23,16 +23,19 @@ if TYPE_CHECKING:
 _WRITER = ("HermesRoute", "Ranker", "Target", "config_problem", "read_hermes_route")
 
 __all__ = [
+    "HermesConfigBusyError",
     "HermesConfigError",
     "HermesRoute",
     "apply_recommendation",
     "apply_to_hermes",
     "claude_code_caveat",
     "config_problem",
+    "file_identity",
     "hermes_config_path",
     "hermes_diff",
     "hermes_exclusions",
     "read_hermes_route",
+    "settle",
 ]
 
 
@@ -48,17 +51,36 @@ def claude_code_caveat(config_path: Path | str | None = None) -> str | None:
     return caveat(read_facts(home))
 
 
+def settle(path: Path, quiet: float) -> tuple[int, int, int, int] | None:
+    """Wait until the file at `path` has been left alone for `quiet` seconds (one stat when it has been already);
+    its identity (inode, device, size, mtime_ns), None when it does not exist. Raises `HermesConfigBusyError` when it
+    is empty or changed meanwhile: someone is writing it (an editor's truncate-and-write)."""
+    from bhoga.hermes import _atomic  # noqa: PLC0415
+
+    return _atomic.settle(path, quiet)
+
+
+def file_identity(path: Path) -> tuple[int, int, int, int] | None:
+    """(inode, device, size, mtime_ns) of the file at `path`, None when it does not exist; any write changes it."""
+    from bhoga.hermes import _atomic  # noqa: PLC0415
+
+    return _atomic.identity(path)
+
+
 def apply_recommendation(
     rec: RouterRecommendation,
     *,
     config_path: Path | str | None = None,
     write_auxiliary: bool = False,
     fallbacks: Sequence[RouterRecommendation] = (),
+    settle: float | None = None,
 ) -> bool:
     """Route Hermes to `rec`; True when the file changed. `fallbacks` (runner-ups) set `fallback_providers`.
 
-    Raises `HermesConfigError` (file untouched) for a file that cannot be edited safely or a provider Hermes
-    cannot use.
+    `settle` (seconds): write only into a file left alone that long (waiting out the rest when it was written
+    just now); an empty file, or one that changes meanwhile, is someone else's write in progress and raises
+    `HermesConfigBusyError` (file untouched). Raises `HermesConfigError` (file untouched) for a file that cannot be
+    edited safely or a provider Hermes cannot use.
     """
     from bhoga.hermes._apply import Target, write_change  # noqa: PLC0415
 
@@ -66,10 +88,21 @@ def apply_recommendation(
     _intend(target, rec)
     try:
         changed = write_change(
-            target, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=bool(fallbacks)
+            target,
+            rec,
+            write_auxiliary=write_auxiliary,
+            fallbacks=fallbacks,
+            write_fallbacks=bool(fallbacks),
+            settle=settle,
         )
-    finally:
+    except HermesConfigBusyError:
+        # Nothing written, and what the file says now is someone else's write in progress: not recorded as ours.
+        _abandon(target)
+        raise
+    except BaseException:
         _remember(target)
+        raise
+    _remember(target)
     return changed
 
 
@@ -83,6 +116,13 @@ def _intend(target: Target, rec: RouterRecommendation) -> None:
     except HermesConfigError:
         return  # the write refuses this route too
     _pin.record_pending(target.path, provider)
+
+
+def _abandon(target: Target) -> None:
+    """The write announced by `_intend` did not happen."""
+    from bhoga import _pin  # noqa: PLC0415
+
+    _pin.record_abandoned(target.path)
 
 
 def _remember(target: Target) -> None:

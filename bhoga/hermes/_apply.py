@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from bhoga._model import RouterRecommendation
 from bhoga._record import record
-from bhoga.errors import HermesConfigError
+from bhoga.errors import HermesConfigBusyError, HermesConfigError
 from bhoga.hermes import _atomic
 from bhoga.hermes._dupes import ROUTE_KEYS, blocking_duplicate
 from bhoga.hermes._home import HermesFacts, hermes_config_path, read_facts
@@ -177,12 +177,21 @@ def write_change(
     write_auxiliary: bool,
     fallbacks: Sequence[RouterRecommendation],
     write_fallbacks: bool,
+    settle: float | None = None,
 ) -> bool:
-    """Apply `rec` to the file; True when the file changed. Re-plans when someone else wrote meanwhile."""
+    """Apply `rec` to the file; True when the file changed. Re-plans when someone else wrote meanwhile.
+
+    With `settle` (seconds), a file written less than that ago is first given the rest of that time, and one that
+    changed meanwhile or is empty is left alone (`HermesConfigBusyError`, see `_atomic.settle`).
+    """
     real = target.real
     for _ in range(_RETRIES):
         current = _atomic.read_file(real)
         raw, snap = current if current is not None else (None, None)
+        if settle is not None and raw is not None and snap is not None:
+            if not raw.strip():  # an editor's truncate before its write, most likely: never written into
+                raise HermesConfigBusyError(f"{target.path} is empty (being written?); nothing written into it")
+            _atomic.settle(target.path, settle, (snap.ino, snap.dev, snap.size, snap.mtime_ns))
         new = plan_change(
             target, raw, rec, write_auxiliary=write_auxiliary, fallbacks=fallbacks, write_fallbacks=write_fallbacks
         )

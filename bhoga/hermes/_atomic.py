@@ -15,15 +15,26 @@ import logging
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bhoga import _files
 from bhoga._record import record
-from bhoga.errors import HermesConfigError, NotRegularFileError
+from bhoga.errors import HermesConfigBusyError, HermesConfigError, NotRegularFileError
 
-__all__ = ["BACKUP_SUFFIX", "Snapshot", "check_writable", "locked", "read_file", "replace_file", "write_backup"]
+__all__ = [
+    "BACKUP_SUFFIX",
+    "Snapshot",
+    "check_writable",
+    "identity",
+    "locked",
+    "read_file",
+    "replace_file",
+    "settle",
+    "write_backup",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +105,41 @@ def _same_stat(real: Path, snap: Snapshot | None) -> bool:
     if snap is None:
         return False
     return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) == (snap.ino, snap.dev, snap.size, snap.mtime_ns)
+
+
+def identity(path: Path) -> tuple[int, int, int, int] | None:
+    """(inode, device, size, mtime_ns) of the file at `path`, None when nothing is there: any write changes it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise _oserror(path, e) from None
+    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns
+
+
+def settle(path: Path, quiet: float, seen: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int] | None:
+    """Wait until the file at `path` (as `seen`, else as it is now) has been left alone for `quiet` seconds, and
+    return its identity; `HermesConfigBusyError` when it changed meanwhile.
+
+    An editor that truncates the file and writes it anew (vim with backupcopy, `>` redirection) keeps its own
+    descriptor on the file: a replacement renamed in between would take its bytes to an unlinked inode. So a file
+    written less than `quiet` ago is given the rest of that time first; a file untouched for longer costs one stat.
+    """
+    first = identity(path) if seen is None else seen
+    if first is None:
+        return None
+    age = time.time() - first[3] / 1e9
+    if age >= quiet:
+        return first if seen is None else _still(path, first)
+    time.sleep(quiet - age if age >= 0 else quiet)  # a time in the future (a skewed clock): one whole wait
+    return _still(path, first)
+
+
+def _still(path: Path, seen: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    if identity(path) != seen:
+        raise HermesConfigBusyError(f"{path} changed while bhoga read it (being written?); nothing written")
+    return seen
 
 
 _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2

@@ -219,8 +219,8 @@ def test_hand_edit_pins_across_flips_and_restarts_until_unpin(
 def test_a_config_seen_empty_mid_write_pins_nothing(
     home: Path, tmp_path: Path, start: list[DaemonProc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A pass that reads Hermes' config while an editor has truncated it (empty) takes no edit from it: no pin,
-    and bhogad goes on routing once the file is written back."""
+    """A pass that reads Hermes' config while an editor has truncated it (empty) takes no edit from it and
+    writes nothing into it: no pin, and bhogad goes on routing once the file is written back."""
     path = write_hermes(home, "openai-codex", "gpt-5.5")
     write_codex_usage(home, 20)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
@@ -228,7 +228,8 @@ def test_a_config_seen_empty_mid_write_pins_nothing(
     first_pass(d)
     text = path.read_text()
     path.write_bytes(b"")  # what `open(path, "w")` leaves until the editor's write
-    wait_until(lambda: "nothing to route" in d.log(), what=lambda: f"a pass over the empty file\n{d.log()}")
+    wait_until(lambda: "is empty (being written?)" in d.log(), what=lambda: f"a pass over the empty file\n{d.log()}")
+    assert path.read_bytes() == b""
     path.write_text(text)
     wait_until(lambda: request({"op": "status"})["hermes"]["model"] == "gpt-5.5", what=lambda: "the file back")
     assert request({"op": "status"})["hermes"]["pinned"] is False, d.log()
