@@ -41,15 +41,13 @@ def _once_here(config: DaemonConfig) -> int:
 
     router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy, prices=dict(config.prices))
     try:
-        failures = router.discover(force=False)
+        router.discover(force=False)  # each source that fails logs its one line on stderr as it fails
         for key, q in sorted(router.quotas().items()):
             _print_quota(key, q.quota_pct, str(q.status), q.note)
         result = Flipper(router).run(config)
     finally:
         router.close()
     _print_hermes(result.path, result.outcome, result.message, result.provider, result.hermes_model)
-    for line in failures:
-        print(f"bhogad: discovery failed: {line}", file=sys.stderr)
     if result.outcome is Outcome.ERROR:
         print(f"bhogad: {result.message}", file=sys.stderr)
         return 1
