@@ -27,6 +27,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bhoga._record import field, record
+from bhoga._values import stored_time
 
 __all__ = [
     "KEEP_SECONDS",
@@ -98,13 +99,8 @@ def _iso(t: float) -> str:
 
 
 def _epoch(v: object) -> float | None:
-    if not isinstance(v, str):
-        return None
-    try:
-        t = datetime.fromisoformat(v)
-    except ValueError:
-        return None
-    return t.timestamp() if t.tzinfo else None
+    t = stored_time(v)
+    return t.timestamp() if t else None
 
 
 def to_json(u: InUse) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from bhoga._merge import cap_ahead, combine
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._providers import PROVIDERS
 from bhoga._state_shape import check_state
+from bhoga._values import stored_time
 from bhoga.errors import NotRegularFileError, StateError
 
 __all__ = ["VERSION", "StateStore", "quota_from_dict", "quota_to_dict"]
@@ -39,16 +40,6 @@ MAX_STATE_BYTES = 16 * 1024 * 1024
 
 def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
-
-
-def _dt(v: object) -> datetime | None:
-    if not isinstance(v, str):
-        return None
-    try:
-        t = datetime.fromisoformat(v)
-    except ValueError:
-        return None
-    return t if t.tzinfo else None
 
 
 def quota_to_dict(q: ProviderQuota) -> dict[str, Any]:
@@ -99,10 +90,10 @@ def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
             QuotaWindow(
                 name=w["name"],
                 pct_used=float(pct),
-                resets_at=cap_ahead(_dt(w.get("resets_at")), now),
+                resets_at=cap_ahead(stored_time(w.get("resets_at")), now),
                 window_min=w["window_min"] if isinstance(w.get("window_min"), int) else 0,
                 scope=w["scope"] if isinstance(w.get("scope"), str) else "*",
-                observed_at=_dt(w.get("observed_at")),
+                observed_at=stored_time(w.get("observed_at")),
                 source=str(w.get("source") or ""),
             )
         )
@@ -112,18 +103,18 @@ def quota_from_dict(pid: str, d: Mapping[str, Any]) -> ProviderQuota:
     return ProviderQuota(
         provider_id=pid,
         windows=tuple(windows),
-        throttled_until=cap_ahead(_dt(d.get("throttled_until")), now),
-        throttle_observed_at=_dt(d.get("throttle_observed_at")),
+        throttled_until=cap_ahead(stored_time(d.get("throttled_until")), now),
+        throttle_observed_at=stored_time(d.get("throttle_observed_at")),
         credential=d.get("credential") is True,
-        credential_observed_at=_dt(d.get("credential_observed_at")),
-        updated_at=_dt(d.get("updated_at")),
+        credential_observed_at=stored_time(d.get("credential_observed_at")),
+        updated_at=stored_time(d.get("updated_at")),
         note=d["note"] if isinstance(d.get("note"), str) else "",
         extra=tuple((str(k), str(v)) for k, v in extra.items()),
         credential_sources=tuple(str(x) for x in sources if isinstance(x, str))[:16],
         credential_marker=_short(d.get("credential_marker")),
         verdict=verdict if verdict in ("verified", "rejected") else "",
         verdict_marker=_short(d.get("verdict_marker")),
-        verdict_observed_at=_dt(d.get("verdict_observed_at")),
+        verdict_observed_at=stored_time(d.get("verdict_observed_at")),
     )
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "parse_iso",
     "parse_time",
     "retry_after_seconds",
+    "stored_time",
     "window_label",
 ]
 
@@ -95,6 +96,18 @@ def parse_iso(value: object) -> datetime | None:
         return _sane(dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC))
     except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset
         return None
+
+
+def stored_time(value: object) -> datetime | None:
+    """A time bhoga wrote itself (ISO-8601 with its offset, as `datetime.isoformat` gives it); None for anything
+    else, a time without an offset included: a file of bhoga's with one has been edited, and it is not guessed at."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return t if t.tzinfo else None
 
 
 def parse_time(value: object) -> datetime | None:
