@@ -56,6 +56,9 @@ COPILOT = {
 CLAUDE_MIX = [("claude-sonnet-4-6", 3.0), ("claude-opus-4-6", 1.0)]
 ANTHROPIC_API = {"pid": "anthropic_api", "price": {"opus": 0.40, "sonnet": 0.08, "haiku": 0.02}}
 OPENAI_API = {"pid": "openai_api", "price": {"gpt": 0.05, "*": 0.05}}
+ANTHROPIC_API_TODAY = {"pid": "anthropic_api", "price": {"opus": 0.1333, "sonnet": 0.08, "haiku": 0.0267}}
+"""Today's list prices (Opus 4.5 and later $25, Sonnet $15, Haiku $5 per million output tokens) in the ratio of the
+$0.08 Sonnet request: the traces above price Opus like Opus 4/4.1 ($75)."""
 
 
 def working_days(
@@ -208,7 +211,7 @@ def traces() -> dict[str, dict[str, object]]:
             _moved(CODEX, {"first_reset_min": 8 * 60 + 20}, {"first_reset_min": 1.5 * 1440, "used": 500}),
             _moved(COPILOT, {"first_reset_min": 3 * 1440, "used": 150}),
         ],
-        [{"pid": "anthropic_api", "price": {"opus": 0.1333, "sonnet": 0.08, "haiku": 0.0267}}, OPENAI_API],
+        [ANTHROPIC_API_TODAY, OPENAI_API],
         seed=37,
         models=[("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1.5), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.4)],
         sessions=(3, 5),
@@ -229,7 +232,7 @@ def traces() -> dict[str, dict[str, object]]:
             _moved(CODEX, {"first_reset_min": 11 * 60 + 5}, {"first_reset_min": 6 * 1440, "used": 300}),
             _moved(COPILOT, {"first_reset_min": 6.5 * 1440, "used": 90}),
         ],
-        [{"pid": "anthropic_api", "price": {"opus": 0.1333, "sonnet": 0.08, "haiku": 0.0267}}, OPENAI_API],
+        [ANTHROPIC_API_TODAY, OPENAI_API],
         seed=53,
         models=[("claude-sonnet-4-6", 2), ("claude-opus-4-6", 2), ("gpt-5.4", 1.5), ("gemini-2.5-pro", 0.3)],
         sessions=(2, 5),
