@@ -198,18 +198,21 @@ class _LocalAnswers(_DaemonAnswers):
             kept = self._econ[1] if self._econ is not None and self._econ[0] == self._gen else None
             for m in models:
                 old = self._asked.pop(m, None)
-                # A model with a metered route and no cost, learned or published, is no other model's rival
-                # (`bhoga._value`): asking about it changes nothing.
+                # A model with a metered route claims no window before its costs, learned or published, count:
+                # from the next change of the state (`bhoga._value`), which re-ranks the models asked about. So
+                # asking about it keeps what was worked out, and a never-asked model stays a lookup.
                 if old is None and kept is not None and m not in kept.models:
-                    kept = kept if _routed(m, kept.metered) and not self._count.knows(m) else None
+                    kept = kept if _routed(m, kept.metered) else None
                 self._asked[m] = now
                 news = news or renewed(old, now)
             while len(self._asked) > _ASKED_MAX:
-                gone = next(iter(self._asked))
-                del self._asked[gone]
-                kept = None if kept is not None and gone in kept.models else kept
+                # The least recent goes; a ranking that still counts it is one it was in use for a moment ago, and
+                # the next change of the state leaves it out.
+                del self._asked[next(iter(self._asked))]
             if news:
-                self._dirty = True  # the models in use are kept in the state file: the turn worker writes it
+                # The models in use are kept in the state file: the turn worker writes it. A save already due
+                # carries them whenever it is written; only a clean state needs the worker woken for them.
+                news, self._dirty = not self._dirty, True
             if kept is not None:
                 econ = kept
             else:

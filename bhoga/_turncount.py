@@ -22,10 +22,11 @@ estimate more careful.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from bhoga._model import ESTIMATE, QuotaWindow
+from bhoga._model import ANY_MODEL, ESTIMATE, QuotaWindow
 from bhoga._record import field, record, replace
 
 __all__ = ["ESTIMATE", "TurnCount"]
@@ -71,6 +72,8 @@ class TurnCount:
         self._fits: dict[tuple[str, str], _Fit] = {}
         self._learned_at: dict[tuple[str, str], float] = {}
         """(provider, window key) → when a reading last taught its costs (epoch seconds), for `learned`."""
+        self._shared: dict[str, set[str]] = {}
+        """Provider → its account-wide windows read, for the providers that publish multipliers (`costs`)."""
 
     def routed(self, pid: str, model: str, turns: int = 1) -> None:
         """`turns` turns of `model` went through on `pid` (successes: a refused turn costs nothing)."""
@@ -94,6 +97,8 @@ class TurnCount:
                     if (at := w.observed_at or before.observed_at) is not None:
                         self._learned_at[(pid, w.key)] = at.timestamp()
             mine[w.key] = _Window(w)
+            if w.scope == ANY_MODEL and pid in _MULTIPLIERS:
+                self._shared.setdefault(pid, set()).add(w.key)
 
     def cost(self, pid: str, key: str, model: str) -> float | None:
         """Percent of window `key` one turn of `model` uses on `pid`; None when nothing is known."""
@@ -109,32 +114,38 @@ class TurnCount:
         return prior if dearest is None else max(dearest, prior)
 
     def _prior(self, pid: str, key: str, model: str) -> float | None:
-        """`model`'s published multiplier times the learned cost of a 1x turn on window `key` (before anything is
-        learned there, the smallest paid allowance's request); None for a provider or family with none."""
+        """`model`'s published multiplier times the cost of a 1x turn on window `key` (`_unit`); None for a
+        provider or family with none."""
         mine = _multiplier(pid, model)
-        if mine is None:
-            return None
+        unit = self._unit(pid, key) if mine is not None else None
+        return None if mine is None or unit is None else mine * unit
+
+    def _unit(self, pid: str, key: str) -> float | None:
+        """The learned cost of a 1x turn on window `key` of `pid` (the dearest, over the models with a published
+        multiplier); before anything is learned there, the smallest paid allowance's request."""
         units = [c / x for (p, k, m), c in self._cost.items() if p == pid and k == key and (x := _multiplier(pid, m))]
         if not units and not any(p == pid and k == key for p, k, _m in self._cost) and pid in _COLD_UNIT:
             units = [_COLD_UNIT[pid]]  # nothing learned yet: the smallest paid allowance's request
-        return mine * max(units) if units else None
+        return max(units) if units else None
 
     def costs(self, models: Iterable[str] = ()) -> dict[tuple[str, str], dict[str, float]]:
         """Every learned cost, `{(pid, window key): {model: percent per turn}}` (costs of 0 left out), and for
-        each of `models` not learned on a window it has read, the published multiplier's cost (`_prior`): so
-        policy "value" knows that an Opus turn is ten Sonnet turns on Copilot before Opus has been routed there.
-        Unlike `cost`, no dearest-turn fallback: a density is a best guess, not an estimate that must err early."""
+        each of `models` not learned on an account-wide window of a provider that publishes multipliers, the
+        multiplier's cost (`_prior`): so policy "value" knows that an Opus turn is ten Sonnet turns on Copilot
+        before Opus has been routed there. Unlike `cost`, no dearest-turn fallback: a density is a best guess,
+        not an estimate that must err early."""
         out: dict[tuple[str, str], dict[str, float]] = {}
         for (pid, key, model), c in self._cost.items():
             if c > 0:
                 out.setdefault((pid, key), {})[model] = c
-        for pid, windows in self._windows.items():
-            for key, w in windows.items():
+        # The multipliers count against the shared allowance, not a per-model quota.
+        for pid, keys in self._shared.items():
+            for key in sorted(keys):
+                if not (unit := self._unit(pid, key)):
+                    continue
                 for model in models:
-                    if (pid, key, model) not in self._cost and w.reading.applies_to(model):
-                        prior = self._prior(pid, key, model)
-                        if prior is not None and prior > 0:
-                            out.setdefault((pid, key), {})[model] = prior
+                    if (x := _multiplier(pid, model)) and (pid, key, model) not in self._cost:
+                        out.setdefault((pid, key), {})[model] = x * unit
         return out
 
     def learned(self) -> dict[tuple[str, str], tuple[float, dict[str, float]]]:
@@ -159,10 +170,6 @@ class TurnCount:
                 self._cost[(pid, key, model)] = c
             self._fits[(pid, key)] = _Fit(cost=fresh)
             self._learned_at[(pid, key)] = at
-
-    def knows(self, model: str) -> bool:
-        """Whether `costs` lists `model` on some window (a learned cost, or a published multiplier's)."""
-        return any(model in per for per in self.costs((model,)).values())
 
     def pending(self, pid: str) -> bool:
         """Whether turns were routed to `pid` since its last reading."""
@@ -232,6 +239,7 @@ class _Fit:
         return c
 
 
+@functools.lru_cache(maxsize=1024)
 def _multiplier(pid: str, model: str) -> float | None:
     """`model`'s published cost on `pid` relative to a 1x turn; None when the provider or family is not listed."""
     low = model.lower()

@@ -31,7 +31,16 @@ from bhoga._model import QuotaWindow
 from bhoga._providers import serving
 from bhoga._record import field, record
 
-__all__ = ["PRICES", "SOLE_KEEP", "Economics", "cycle_projection", "density", "lookup", "price_of", "rival"]
+__all__ = [
+    "PRICES",
+    "SOLE_KEEP",
+    "Economics",
+    "cycle_projection",
+    "density",
+    "lookup",
+    "price_of",
+    "rival",
+]
 
 PRICES: tuple[tuple[str, float], ...] = (
     ("opus-4-0", 75.0),

@@ -101,6 +101,9 @@ class Flipper:
         """One Hermes write at a time: a pass in its worker thread, or an `apply` from the socket."""
         self._reported: str | None = None
         """The last "stuck on a throttled provider" line logged, so it is logged once, not every pass."""
+        self._own: tuple[int, int, int, int] | None = None
+        """The config's identity (`hermes.file_identity`) right after bhogad's last write of it: a file still so
+        is bhogad's own, not an editor's half-written one, and is not waited for."""
 
     def routed_model(self, config: DaemonConfig, file_model: str | None) -> str | None:
         """The model to route: the one `bhoga apply` asked for while Hermes still uses it, else bhogad.toml's
@@ -180,7 +183,9 @@ class Flipper:
         seen: tuple[int, int, int, int] | None = None
         try:
             path = hermes.hermes_config_path()
-            seen = hermes.settle(path, SETTLE)
+            seen = hermes.file_identity(path)
+            if seen is None or seen != self._own:
+                seen = hermes.settle(path, SETTLE)
             route = hermes.read_hermes_route(path)
             if hermes.file_identity(path) != seen:
                 raise HermesConfigBusyError(f"{path} changed while bhogad read it (being written?); nothing written")
@@ -258,12 +263,14 @@ class Flipper:
                 config_path=path,
                 write_auxiliary=config.write_auxiliary,
                 fallbacks=ranked[1:] if config.write_fallbacks else (),
-                settle=SETTLE,
+                settle=None if seen is not None and seen == self._own else SETTLE,
             )
         except HermesConfigBusyError as exc:
             return _busy(exc, path)
         except HermesConfigError as exc:
             return result(Outcome.ERROR, str(exc))
+        if changed:
+            self._own = hermes.file_identity(path)
         self._written = (rec.hermes_model, model)
         try:
             after = hermes.read_hermes_route(path)
@@ -336,6 +343,8 @@ def apply_model(flipper: Flipper, config: DaemonConfig, model: str, *, dry_run: 
             diff = hermes.hermes_diff(rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks)
             return ApplyResult(False, rec.provider_id, rec.reason, path, diff)
         changed = hermes.apply_recommendation(rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks)
+        if changed:
+            flipper._own = hermes.file_identity(path)
         after = hermes.read_hermes_route(path)
         provider = after.provider if after else None
         if _pin.load().for_config(path).pinned:

@@ -200,7 +200,8 @@ def test_two_routers_share_the_models_in_use(tmp_path: Path) -> None:
         copilot_and_openai(second)
         first.best_for(GEMINI)  # asked about, whether or not this Router knows a route for it yet
         first.flush()
-        second.set_quota("openai_api", 90)  # its next write reads what the first one wrote
+        second.set_quota("openai_api", 90)
+        second.flush()  # its next write reads what the first one wrote
         rec = second.best_for(GPT)
     assert rec is not None and rec.provider_id == "openai_api" and f"kept for {GEMINI}" in rec.reason, rec
 

@@ -170,3 +170,37 @@ def test_a_settled_broken_file_is_still_an_error(home: Path, router: Router) -> 
     result = Flipper(router).run(DaemonConfig())
     assert result.outcome is Outcome.ERROR and not result.busy, result
     assert path.read_bytes() == broken
+
+
+def test_bhogads_own_write_is_not_waited_for(home: Path, router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass right after bhogad's own write (a 429 flips back at once) does not give the file the editor's wait:
+    with an hour's wait set, it still writes at once; a file someone else touched since is waited for again."""
+    import bhogad.flip
+
+    path = write_hermes(home, "openai-codex", "gpt-5.5")
+    _age(path)
+    flipper = Flipper(router)
+    config = DaemonConfig(models=("gpt-5.5",))
+    assert flipper.run(config).outcome is Outcome.WROTE  # a settled file: moved to openai-api
+    assert hermes_route(home)[0] == "openai-api"
+    monkeypatch.setattr(bhogad.flip, "SETTLE", 3600.0)
+    router.set_quota("openai-codex", 90.0, weekly_pct=50.0)
+    router.set_quota("openai_api", 5.0)
+    results: list[FlipResult] = []
+    worker = threading.Thread(target=lambda: results.append(flipper.run(config)), daemon=True)
+    worker.start()
+    worker.join(60)  # an hour's wait would still be running
+    assert not worker.is_alive() and results[0].outcome is Outcome.WROTE, results
+    assert hermes_route(home)[0] == "openai-codex"
+    monkeypatch.setattr(bhogad.flip, "SETTLE", 3.0)
+    with path.open("ab") as other:  # someone else's write since: the wait applies again
+        other.write(b"# touched\n")
+    router.set_quota("openai-codex", 2.0, weekly_pct=50.0)
+    router.set_quota("openai_api", 90.0)
+    late = threading.Thread(target=lambda: results.append(flipper.run(config)), daemon=True)
+    late.start()
+    late.join(1)
+    assert late.is_alive()  # giving the editor that wrote last its quiet time
+    late.join(60)
+    assert results[1].outcome is Outcome.WROTE and path.read_text().endswith("# touched\n"), results
+    router.close()
