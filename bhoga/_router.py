@@ -108,6 +108,8 @@ class Router(_TurnQueue, _StateWrites):
         self._paces_cache: tuple[float, dict[tuple[str, str], Pace]] | None = None
         self._lock = threading.Lock()
         self._drain_lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        """One write of the state file at a time, whole: `flush` returns after a write the worker had under way."""
         self._quotas: dict[str, ProviderQuota] = {}
         self._gen = 0
         self._cache: dict[str, tuple[int, float, RouterRecommendation | None]] = {}

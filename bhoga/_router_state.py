@@ -22,6 +22,7 @@ from bhoga.errors import BhogaError
 # Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Callable, Collection, Mapping
 
     from bhoga._history import Recorder
@@ -59,6 +60,7 @@ class _StateWrites(_LocalAnswers):
     _warned: set[str]
     _dirty: bool
     _last_save: float
+    _save_lock: threading.Lock
     save_error: str | None
 
     def observe(self, obs: Observation) -> None:
@@ -135,6 +137,10 @@ class _StateWrites(_LocalAnswers):
                 log.exception("quota-change subscriber failed")
 
     def _save(self) -> None:
+        with self._save_lock:
+            self._write()
+
+    def _write(self) -> None:
         from bhoga._inuse import InUse  # noqa: PLC0415 - loaded with the first write, not at import
 
         with self._lock:
