@@ -269,9 +269,10 @@ class QuickView:
         self.policy = policy
         self.paces = paces
         self.econ = econ
-        # Policy "value": a model whose turns have a learned cost is a class of its own (what it saves per unit
-        # of a window is its own); any other is ranked like its classmates.
-        self._own = frozenset(m for per in econ.costs.values() for m in per) if econ is not None else frozenset()
+        # Policy "value": what a model with a cost (learned or published) saves per unit of each window is its
+        # own, so it is ranked with the models of its class that have the same price and the same costs (Sonnet
+        # releases alike on Copilot); any other is ranked like its classmates.
+        self._own = _profiles(econ) if econ is not None and econ.costs else {}
         self.classes: Classes = {} if classes is None else classes
         sets = tuple(idx.scope_set for idx in self.indexes if idx.scoped)
         self._find = _finder(sets).find if sets else None
@@ -294,8 +295,8 @@ class QuickView:
             found = self._find(model.lower())
             if found:
                 key = (allowed, found)
-        if self._own and model in self._own:
-            key = (key, model)
+        if self._own and (own := self._own.get(model)) is not None:
+            key = (key, own)
         hit = self.classes.get(key, _MISSING)
         if hit is not _MISSING:
             if hit is None:
@@ -321,6 +322,17 @@ class QuickView:
             self.classes.clear()
         self.classes[key] = None if best is None else (best, PROVIDERS[best.provider_id].names)
         return best
+
+
+def _profiles(econ: Economics) -> dict[str, object]:
+    """Per model with a cost in `econ`: its price and its cost on every window (what `bhoga._value` weighs)."""
+    from bhoga._value import price_of  # noqa: PLC0415 - policy "value" only, and loaded with its Economics
+
+    costs: dict[str, list[tuple[tuple[str, str], float]]] = {}
+    for window, per in sorted(econ.costs.items()):
+        for model, cost in per.items():
+            costs.setdefault(model, []).append((window, cost))
+    return {m: (price_of(m, econ), tuple(c)) for m, c in costs.items()}
 
 
 def quick_best(
