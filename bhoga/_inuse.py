@@ -35,6 +35,7 @@ __all__ = [
     "MAX_WINDOW_MODELS",
     "RENEW_SECONDS",
     "InUse",
+    "by_time",
     "from_json",
     "merge",
     "renewed",
@@ -70,6 +71,11 @@ class InUse:
 
     models: Mapping[str, float] = field(default_factory=dict)
     costs: Costs = field(default_factory=dict)
+
+
+def by_time(item: tuple[str, float]) -> float:
+    """A (model, when) pair's time: the sort key of models in use, least recent first."""
+    return item[1]
 
 
 def renewed(old: float | None, now: float) -> bool:

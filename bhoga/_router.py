@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from bhoga import _lazy
+from bhoga._inuse import by_time
 from bhoga._router_state import _StateWrites
 from bhoga._router_turns import _Batch, _Turn, _TurnQueue
 from bhoga._routing import DEFAULT_POLICY, POLICIES
@@ -151,7 +152,7 @@ class Router(_TurnQueue, _StateWrites):
             self._warned.add(str(e))
         else:
             # What was in use before a restart (or in another process) still is, until a week without a request.
-            self._asked = dict(sorted(in_use.models.items(), key=_second))
+            self._asked = dict(sorted(in_use.models.items(), key=by_time))
             # Turns count from the last reading saved, at the costs learned before (Copilot is read every 15 min).
             self._count.restore(in_use.costs)
             for q in self._quotas.values():
@@ -245,7 +246,3 @@ class Router(_TurnQueue, _StateWrites):
 
 
 _MISSING = object()
-
-
-def _second(item: tuple[str, float]) -> float:
-    return item[1]

@@ -28,7 +28,7 @@ from bhoga.errors import BhogaError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterable
     from typing import Any
 
     from bhoga._history import HistoryStore, Point
@@ -192,27 +192,14 @@ class _LocalAnswers(_DaemonAnswers):
         route. The same one while the state and those models stay the same, so that what it has worked out
         (`Economics.memo`) is reused: a harness asking about a new model does not start it anew. `models` are asked
         about now."""
-        now = _time()
-        news = False
         with self._lock:
             kept = self._econ[1] if self._econ is not None and self._econ[0] == self._gen else None
-            for m in models:
-                old = self._asked.pop(m, None)
-                # A model with a metered route claims no window before its costs, learned or published, count:
-                # from the next change of the state (`bhoga._value`), which re-ranks the models asked about. So
-                # asking about it keeps what was worked out, and a never-asked model stays a lookup.
-                if old is None and kept is not None and m not in kept.models:
-                    kept = kept if _routed(m, kept.metered) else None
-                self._asked[m] = now
-                news = news or renewed(old, now)
-            while len(self._asked) > _ASKED_MAX:
-                # The least recent goes; a ranking that still counts it is one it was in use for a moment ago, and
-                # the next change of the state leaves it out.
-                del self._asked[next(iter(self._asked))]
-            if news:
-                # The models in use are kept in the state file: the turn worker writes it. A save already due
-                # carries them whenever it is written; only a clean state needs the worker woken for them.
-                news, self._dirty = not self._dirty, True
+            new, wake = self._touch(models, _time())
+            # A model with a metered route claims no window before its costs, learned or published, count: from the
+            # next change of the state (`bhoga._value`), which re-ranks the models asked about. So asking about it
+            # keeps what was worked out, and a never-asked model stays a lookup.
+            if kept is not None and any(m not in kept.models and not _routed(m, kept.metered) for m in new):
+                kept = None
             if kept is not None:
                 econ = kept
             else:
@@ -220,7 +207,7 @@ class _LocalAnswers(_DaemonAnswers):
                 asked = tuple(self._asked)
                 costs = self._count.costs(asked)
                 metered = metered_routes(self._quotas.values())
-        if news:
+        if wake:
             self._wake.set()
         if kept is not None:
             return econ
@@ -232,6 +219,25 @@ class _LocalAnswers(_DaemonAnswers):
         econ = Economics(costs, (*self._prices, *PRICES), models_in_use, metered)
         self._econ = (gen, econ)
         return econ
+
+    def _touch(self, models: Iterable[str], now: float) -> tuple[list[str], bool]:
+        """Under the lock: `models` were asked about or routed at `now`, so they are in use (`bhoga._inuse`), the
+        least recent leaving past `_ASKED_MAX` (a ranking that still counts one was right a moment ago, and the
+        next change of the state leaves it out). The models new among them, and whether the worker must be woken
+        to write the state file for them: a save already due carries them whenever it is written."""
+        new: list[str] = []
+        news = False
+        for m in models:
+            old = self._asked.pop(m, None)
+            self._asked[m] = now
+            if old is None:
+                new.append(m)
+            news = news or renewed(old, now)
+        while len(self._asked) > _ASKED_MAX:
+            del self._asked[next(iter(self._asked))]
+        wake = news and not self._dirty
+        self._dirty = self._dirty or news
+        return new, wake
 
     def _paces_for_policy(self, quotas: tuple[ProviderQuota, ...], now: datetime) -> dict[tuple[str, str], Pace] | None:
         """The paces policies "pace" and "value" need (None for the other policies).

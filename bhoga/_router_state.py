@@ -176,14 +176,14 @@ class _StateWrites(_LocalAnswers):
     def _take_in_use(self, saved: Mapping[str, float]) -> None:
         """Under the lock, after a write: the models in use are those of every process (as written), with what
         this one was asked meanwhile, less those not asked about nor routed for a week (`bhoga._inuse`)."""
-        from bhoga._inuse import KEEP_SECONDS, MAX_MODELS  # noqa: PLC0415
+        from bhoga._inuse import KEEP_SECONDS, MAX_MODELS, by_time  # noqa: PLC0415
 
         both = dict(saved)
         for m, t in self._asked.items():
             if t > both.get(m, -1.0):
                 both[m] = t
         since = time.time() - KEEP_SECONDS
-        fresh = dict(sorted(((m, t) for m, t in both.items() if t >= since), key=_when)[-MAX_MODELS:])
+        fresh = dict(sorted(((m, t) for m, t in both.items() if t >= since), key=by_time)[-MAX_MODELS:])
         for gone in self._asked.keys() - fresh.keys():
             # Not re-ranked after this change: asked about again, it is in use again (see `_best_local`).
             self._cache.pop(gone, None)
@@ -195,7 +195,3 @@ class _StateWrites(_LocalAnswers):
         if self._answers_locally():
             self._drop_fast()
         self._rerank()
-
-
-def _when(item: tuple[str, float]) -> float:
-    return item[1]

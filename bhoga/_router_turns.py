@@ -11,8 +11,6 @@ import time
 from datetime import UTC, datetime
 
 from bhoga import _lazy
-from bhoga._inuse import MAX_MODELS as _ASKED_MAX
-from bhoga._inuse import renewed
 from bhoga._model import ESTIMATE, Observation
 from bhoga._providers import PROVIDERS, Kind
 
@@ -21,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
     from collections import deque
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterable
 
     from bhoga._client import DaemonClient
     from bhoga._turncount import TurnCount
@@ -75,6 +73,7 @@ class _TurnQueue:
         def _save(self) -> None: ...
         def _refresh_daemon_answers(self) -> None: ...
         def _answers_changed(self) -> None: ...
+        def _touch(self, models: Iterable[str], now: float) -> tuple[list[str], bool]: ...
 
     def record_turn(
         self,
@@ -216,24 +215,14 @@ class _TurnQueue:
         )
         if not routed:
             return set(), False
-        now = time.time()
-        changed = news = False
         with self._lock:
             for pid, model, n in routed:
                 self._count.routed(pid, model, n)
-            for model in dict.fromkeys(model for _p, model, _n in routed):
-                # A model routed is in use (`bhoga._inuse`), as one asked about is.
-                old = self._asked.pop(model, None)
-                self._asked[model] = now
-                changed = changed or old is None
-                news = news or renewed(old, now)
-            while len(self._asked) > _ASKED_MAX:
-                del self._asked[next(iter(self._asked))]
-            if news:
-                self._dirty = True
-            if changed:
+            # A model routed is in use, as one asked about is (this is the worker: it writes what is due itself).
+            new, _wake = self._touch(dict.fromkeys(model for _p, model, _n in routed), time.time())
+            if new:
                 self._gen += 1  # the models in use changed: policy "value" ranks anew
-        return {pid for pid, _m, _n in routed}, changed
+        return {pid for pid, _m, _n in routed}, bool(new)
 
     def _estimates(self, pids: set[str]) -> list[Observation]:
         now = datetime.now(UTC)
