@@ -31,16 +31,7 @@ from bhoga._model import QuotaWindow
 from bhoga._providers import serving
 from bhoga._record import field, record
 
-__all__ = [
-    "PRICES",
-    "SOLE_KEEP",
-    "Economics",
-    "cycle_projection",
-    "density",
-    "lookup",
-    "price_of",
-    "rival",
-]
+__all__ = ["PRICES", "SOLE_KEEP", "Economics", "cycle_projection", "density", "lookup", "price_of", "rival"]
 
 PRICES: tuple[tuple[str, float], ...] = (
     ("opus-4-0", 75.0),
@@ -75,6 +66,7 @@ _FAR = 0.35
 model while more than `_LATE` of the window's cycle is left: at today's list prices an Opus turn saves 5/3 of what
 a Sonnet turn saves and costs Copilot ten premium requests, a sixth as much per request."""
 _LATE = 0.25
+"""The share of a window's cycle, at its end, in which `_FAR` stands aside: what is left then would be lost."""
 
 
 @record
@@ -163,13 +155,13 @@ def rival(
     mine = density(pid, window, model, econ)
     if mine is None or top is None or mine >= _CLOSE * top[0]:
         return None
-    # Saving at most half as much (Opus on Copilot: 10 premium requests for the price of 5 Sonnet turns), it leaves
-    # the last of the window to the rival as it would to a model with no other route: whatever the pace says, for
-    # Copilot is read only every 15 minutes and its spill-over comes in bursts no pace sees coming.
     if mine <= _FAR * top[0] and _contested(window, now):
         # A turn that takes several times its worth from a window another model will want: paying for it costs
         # less, unless the window is bound to reset with some of it unused (use it or lose it).
         return top[1], True
+    # Saving at most half as much (Opus on Copilot: 10 premium requests for the price of 5 Sonnet turns), it leaves
+    # the last of the window to the rival as it would to a model with no other route: whatever the pace says, for
+    # Copilot is read only every 15 minutes and its spill-over comes in bursts no pace sees coming.
     return top[1], headroom < SOLE_KEEP and mine <= _DOMINATED * top[0]
 
 

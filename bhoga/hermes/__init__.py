@@ -54,7 +54,8 @@ def claude_code_caveat(config_path: Path | str | None = None) -> str | None:
 def settle(path: Path, quiet: float) -> tuple[int, int, int, int] | None:
     """Wait until the file at `path` has been left alone for `quiet` seconds (one stat when it has been already);
     its identity (inode, device, size, mtime_ns), None when it does not exist. Raises `HermesConfigBusyError` when it
-    is empty or changed meanwhile: someone is writing it (an editor's truncate-and-write)."""
+    changed meanwhile: someone is writing it (an editor's truncate-and-write). An empty file is the caller's to
+    refuse (`apply_recommendation`'s `settle` does)."""
     from bhoga.hermes import _atomic  # noqa: PLC0415
 
     return _atomic.settle(path, quiet)
