@@ -40,6 +40,15 @@ def tiny(requests: list[list[Any]], capacity: float = 10, **extra: Any) -> dict[
     }
 
 
+def copilot(capacity: float, first_reset_min: float = 43200, **extra: Any) -> dict[str, Any]:
+    """Copilot's monthly allowance of `capacity` premium requests, seen only by 15-minute polls; `extra` adds to
+    the subscription (`cost`) or, as `used`, to the window."""
+    window = {"name": "monthly", "minutes": 43200, "capacity": capacity, "first_reset_min": first_reset_min}
+    if "used" in extra:
+        window["used"] = extra.pop("used")
+    return {"pid": "github-copilot", "headers": False, "poll_minutes": 15, **extra, "windows": [window]}
+
+
 FIFTEEN = tiny([[60 * i, SONNET] for i in range(15)])
 
 
@@ -88,14 +97,7 @@ def test_a_wall_with_no_other_route_is_not_avoidable() -> None:
         "name": "gemini",
         "start": "2026-11-23T00:00:00+00:00",
         "days": 1,
-        "subscriptions": [
-            {
-                "pid": "github-copilot",
-                "headers": False,
-                "poll_minutes": 15,
-                "windows": [{"name": "monthly", "minutes": 43200, "capacity": 2, "first_reset_min": 43200}],
-            }
-        ],
+        "subscriptions": [copilot(2)],
         "requests": [[0, "gemini-2.5-pro"], [60, "gemini-2.5-pro"], [120, "gemini-2.5-pro"]],
     }
     for policy in ("headroom", "drain-soonest", "pace", "value", "failover"):
@@ -203,15 +205,7 @@ def test_value_sends_sonnet_to_copilot_and_keeps_claude_code_for_opus() -> None:
     Sonnet to Copilot once Claude Code is forecast to run out: it pays less than "pace" and "headroom", no wall."""
     doc = tiny([[60 * i, "claude-opus-4-6" if i % 3 == 0 else SONNET] for i in range(80)], capacity=60, days=0.2)
     doc["subscriptions"][0]["cost"] = {"opus": 3}
-    doc["subscriptions"].append(
-        {
-            "pid": "github-copilot",
-            "headers": False,
-            "poll_minutes": 15,
-            "cost": {"opus": 10},
-            "windows": [{"name": "monthly", "minutes": 43200, "capacity": 120, "first_reset_min": 43200}],
-        }
-    )
+    doc["subscriptions"].append(copilot(120, cost={"opus": 10}))
     doc["metered"] = [{"pid": "anthropic_api", "price": {"opus": 0.40, "sonnet": 0.08}}]
     trace = parse_trace(doc)
     value, pace, headroom = (simulate(trace, p) for p in ("value", "pace", "headroom"))
@@ -223,14 +217,7 @@ GEMINI_LATE = {
     "name": "gemini-late",
     "start": "2026-11-23T00:00:00+00:00",
     "days": 1,
-    "subscriptions": [
-        {
-            "pid": "github-copilot",
-            "headers": False,
-            "poll_minutes": 15,
-            "windows": [{"name": "monthly", "minutes": 43200, "capacity": 300, "first_reset_min": 20000, "used": 150}],
-        }
-    ],
+    "subscriptions": [copilot(300, 20000, used=150)],
     "metered": [{"pid": "anthropic_api", "price": {"sonnet": 0.08}}],
     "requests": [[60 * i, "claude-sonnet-4-6"] for i in range(200)]
     + [[60 * (200 + i), "gemini-2.5-pro"] for i in range(40)],
