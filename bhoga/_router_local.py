@@ -198,8 +198,11 @@ class _LocalAnswers(_DaemonAnswers):
             # A model with a metered route claims no window before its costs, learned or published, count: from the
             # next change of the state (`bhoga._value`), which re-ranks the models asked about. So asking about it
             # keeps what was worked out, and a never-asked model stays a lookup.
-            if kept is not None and any(m not in kept.models and not _routed(m, kept.metered) for m in new):
-                kept = None
+            if kept is not None:
+                for m in new:
+                    if m not in kept.models and not _routed(m, kept.metered):
+                        kept = None
+                        break
             if kept is not None:
                 econ = kept
             else:
