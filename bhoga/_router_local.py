@@ -228,18 +228,22 @@ class _LocalAnswers(_DaemonAnswers):
         least recent leaving past `_ASKED_MAX` (a ranking that still counts one was right a moment ago, and the
         next change of the state leaves it out). The models new among them, and whether the worker must be woken
         to write the state file for them: a save already due carries them whenever it is written."""
+        asked = self._asked
         new: list[str] = []
         news = False
         for m in models:
-            old = self._asked.pop(m, None)
-            self._asked[m] = now
+            old = asked.pop(m, None)
+            asked[m] = now
             if old is None:
                 new.append(m)
-            news = news or renewed(old, now)
-        while len(self._asked) > _ASKED_MAX:
-            del self._asked[next(iter(self._asked))]
-        wake = news and not self._dirty
-        self._dirty = self._dirty or news
+                news = True
+            elif not news:
+                news = renewed(old, now)
+        while len(asked) > _ASKED_MAX:
+            del asked[next(iter(asked))]
+        if not news:
+            return new, False
+        wake, self._dirty = not self._dirty, True
         return new, wake
 
     def _paces_for_policy(self, quotas: tuple[ProviderQuota, ...], now: datetime) -> dict[tuple[str, str], Pace] | None:
