@@ -238,6 +238,28 @@ def traces() -> dict[str, dict[str, object]]:
         sessions=(2, 5),
         rate=1.3,
     )
+    # Held out a fifth time: made at the start of round eight, before that round changed anything, and not looked
+    # at until its changes were settled on the seven above. Today's list prices, another seed, resets moved,
+    # Copilot's cycle early in its month.
+    make(
+        "held-out-5",
+        "Held out (made before round eight's changes): today's list prices, other seed, Copilot early in its month.",
+        [
+            _moved(
+                CLAUDE,
+                {"first_reset_min": 7 * 60 + 55},
+                {"first_reset_min": 5.5 * 1440, "used": 1200},
+                {"first_reset_min": 5.5 * 1440, "used": 400},
+            ),
+            _moved(CODEX, {"first_reset_min": 9 * 60 + 15}, {"first_reset_min": 2.5 * 1440, "used": 800}),
+            _moved(COPILOT, {"first_reset_min": 21 * 1440, "used": 60}),
+        ],
+        [ANTHROPIC_API_TODAY, OPENAI_API],
+        seed=71,
+        models=[("claude-sonnet-4-6", 3), ("claude-opus-4-6", 1.5), ("gpt-5.4", 2), ("gemini-2.5-pro", 0.2)],
+        sessions=(2, 5),
+        rate=1.2,
+    )
     return out
 
 
