@@ -15,6 +15,9 @@ the one that leaves the least capacity unused at resets, which is how `unused_pc
 providers let the last request of a window go over its capacity; the simulated policies get that slack, the
 optimum does not, so the comparison is, if anything, tilted against the optimum.
 
+`first_stretch` gives the same program's plan for the requests before any window's first reset, with each
+request weighted (a forecast's expected requests): `benchmarks.routing_plan` re-plans with it as a trace goes on.
+
 scipy is needed only here and is loaded when the optimum is asked for (`pip install 'bhoga[bench]'`).
 """
 
@@ -22,14 +25,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from bhoga._sim_trace import Trace
+from bhoga._record import record
+from bhoga._sim_trace import Trace, Window
 from bhoga._simulate import Result, World
 from bhoga._value import lookup
 from bhoga.errors import BhogaError
 
-__all__ = ["optimum"]
+__all__ = ["first_stretch", "optimum"]
 
 _BIG = 1000.0
 _EPS = 1e-6
@@ -44,12 +48,73 @@ Caps = Callable[[str, str, int, float], float]
 """`(pid, window key, cycle, units the cycle has) -> units the optimum may use of it` (a diagnostic's what-if)."""
 
 
+@record
+class _Solved:
+    """The program of a trace, solved: its window cycles, request groups, columns and their values."""
+
+    world: World
+    wins: list[tuple[str, Window]]
+    groups: list[tuple[str, tuple[int, ...]]]
+    demand: dict[tuple[str, tuple[int, ...]], float]
+    cols: list[tuple[int, str | None]]
+    x: list[float]
+
+
 def optimum(trace: Trace, *, caps: Caps | None = None, integral: bool = False) -> Result:
     """The offline optimum of `trace` as a `Result` (policy "optimum"); `BhogaError` without scipy.
 
     `caps` changes what each window cycle may give (`benchmarks.routing_explain` asks what the optimum would pay
     with only the capacity a policy used); `integral` solves it in whole requests (a mixed-integer program).
     """
+    solved = _solve(trace, None, caps, integral)
+    world, wins, groups, demand, x = solved.world, solved.wins, solved.groups, solved.demand, solved.x
+    end = world.end
+    res = Result("optimum", trace.name, requests=round(sum(demand.values())), days=trace.days)
+    used: dict[tuple[int, int], float] = defaultdict(float)
+    unserved = 0.0
+    for j, (gi, p) in enumerate(solved.cols):
+        model, cyc = groups[gi]
+        if p is None:
+            unserved += x[j]
+        elif p in world.metered:
+            res.spend += x[j] * lookup(world.metered[p].price, model, 0.05)
+            res.served_by[p] = res.served_by.get(p, 0) + round(x[j])
+        else:
+            res.served_by[p] = res.served_by.get(p, 0) + round(x[j])
+            cost = lookup(world.subs[p].cost, model, 1.0)
+            for wi, (pid, w) in enumerate(wins):
+                if pid == p and w.binds(model):
+                    used[(wi, cyc[wi])] += cost * x[j]
+    left = cap = 0.0
+    for wi, (_pid, w) in enumerate(wins):
+        first = w.first_reset_min * 60
+        k = 0
+        while first + k * w.minutes * 60 <= end:
+            start_used = w.used if k == 0 else 0.0
+            left += max(0.0, w.capacity - start_used - used[(wi, k)])
+            cap += w.capacity
+            k += 1
+    res.unused_pct = 100.0 * left / cap if cap else 0.0
+    res.spend = round(res.spend, 4)
+    res.unserved = math.floor(unserved + 1e-6)
+    return res
+
+
+def first_stretch(trace: Trace, weights: Sequence[float]) -> dict[str, dict[str, float]]:
+    """The optimum's plan for the requests of `trace` before any window's first reset: `{model: {route: requests}}`
+    (None is "unserved"), each request `i` counting `weights[i]` (a forecast's expected requests); `BhogaError`
+    without scipy. `benchmarks.routing_plan` re-plans with it as a trace goes on."""
+    solved = _solve(trace, weights, None, False)
+    plan: dict[str, dict[str, float]] = {}
+    for j, (gi, p) in enumerate(solved.cols):
+        model, cyc = solved.groups[gi]
+        if p is not None and not any(cyc):
+            per = plan.setdefault(model, {})
+            per[p] = per.get(p, 0.0) + solved.x[j]
+    return plan
+
+
+def _solve(trace: Trace, weights: Sequence[float] | None, caps: Caps | None, integral: bool) -> _Solved:
     try:
         from scipy.optimize import Bounds, LinearConstraint, linprog, milp  # noqa: PLC0415 - optional, heavy
         from scipy.sparse import coo_matrix  # noqa: PLC0415
@@ -58,10 +123,12 @@ def optimum(trace: Trace, *, caps: Caps | None = None, integral: bool = False) -
     world = World(trace)
     end = world.end
     wins = [(s.pid, w) for s in trace.subscriptions for w in s.windows]
-    demand: dict[tuple[str, tuple[int, ...]], int] = defaultdict(int)
-    for t, model in trace.requests:
+    demand: dict[tuple[str, tuple[int, ...]], float] = defaultdict(float)
+    for i, (t, model) in enumerate(trace.requests):
         if t <= end:
-            demand[(model, tuple(_cycle(w.first_reset_min * 60, w.minutes, t) for _, w in wins))] += 1
+            demand[(model, tuple(_cycle(w.first_reset_min * 60, w.minutes, t) for _, w in wins))] += (
+                1.0 if weights is None else weights[i]
+            )
     groups = sorted(demand)
     cols: list[tuple[int, str | None]] = []  # (group, route or None for unserved)
     for gi, (model, _) in enumerate(groups):
@@ -126,33 +193,4 @@ def optimum(trace: Trace, *, caps: Caps | None = None, integral: bool = False) -
         sol = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs", **kw)
     if not sol.success:
         raise BhogaError(f"the optimum's linear program failed: {sol.message}")
-    x = sol.x
-    res = Result("optimum", trace.name, requests=sum(demand.values()), days=trace.days)
-    used: dict[tuple[int, int], float] = defaultdict(float)
-    unserved = 0.0
-    for j, (gi, p) in enumerate(cols):
-        model, cyc = groups[gi]
-        if p is None:
-            unserved += x[j]
-        elif p in world.metered:
-            res.spend += x[j] * lookup(world.metered[p].price, model, 0.05)
-            res.served_by[p] = res.served_by.get(p, 0) + round(x[j])
-        else:
-            res.served_by[p] = res.served_by.get(p, 0) + round(x[j])
-            cost = lookup(world.subs[p].cost, model, 1.0)
-            for wi, (pid, w) in enumerate(wins):
-                if pid == p and w.binds(model):
-                    used[(wi, cyc[wi])] += cost * x[j]
-    left = cap = 0.0
-    for wi, (_pid, w) in enumerate(wins):
-        first = w.first_reset_min * 60
-        k = 0
-        while first + k * w.minutes * 60 <= end:
-            start_used = w.used if k == 0 else 0.0
-            left += max(0.0, w.capacity - start_used - used[(wi, k)])
-            cap += w.capacity
-            k += 1
-    res.unused_pct = 100.0 * left / cap if cap else 0.0
-    res.spend = round(res.spend, 4)
-    res.unserved = math.floor(unserved + 1e-6)
-    return res
+    return _Solved(world, wins, groups, dict(demand), cols, list(sol.x))

@@ -14,7 +14,7 @@ import pytest
 
 from bhoga._history import HistoryStore, Point, history_path
 from bhoga._model import ProviderQuota, QuotaWindow
-from bhoga._sim_optimum import optimum
+from bhoga._sim_optimum import first_stretch, optimum
 from bhoga._sim_trace import TraceError, load_trace, parse_trace
 from bhoga._simulate import simulate, verdict
 from bhoga._state import StateStore
@@ -69,6 +69,26 @@ def test_a_policy_run_records_each_window_cycle_and_the_optimum_can_be_held_to_i
     assert held.spend == 6.0
     assert optimum(t, caps=lambda *_: 2.5).spend == 12.5
     assert optimum(t, caps=lambda *_: 2.5, integral=True).spend == 13.0
+
+
+def test_the_first_stretch_plan_keeps_the_window_for_the_dearer_model_and_counts_weights() -> None:
+    """8 Sonnet ($1) then 5 Opus ($5) requests before a 10-unit window's reset: the plan gives Opus 5 units and
+    Sonnet 5, and pays for 3 Sonnet; each request counted as half, all 6.5 units fit and nothing is paid."""
+    t = parse_trace(
+        tiny(
+            [[60 * i, SONNET] for i in range(8)] + [[3600 + 60 * i, "claude-opus-4"] for i in range(5)],
+            metered=[{"pid": "anthropic_api", "price": {"opus": 5.0, "*": 1.0}}],
+        )
+    )
+    whole = first_stretch(t, [1.0] * len(t.requests))
+    assert whole == {
+        SONNET: {"claude_code": pytest.approx(5.0), "anthropic_api": pytest.approx(3.0)},
+        "claude-opus-4": {"claude_code": pytest.approx(5.0), "anthropic_api": pytest.approx(0.0)},
+    }
+    half = first_stretch(t, [0.5] * len(t.requests))
+    assert half[SONNET]["claude_code"] == pytest.approx(4.0)
+    assert half["claude-opus-4"]["claude_code"] == pytest.approx(2.5)
+    assert half[SONNET]["anthropic_api"] == half["claude-opus-4"]["anthropic_api"] == pytest.approx(0.0)
 
 
 def test_headroom_keeps_the_reserve_and_pays_for_it() -> None:
