@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
     Arg: TypeAlias = tuple[tuple[str, ...], dict[str, Any]]
 
-__all__ = ["build_parser", "main"]
+__all__ = ["HANDLER", "build_parser", "main"]
+
+HANDLER = "bhoga-cli"
+"""The name of the stderr handler the console script logs through (see `_configure_logging`)."""
 
 
 def _arg(*names: str, **options: Any) -> Arg:
@@ -233,6 +236,7 @@ def _configure_logging() -> None:
             return "bhoga: " + " ".join(text.split())
 
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(HANDLER)  # the one handler whose discovery warnings `bhoga.cli._failures` may hold back
     handler.setFormatter(OneLine())
     root = logging.getLogger()
     root.handlers[:] = [handler]

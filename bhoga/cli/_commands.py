@@ -64,7 +64,7 @@ def _daemon_status() -> StatusAnswer | None:
 
 
 @contextmanager
-def _local_router(*, discover: bool) -> Iterator[Router]:
+def _local_router() -> Iterator[Router]:
     from bhoga._router import Router  # noqa: PLC0415
     from bhoga._settings import load_policy  # noqa: PLC0415
 
@@ -74,8 +74,6 @@ def _local_router(*, discover: bool) -> Iterator[Router]:
     if rules.policy == "value" and rules.models:
         router.economics(*rules.models)  # in use from the start, as bhogad's passes make them
     try:
-        if discover:
-            router.discover()
         yield router
     finally:
         router.close()
@@ -85,7 +83,8 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def _local_status() -> StatusAnswer:
+def _local_status() -> tuple[StatusAnswer, tuple[str, ...]]:
+    """The status computed here, after a discovery; with what failed in it, each already told on stderr."""
     from bhoga._settings import load_policy  # noqa: PLC0415
     from bhoga._status import build_status, hermes_view  # noqa: PLC0415
     from bhoga.hermes import hermes_config_path, read_hermes_route  # noqa: PLC0415
@@ -103,8 +102,11 @@ def _local_status() -> StatusAnswer:
         problem = f"{path} has no model.provider; run `hermes model` or `bhoga apply MODEL`"
     models = list(load_policy().models) or ([route.model.rsplit("/", 1)[-1]] if route and route.model else [])
     hermes = hermes_view(path, route.provider if route else None, route.model if route else None, problem=problem)
-    with _local_router(discover=True) as router:
-        return build_status(router, models, hermes, paused=is_paused(), daemon=None)
+    with _local_router() as router:
+        from bhoga.cli._failures import discover  # noqa: PLC0415 - loads logging, which bhogad's answer never needs
+
+        failed = discover(router)
+        return build_status(router, models, hermes, paused=is_paused(), daemon=None), failed
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -119,9 +121,10 @@ def _status(args: argparse.Namespace) -> int:
 
     answer = _daemon(StatusRequest())
     from_daemon = isinstance(answer, StatusAnswer)
-    status = answer if isinstance(answer, StatusAnswer) else _local_status()
+    # bhogad's status carries no failures (its scheduled discoveries only log them): `errors` is this run's own.
+    status, failed = (answer, ()) if isinstance(answer, StatusAnswer) else _local_status()
     if args.json:
-        _print_json(response_json(status))
+        _print_json({**response_json(status), "errors": list(failed)})
         return 0
     from bhoga.cli._render import render_status  # noqa: PLC0415
     from bhoga.cli._term import style_for  # noqa: PLC0415
@@ -156,8 +159,12 @@ def _best(args: argparse.Namespace) -> int:
         # `ranked` holds every candidate, best first, the winner included (docs/PROTOCOL.md).
         ranked = list(answer.ranked)
         source = "bhogad"
+        failed: tuple[str, ...] = ()
     else:
-        with _local_router(discover=True) as router:
+        from bhoga.cli._failures import discover  # noqa: PLC0415
+
+        with _local_router() as router:
+            failed = discover(router)
             ranked = list(router.ranked(args.model))
         rec = ranked[0] if ranked else None
         source = "local"
@@ -176,6 +183,7 @@ def _best(args: argparse.Namespace) -> int:
             "recommendation": recommendation_to_json(rec),
             "ranked": [recommendation_to_json(r) for r in ranked],
             "source": source,
+            "errors": list(failed),
         }
         if rec is None:
             out["error"] = (
@@ -199,7 +207,7 @@ def _set_quota(args: argparse.Namespace) -> int:
     if _daemon(SetQuotaRequest(args.pid, args.pct, args.weekly, args.model)) is not None:
         where = "sent to bhogad"
     else:
-        with _local_router(discover=False) as router:
+        with _local_router() as router:
             router.set_quota(args.pid, args.pct, weekly_pct=args.weekly, model=args.model)
             if router.save_error is not None:
                 raise BhogaError(f"{args.pid}: not saved: {router.save_error}")
@@ -231,8 +239,10 @@ def _apply(args: argparse.Namespace) -> int:
     if isinstance(answer, ApplyAnswer):
         return _print_apply(args, path, answer)
     from bhoga import _pin  # noqa: PLC0415
+    from bhoga.cli._failures import discover  # noqa: PLC0415
 
-    with _local_router(discover=True) as router:
+    with _local_router() as router:
+        discover(router)
         usable = router.ranked(args.model, exclude=tuple(hermes_exclusions()))
         if not usable:
             raise BhogaError(f"no provider Hermes can use for {args.model}; run `bhoga doctor`")
@@ -333,7 +343,7 @@ def _turn(args: argparse.Namespace) -> int:
         args.source or None,
     )
     if _daemon(turn) is None:
-        with _local_router(discover=False) as router:
+        with _local_router() as router:
             router.record_turn(*fields, error=args.error or None)
     return 0
 
@@ -403,7 +413,7 @@ def _simulate(args: argparse.Namespace) -> int:
     else:
         from bhoga._sim_history import trace_from_history  # noqa: PLC0415
 
-        with _local_router(discover=False) as router:
+        with _local_router() as router:
             trace = trace_from_history(router.snapshot(), router.history(), datetime.now(UTC), args.days)
     from bhoga._settings import load_policy  # noqa: PLC0415
 
