@@ -36,16 +36,13 @@ from bhoga._record import record
 from bhoga._router import Router
 from bhoga._routing import PACED, decide, human_duration
 from bhoga.errors import HermesConfigBusyError, HermesConfigError
+from bhoga.hermes import SETTLE
 
 from .config import DaemonConfig
 
 __all__ = ["SETTLE", "FlipResult", "Flipper", "Outcome", "hermes_provider_to_pid"]
 
 log = logging.getLogger(__name__)
-
-SETTLE = 0.5
-"""Seconds Hermes' config must have been left alone before a pass reads it as a choice or writes it: an editor's
-truncate-and-write takes microseconds to milliseconds, and a pass after a quiet file costs one stat."""
 
 # "auto" and an empty provider are unclaimed: bhogad may set them. Any provider the registry does not map to a
 # bhoga provider is somebody else's choice.
@@ -326,7 +323,8 @@ def apply_model(flipper: Flipper, config: DaemonConfig, model: str, *, dry_run: 
     """Route Hermes to the best provider for `model` now, as `bhoga apply` asks: the one writer's write.
 
     The route is handed back to bhogad (an existing pin is lifted) and `model` is routed from now on while Hermes
-    uses it, so the daemon never reverts what was applied. Raises `HermesConfigError` with one line.
+    uses it, so the daemon never reverts what was applied. Raises `HermesConfigError` with one line
+    (`HermesConfigBusyError` for a config being written by someone else: nothing is written into it).
     """
     from bhoga import hermes  # noqa: PLC0415
 
@@ -342,7 +340,16 @@ def apply_model(flipper: Flipper, config: DaemonConfig, model: str, *, dry_run: 
         if dry_run:
             diff = hermes.hermes_diff(rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks)
             return ApplyResult(False, rec.provider_id, rec.reason, path, diff)
-        changed = hermes.apply_recommendation(rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks)
+        # The guard of a pass, once: the answer is due within the client's 2 s, so a busy config is refused (one
+        # line), not waited out; bhogad's own last write is no one's save in progress.
+        own = flipper._own is not None and hermes.file_identity(path) == flipper._own
+        changed = hermes.apply_recommendation(
+            rec,
+            config_path=path,
+            write_auxiliary=write_aux,
+            fallbacks=fallbacks,
+            settle=None if own else SETTLE,
+        )
         if changed:
             flipper._own = hermes.file_identity(path)
         after = hermes.read_hermes_route(path)

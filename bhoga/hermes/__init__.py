@@ -7,7 +7,7 @@ writer detected right before the rename). The routes are the ones Hermes' own re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bhoga._model import RouterRecommendation
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 _WRITER = ("HermesRoute", "Ranker", "Target", "config_problem", "read_hermes_route")
 
 __all__ = [
+    "BUSY_TRIES",
+    "SETTLE",
     "HermesConfigBusyError",
     "HermesConfigError",
     "HermesRoute",
@@ -37,6 +39,14 @@ __all__ = [
     "read_hermes_route",
     "settle",
 ]
+
+SETTLE = 0.5
+"""Seconds Hermes' config must have been left alone before bhoga writes it: an editor's truncate-and-write takes
+microseconds to milliseconds, and a write after a quiet file costs one stat."""
+
+BUSY_TRIES = 4
+"""How often `apply_to_hermes` tries a config that is being written, `SETTLE` apart, before giving up: a person's
+command waits out a save (about 2 s at most) rather than fail on the first look."""
 
 
 def hermes_exclusions(config_path: Path | str | None = None) -> dict[str, str]:
@@ -154,10 +164,15 @@ def apply_to_hermes(
     config_path: Path | str | None = None,
     write_auxiliary: bool = False,
     write_fallbacks: bool = False,
+    settle: float | None = SETTLE,
 ) -> bool:
     """Route Hermes to the router's best provider for `model` that Hermes can use; True when the file changed.
 
     False, without touching the file, when no provider is a candidate or the file already says the same.
+    `settle` (seconds, as `apply_recommendation`'s): a config written just now is given the rest of that time; an
+    empty one, or one that changes meanwhile, is tried again `settle` later, up to `BUSY_TRIES` times, and then
+    raises `HermesConfigBusyError` with the file untouched. `settle=None` writes without waiting. Raises
+    `HermesConfigError` (file untouched) for a file that cannot be edited safely.
     """
     from bhoga.hermes._apply import Target, write_change  # noqa: PLC0415
 
@@ -167,12 +182,45 @@ def apply_to_hermes(
         return False
     _intend(target, best)
     try:
-        changed = write_change(
-            target, best, write_auxiliary=write_auxiliary, fallbacks=backups, write_fallbacks=write_fallbacks
+        changed = _patiently(
+            lambda: write_change(
+                target,
+                best,
+                write_auxiliary=write_auxiliary,
+                fallbacks=backups,
+                write_fallbacks=write_fallbacks,
+                settle=settle,
+            ),
+            settle,
         )
-    finally:
+    except HermesConfigBusyError:
+        _abandon(target)  # nothing written: what the file says now is someone else's save in progress
+        raise
+    except BaseException:
         _remember(target)
+        raise
+    _remember(target)
     return changed
+
+
+def _patiently(write: Callable[[], bool], settle: float | None) -> bool:
+    """`write()`, tried again `settle` seconds later while the config is being written, `BUSY_TRIES` times in all."""
+    if settle is None:
+        return write()
+    import logging  # noqa: PLC0415 - `bhoga status` loads this package for its caveat, and never logging
+    import time  # noqa: PLC0415
+
+    log = logging.getLogger(__name__)
+    for _ in range(BUSY_TRIES - 1):
+        try:
+            return write()
+        except HermesConfigBusyError as exc:
+            log.debug("hermes: %s; trying again in %gs", exc, settle)
+            time.sleep(settle)
+    try:
+        return write()
+    except HermesConfigBusyError as exc:
+        raise HermesConfigBusyError(f"{exc}; still so after {BUSY_TRIES} tries: try again when it is saved") from None
 
 
 def hermes_diff(

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bhoga._router import Router
+from bhoga.errors import HermesConfigBusyError
 from bhogad.config import DaemonConfig
-from bhogad.flip import Flipper, FlipResult, Outcome
+from bhogad.flip import Flipper, FlipResult, Outcome, apply_model
 from tests.fixtures_daemon import hermes_route, write_hermes
 
 OPENAI_KEY = "sk-proj-FAKE-SECRET-midwrite-openai-0123456789"
@@ -203,4 +204,24 @@ def test_bhogads_own_write_is_not_waited_for(home: Path, router: Router, monkeyp
     assert late.is_alive()  # giving the editor that wrote last its quiet time
     late.join(60)
     assert results[1].outcome is Outcome.WROTE and path.read_text().endswith("# touched\n"), results
+    router.close()
+
+
+def test_the_socket_apply_writes_nothing_into_a_file_being_saved(home: Path, router: Router) -> None:
+    """`bhoga apply` handed to bhogad (`apply_model`) meets the editor's truncated config: it refuses with one line
+    (HermesConfigBusyError), writes nothing, and the editor's bytes are exactly what the file then holds; on the
+    settled file it writes."""
+    path = write_hermes(home, "openai-codex", "gpt-5.5")
+    mine = path.read_bytes() + FILLER.encode()
+    flipper = Flipper(router)
+    config = DaemonConfig()
+    with path.open("wb") as editor, pytest.raises(HermesConfigBusyError, match="empty"):
+        try:
+            apply_model(flipper, config, "gpt-5.5", dry_run=False, aux=False)
+        finally:
+            editor.write(mine)
+    assert path.read_bytes() == mine
+    _age(path)
+    assert apply_model(flipper, config, "gpt-5.5", dry_run=False, aux=False).changed is True
+    assert hermes_route(home)[0] == "openai-api" and FILLER in path.read_text()
     router.close()
