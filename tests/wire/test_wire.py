@@ -173,8 +173,8 @@ def test_read_answer_skips_owed_lines_and_keeps_what_follows() -> None:
 
 def test_local_status_has_the_daemon_status_shape(home: Path) -> None:
     """Without a daemon the CLI builds the same StatusAnswer (daemon: null), so one renderer serves both."""
-    status = _local_status()
-    assert isinstance(status, StatusAnswer) and status.daemon is None
+    status, failed = _local_status()
+    assert isinstance(status, StatusAnswer) and status.daemon is None and failed == ()
     obj = json.loads(encode_response(status))
     assert set(obj) == {"ok", "quotas", "hermes", "routes", "paused", "daemon", "policy"}
     assert set(obj["hermes"]) == {"path", "provider", "model", "last_pass", "pinned", "pinned_since", "problem"}
