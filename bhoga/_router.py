@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bhoga._model import ProviderQuota, RouterRecommendation
     from bhoga._pace import Pace
     from bhoga._quickrank import QuickView, QuotaIndex
+    from bhoga._turnlog import TurnLogWriter
     from bhoga._value import Economics
 
 log = _lazy.logger(__name__)
@@ -61,6 +62,9 @@ class Router(_TurnQueue, _StateWrites):
         owner: whether this Router's discovery may conclude that a credential is absent (DESIGN §8.1). bhogad
             passes True; None (default) means "only while no bhogad answers", so a process that merely lacks a
             key (a shell without OPENAI_API_KEY) never erases the daemon's knowledge that the key exists.
+        log_turns: write each successful turn (time, model, provider) to the turn log beside the state file, for
+            `bhoga simulate` (`bhoga._turnlog`). bhogad passes True; it needs `daemon=False`, since a Router that
+            forwards its turns to bhogad would log them a second time.
     """
 
     def __init__(
@@ -74,11 +78,14 @@ class Router(_TurnQueue, _StateWrites):
         max_queue: int = 10_000,
         owner: bool | None = None,
         prices: Mapping[str, float] | None = None,
+        log_turns: bool = False,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
         if not 0 <= reserve < 1:
             raise ValueError(f"reserve must be a fraction from 0 to 1, got {reserve!r}")
+        if log_turns and daemon is not False:
+            raise ValueError("log_turns needs daemon=False: bhogad logs the turns a Router forwards to it")
         # A Router's edges (the state and history files, its threads) load when one is built, not with
         # `import bhoga`: a harness imports bhoga at start-up, often well before it routes anything.
         import threading  # noqa: PLC0415
@@ -103,6 +110,12 @@ class Router(_TurnQueue, _StateWrites):
         self._store = StateStore(Path(state_path) if state_path else _paths.state_path())
         self._history = HistoryStore(history_path(self._store.path))
         self._recorder = Recorder()
+        self._turn_log: TurnLogWriter | None = None
+        if log_turns:
+            from bhoga._turnlog import TurnLogWriter, turnlog_path  # noqa: PLC0415 - bhogad's Router only
+
+            self._turn_log = TurnLogWriter(turnlog_path(self._store.path))
+        self._last_log = 0.0
         self._count = TurnCount()
         """Turns routed since each subscription was last read (guarded by `_lock`): Copilot is read every 15 min."""
         self._history_cache: tuple[float, dict[tuple[str, str], list[Point]]] | None = None
@@ -219,9 +232,10 @@ class Router(_TurnQueue, _StateWrites):
     # -- writing ---------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Process every queued turn and write the state file now."""
+        """Process every queued turn and write the state file (and the turn log, if this Router keeps it) now."""
         self.sync()
         self._save()
+        self._write_turn_log()
 
     def close(self) -> None:
         """Stop the worker, process what is queued and save the state."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from bhoga import _lazy
 from bhoga._model import ESTIMATE, Observation
 from bhoga._providers import PROVIDERS, Kind
+from bhoga.errors import BhogaError
 
 # Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.
 TYPE_CHECKING = False
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from bhoga._client import DaemonClient
     from bhoga._turncount import TurnCount
+    from bhoga._turnlog import TurnLogWriter
 
 log = _lazy.logger(__name__)
 
@@ -41,7 +43,7 @@ class _Batch:
         self.newest = newest
 
 
-_SAVE_EVERY = 1.0  # seconds between state writes while turns keep arriving
+_SAVE_EVERY = 1.0  # seconds between state (and turn log) writes while turns keep arriving
 _BATCH_WINDOW = 0.005
 
 
@@ -65,6 +67,8 @@ class _TurnQueue:
     _count: TurnCount
     _asked: dict[str, float]
     _gen: int
+    _turn_log: TurnLogWriter | None
+    _last_log: float
 
     if TYPE_CHECKING:
 
@@ -171,6 +175,8 @@ class _TurnQueue:
                 turns.append(item)
                 singles.append(item)
         self.processed_turns += taken + len(singles)
+        if self._turn_log is not None:
+            self._turn_log.add_drained(singles, counts)
         counted, in_use_changed = self._count_turns(singles, counts)
         batch: list[Observation] = []
         for turn in _newest_per_kind(turns):
@@ -224,6 +230,17 @@ class _TurnQueue:
                 self._gen += 1  # the models in use changed: policy "value" ranks anew
         return {pid for pid, _m, _n in routed}, bool(new)
 
+    def _write_turn_log(self) -> None:
+        if self._turn_log is None:
+            return
+        self._last_log = time.monotonic()
+        try:
+            self._turn_log.write()
+        except BhogaError as e:
+            if str(e) not in self._warned:  # said once: the same refusal comes at every write
+                self._warned.add(str(e))
+                log.warning("%s", e)
+
     def _estimates(self, pids: set[str]) -> list[Observation]:
         now = datetime.now(UTC)
         with self._lock:
@@ -232,7 +249,8 @@ class _TurnQueue:
 
     def _work(self) -> None:
         while not self._stop:
-            self._wake.wait(timeout=_SAVE_EVERY if self._dirty else None)
+            logging_turns = self._turn_log is not None and self._turn_log.pending()
+            self._wake.wait(timeout=_SAVE_EVERY if self._dirty or logging_turns else None)
             if len(self._turns) > 1 and not self._stop:
                 # Under a flood, gather a few milliseconds of turns first: one larger batch coalesces better and
                 # takes the interpreter lock from the producers less often.
@@ -243,6 +261,8 @@ class _TurnQueue:
                     self._drain()
                 if self._dirty and time.monotonic() - self._last_save >= _SAVE_EVERY:
                     self._save()
+                if self._turn_log is not None and time.monotonic() - self._last_log >= _SAVE_EVERY:
+                    self._write_turn_log()  # batched like the state save: never a file write per turn
                 if self._daemon_asks and self._daemon is not None:
                     self._refresh_daemon_answers()
             except Exception:

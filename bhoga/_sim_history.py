@@ -1,7 +1,10 @@
 """A demand trace rebuilt from the user's recorded window history, for `bhoga simulate` without `--trace`.
 
-What the history holds is how full each window was over time, not the requests themselves, so the trace is an
-estimate, and `bhoga simulate` says so:
+With bhogad's turn log (`bhoga._turnlog`) covering the period, `trace_from_turns` takes the logged turns as the
+requests: the real model mix, turns served by metered APIs included. The windows are rebuilt from the history
+either way, and a logged turn costs each subscription what its short window gained over the turns logged on it
+(weighted by the learned turn costs of `bhoga._turncount` where known, so an Opus turn still costs more than a
+Sonnet one). Without the log, `trace_from_history` estimates the requests from the history alone:
 
 - Unit: one point of each subscription's shortest account-wide window (its capacity is 100 units). Another
   window's capacity is 100 × (points the short window gained) / (points it gained) over the same period, or
@@ -16,17 +19,23 @@ estimate, and `bhoga simulate` says so:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bhoga._history import Point
 from bhoga._model import ANY_MODEL, ProviderQuota
 from bhoga._pace import current_cycle
 from bhoga._providers import PROVIDERS, Kind
+from bhoga._record import record, replace
 from bhoga._sim_trace import Metered, Subscription, Trace, Window
+from bhoga._turnlog import LoggedTurn
+from bhoga._values import human_duration
 from bhoga.errors import BhogaError
 
-__all__ = ["DEMAND_MODEL", "trace_from_history"]
+# (pid, window key) → (when learned, {model: percent of the window per turn}), as `bhoga._inuse` keeps them.
+Costs = Mapping[tuple[str, str], tuple[float, Mapping[str, float]]]
+
+__all__ = ["DEMAND_MODEL", "trace_from_history", "trace_from_turns"]
 
 DEMAND_MODEL = {"claude_code": "claude-sonnet-4-6", "openai-codex": "gpt-5.4", "github-copilot": "claude-sonnet-4-6"}
 _PRICES = {
@@ -52,15 +61,21 @@ def _first_reset_min(resets_at: datetime | None, minutes: int, start: datetime) 
     return offset.total_seconds() / 60 or float(minutes)
 
 
-def trace_from_history(
-    quotas: Sequence[ProviderQuota],
-    history: Mapping[tuple[str, str], Sequence[Point]],
-    now: datetime,
-    days: float,
-) -> Trace:
-    """The trace of the last `days` days; `BhogaError` when the history has nothing to replay."""
-    start = now - timedelta(days=days)
+@record
+class _Rebuilt:
+    """The subscriptions rebuilt from the history, each one's short window and the points it gained, and the
+    estimated requests (one a point gained)."""
+
+    subs: tuple[Subscription, ...]
+    gained: tuple[tuple[str, str, float], ...]
+    estimate: tuple[tuple[float, str], ...]
+
+
+def _rebuild(
+    quotas: Sequence[ProviderQuota], history: Mapping[tuple[str, str], Sequence[Point]], start: datetime
+) -> _Rebuilt:
     subs: list[Subscription] = []
+    gained: list[tuple[str, str, float]] = []
     requests: list[tuple[float, str]] = []
     for q in quotas:
         prov = PROVIDERS.get(q.provider_id)
@@ -72,6 +87,7 @@ def trace_from_history(
         if len(short_pts) < 2:
             continue
         s_gain = _gained(short_pts)
+        gained.append((q.provider_id, short.key, s_gain))
         windows = []
         for w in q.windows:
             pts = [p for p in history.get((q.provider_id, w.key), ()) if p.at >= start]
@@ -93,23 +109,87 @@ def trace_from_history(
             span = (b.at - a.at).total_seconds()
             base = (a.at - start).total_seconds()
             requests.extend((base + span * (i + 1) / (n + 1), model) for i in range(max(0, n)))
-    if not requests:
+    return _Rebuilt(tuple(subs), tuple(gained), tuple(sorted(requests)))
+
+
+def _metered(quotas: Sequence[ProviderQuota], served: Collection[str] = ()) -> tuple[Metered, ...]:
+    """The metered APIs with a credential now, or that served a logged turn, at list-like prices."""
+    pids = [q.provider_id for q in quotas if q.credential] + list(served)
+    return tuple(
+        Metered(pid, _PRICES.get(pid, (("*", 0.05),)))
+        for pid in dict.fromkeys(pids)
+        if pid in PROVIDERS and PROVIDERS[pid].kind is Kind.METERED
+    )
+
+
+def trace_from_history(
+    quotas: Sequence[ProviderQuota],
+    history: Mapping[tuple[str, str], Sequence[Point]],
+    now: datetime,
+    days: float,
+) -> Trace:
+    """The trace of the last `days` days, its demand estimated from the history; `BhogaError` when the history
+    has nothing to replay."""
+    start = now - timedelta(days=days)
+    rebuilt = _rebuild(quotas, history, start)
+    if not rebuilt.estimate:
         raise BhogaError(
             f"no recorded use in the last {days:g} days to replay; bhoga records window history while bhogad "
             "(or any Router) runs — or pass --trace FILE"
         )
-    metered = tuple(
-        Metered(q.provider_id, _PRICES.get(q.provider_id, (("*", 0.05),)))
-        for q in quotas
-        if q.provider_id in PROVIDERS and PROVIDERS[q.provider_id].kind is Kind.METERED and q.credential
-    )
-    requests.sort()
     return Trace(
         "recorded history",
         start,
         days,
-        tuple(subs),
-        metered,
-        tuple(requests),
+        rebuilt.subs,
+        _metered(quotas),
+        rebuilt.estimate,
         "rebuilt from the window history: demand that went to metered APIs is not in it",
     )
+
+
+def _costs(
+    pid: str, key: str, gain: float, turns: Sequence[LoggedTurn], learned: Costs
+) -> tuple[tuple[str, float], ...]:
+    """What a turn of each model costs subscription `pid` in units of its short window `key`: the learned costs'
+    ratios (1 where unknown), scaled so that the turns logged on it cost what the window gained."""
+    weights = {m: c for m, c in learned.get((pid, key), (0.0, {}))[1].items() if c > 0}
+    default = sum(weights.values()) / len(weights) if weights else 1.0
+    models = {t.model for t in turns}
+    mine = sum(t.n * weights.get(t.model, default) for t in turns if t.pid == pid)
+    scale = gain / mine if gain > 0 and mine > 0 else 1.0
+    table = {m.lower(): weights.get(m, default) * scale for m in models}
+    return (("*", default * scale), *sorted(table.items()))
+
+
+def trace_from_turns(
+    quotas: Sequence[ProviderQuota],
+    history: Mapping[tuple[str, str], Sequence[Point]],
+    turns: Sequence[LoggedTurn],
+    since: float,
+    now: datetime,
+    days: float,
+    learned: Costs | None = None,
+) -> Trace | None:
+    """The trace of the last `days` days (or of the part of them the log covers: it is complete from `since`,
+    epoch seconds) with the logged `turns` as its requests; None when no turn was logged in it."""
+    start = max(now - timedelta(days=days), datetime.fromtimestamp(since, now.tzinfo))
+    t0 = start.timestamp()
+    mine = [t for t in turns if t0 <= t.at <= now.timestamp()]
+    if not mine:
+        return None
+    requests = sorted((t.at - t0 + (i + 0.5) / t.n, t.model) for t in mine for i in range(t.n))
+    rebuilt = _rebuild(quotas, history, start)
+    subs = tuple(
+        replace(s, cost=_costs(pid, key, gain, mine, learned or {}))
+        for s in rebuilt.subs
+        for pid, key, gain in rebuilt.gained
+        if pid == s.pid
+    )
+    metered = {t.pid for t in mine if PROVIDERS[t.pid].kind is Kind.METERED}
+    paid = sum(t.n for t in mine if t.pid in metered)
+    covered = (now - start).total_seconds() / 86400
+    note = f"demand: {len(requests):,} logged turns" + (f", {paid:,} of them served by metered APIs" if paid else "")
+    if covered < days - 1e-6:
+        note += f"; the turn log begins {human_duration(now - start)} ago, so only that is replayed"
+    return Trace("recorded turns", start, covered, subs, _metered(quotas, sorted(metered)), tuple(requests), note)

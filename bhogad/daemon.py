@@ -80,11 +80,13 @@ class Daemon:
     ) -> None:
         self.config = config
         self.config_path = config_path
-        # Tests hand in a Router they keep across daemons; bhogad makes the owner of this machine's state.
+        # Tests hand in a Router they keep across daemons; bhogad makes the owner of this machine's state, and the
+        # only writer of the turn log: every turn told to bhoga reaches it once (a harness's Router forwards).
         self.router = router or Router(
             eager=False,
             daemon=False,
             owner=True,
+            log_turns=True,
             reserve=config.reserve,
             policy=config.policy,
             prices=dict(config.prices),

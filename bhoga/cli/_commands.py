@@ -20,9 +20,12 @@ from bhoga.errors import BhogaError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from bhoga._protocol import Request
     from bhoga._responses import ApplyAnswer, Response, StatusAnswer
     from bhoga._router import Router
+    from bhoga._sim_trace import Trace
 
 __all__ = ["run"]
 
@@ -402,19 +405,46 @@ def _pause(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_trace(days: float, now: datetime) -> Trace:
+    """The user's own demand: bhogad's turn log where it covers the period, else the estimate from the window
+    history. A turn log that cannot be read is one line, and the estimate is used."""
+    from bhoga._sim_history import trace_from_history, trace_from_turns  # noqa: PLC0415
+    from bhoga._state import StateStore  # noqa: PLC0415
+    from bhoga._turnlog import TurnLog, TurnLogStore, turnlog_path  # noqa: PLC0415
+
+    path = turnlog_path(_paths.state_path())
+    try:
+        turns = TurnLogStore(path).load(now.timestamp())
+    except BhogaError as exc:
+        print(f"note: {exc}; estimating the demand from the window history", file=sys.stderr)
+        turns = TurnLog(None, ())
+    if turns.damaged:
+        print(f"note: turn log {path}: {turns.damaged} damaged line(s) skipped", file=sys.stderr)
+    with _local_router() as router:
+        quotas, history = router.snapshot(), router.history()
+        try:
+            learned = StateStore(_paths.state_path()).load_all()[1].costs
+        except BhogaError:
+            learned = {}
+    if turns.since is not None:
+        trace = trace_from_turns(quotas, history, turns.turns, turns.since, now, days, learned)
+        if trace is not None:
+            return trace
+    return trace_from_history(quotas, history, now, days)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from bhoga._sim_trace import load_trace  # noqa: PLC0415
     from bhoga._simulate import Result, fmt_table, policy_names, simulate, verdict  # noqa: PLC0415
 
+    demand = "trace"
     if args.trace is not None:
         trace = load_trace(args.trace)
     else:
-        from bhoga._sim_history import trace_from_history  # noqa: PLC0415
-
-        with _local_router() as router:
-            trace = trace_from_history(router.snapshot(), router.history(), datetime.now(UTC), args.days)
+        trace = _recorded_trace(args.days, datetime.now(UTC))
+        demand = "logged" if trace.name == "recorded turns" else "estimate"
     from bhoga._settings import load_policy  # noqa: PLC0415
 
     rules = load_policy()  # the user's reserve, margin and models, as bhogad would apply them (DESIGN §8.3)
@@ -436,6 +466,7 @@ def _simulate(args: argparse.Namespace) -> int:
         _print_json(
             {
                 "trace": trace.name,
+                "demand": demand,
                 "requests": len(trace.requests),
                 "policy": rules.policy,
                 "results": [

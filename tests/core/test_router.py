@@ -359,3 +359,29 @@ def test_a_router_whose_daemon_went_away_answers_locally_and_finds_it_again(tmp_
     finally:
         hook_on = False
         daemon.kill()
+
+
+def test_only_a_router_that_never_forwards_may_keep_the_turn_log(tmp_path: Path) -> None:
+    """`log_turns=True` without `daemon=False` is a ValueError: a forwarding Router's turns are bhogad's to log."""
+    with pytest.raises(ValueError, match="daemon=False"):
+        Router(state_path=tmp_path / "state.json", eager=False, log_turns=True)
+
+
+def test_a_router_keeping_the_turn_log_writes_served_turns_and_a_plain_one_writes_none(tmp_path: Path) -> None:
+    """bhogad's kind of Router logs its 2xx turns at the next write (a 429 is not logged); a library Router with
+    no daemon, told the same turns, writes no turn log at all."""
+    from bhoga._turnlog import TurnLogStore, turnlog_path
+
+    plain = Router(state_path=tmp_path / "plain.json", eager=False, daemon=False)
+    logging_router = Router(state_path=tmp_path / "state.json", eager=False, daemon=False, log_turns=True)
+    for r in (plain, logging_router):
+        r.record_turn("claude_code", "claude-opus-4-6", 10, 10, None, 200)
+        r.record_turn("anthropic_api", "claude-sonnet-4-6", 10, 10, None, 200)
+        r.record_turn("anthropic_api", "claude-sonnet-4-6", 10, 10, None, 429)
+        r.close()
+    assert not turnlog_path(tmp_path / "plain.json").exists()
+    got = TurnLogStore(turnlog_path(tmp_path / "state.json")).load()
+    assert sorted((t.pid, t.model, t.n) for t in got.turns) == [
+        ("anthropic_api", "claude-sonnet-4-6", 1),
+        ("claude_code", "claude-opus-4-6", 1),
+    ]

@@ -14,10 +14,12 @@ import pytest
 
 from bhoga._history import HistoryStore, Point, history_path
 from bhoga._model import ProviderQuota, QuotaWindow
+from bhoga._sim_history import trace_from_turns
 from bhoga._sim_optimum import first_stretch, optimum
 from bhoga._sim_trace import TraceError, load_trace, parse_trace
 from bhoga._simulate import simulate, verdict
 from bhoga._state import StateStore
+from bhoga._turnlog import LoggedTurn, TurnLogStore, turnlog_path
 
 SONNET = "claude-sonnet-4"
 
@@ -200,7 +202,7 @@ def test_cli_simulates_the_recorded_history(home: Path, monkeypatch: pytest.Monk
     out = _bhoga("simulate", "--days", "1", "--policy", "headroom", "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["trace"] == "recorded history"
+    assert doc["trace"] == "recorded history" and doc["demand"] == "estimate"
     assert doc["requests"] == 30
     assert _bhoga("simulate", "--days", "9").returncode == 2
 
@@ -300,3 +302,86 @@ def test_cli_simulate_marks_your_policy_and_says_what_would_have_done_better(tmp
     assert "* your policy, headroom: $6.00" in out.stdout and 'policy = "value" in bhogad.toml' in out.stdout
     doc = json.loads(_bhoga("simulate", "--trace", str(path), "--json").stdout)
     assert doc["policy"] == "headroom"
+
+
+OPUS = "claude-opus-4-6"
+
+
+def _claude_hour(now: datetime) -> tuple[list[ProviderQuota], dict[tuple[str, str], list[Point]]]:
+    """Claude Code's 5 h window, 30 points gained over the last hour."""
+    resets = now + timedelta(hours=2)
+    w = QuotaWindow("burst", 40.0, resets, 300, "*", now, "oauth")
+    pts = [Point(now - timedelta(minutes=m), 40.0 - m / 2, resets) for m in (60, 40, 20, 0)]
+    return [ProviderQuota("claude_code", windows=(w,), credential=True)], {("claude_code", "burst"): pts}
+
+
+def _mix(now: datetime) -> list[LoggedTurn]:
+    """20 Opus and 10 Sonnet turns on Claude Code, 5 Sonnet turns paid on the Anthropic API, in the last hour."""
+    t = now.timestamp()
+    return [
+        LoggedTurn(t - 3000, "claude_code", OPUS, 20),
+        LoggedTurn(t - 2000, "claude_code", SONNET, 10),
+        LoggedTurn(t - 1000, "anthropic_api", SONNET, 5),
+    ]
+
+
+def test_logged_turns_are_the_requests_with_the_real_mix_and_cost_what_the_window_gained() -> None:
+    """35 requests (5 served by a metered API, which is offered though no credential is known now); an Opus turn
+    costs three Sonnet turns (the learned costs' ratio) and together they cost the 30 points gained."""
+    now = datetime.now(UTC)
+    quotas, history = _claude_hour(now)
+    learned = {("claude_code", "burst"): (now.timestamp(), {OPUS: 3.0, SONNET: 1.0})}
+    t = trace_from_turns(quotas, history, _mix(now), now.timestamp() - 30 * 86400, now, 1, learned)
+    assert t is not None and t.name == "recorded turns" and t.days == 1
+    assert len(t.requests) == 35 and sum(1 for _, m in t.requests if m == OPUS) == 20
+    assert [m.pid for m in t.metered] == ["anthropic_api"]
+    cost = dict(t.subscriptions[0].cost)
+    assert cost[OPUS] == pytest.approx(3 * cost[SONNET])
+    assert 20 * cost[OPUS] + 10 * cost[SONNET] == pytest.approx(30.0)
+    assert t.description == "demand: 35 logged turns, 5 of them served by metered APIs"
+
+
+def test_a_turn_log_younger_than_the_period_replays_only_what_it_covers() -> None:
+    """A log complete only from 2 hours ago: the trace starts there and says so; no turn in it gives None."""
+    now = datetime.now(UTC)
+    quotas, history = _claude_hour(now)
+    t = trace_from_turns(quotas, history, _mix(now), now.timestamp() - 7200, now, 7)
+    assert t is not None and t.days == pytest.approx(2 / 24)
+    assert t.start == now - timedelta(hours=2) and "the turn log begins 2h ago" in t.description
+    assert trace_from_turns(quotas, history, [], now.timestamp() - 7200, now, 7) is None
+
+
+def _recorded(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    now = datetime.now(UTC)
+    state = home / "state.json"
+    monkeypatch.setenv("BHOGA_STATE", str(state))
+    quotas, history = _claude_hour(now)
+    StateStore(state).merge_and_save({q.provider_id: q for q in quotas})
+    HistoryStore(history_path(state)).append((pid, key, p) for (pid, key), pts in history.items() for p in pts)
+    return state
+
+
+def test_cli_simulate_replays_the_turn_log_and_says_so(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With bhogad's turn log, `bhoga simulate` replays the 35 logged turns, not the 30 estimated ones, and its
+    output names the demand it used."""
+    state = _recorded(home, monkeypatch)
+    now = datetime.now(UTC)
+    TurnLogStore(turnlog_path(state)).append(_mix(now), since=now.timestamp() - 30 * 86400)
+    out = _bhoga("simulate", "--days", "1", "--policy", "headroom", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert (doc["trace"], doc["demand"], doc["requests"]) == ("recorded turns", "logged", 35)
+    text = _bhoga("simulate", "--days", "1", "--policy", "headroom")
+    assert "demand: 35 logged turns, 5 of them served by metered APIs" in text.stdout
+
+
+def test_cli_simulate_with_an_unusable_turn_log_says_so_in_one_line_and_estimates(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO where the turn log belongs: one note on stderr, the estimate from the history, exit 0."""
+    state = _recorded(home, monkeypatch)
+    os.mkfifo(turnlog_path(state))
+    out = _bhoga("simulate", "--days", "1", "--policy", "headroom", "--json")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("\n") == 1 and "FIFO" in out.stderr
+    assert json.loads(out.stdout)["demand"] == "estimate"
