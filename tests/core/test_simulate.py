@@ -363,7 +363,7 @@ def _recorded(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_cli_simulate_replays_the_turn_log_and_says_so(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With bhogad's turn log, `bhoga simulate` replays the 35 logged turns, not the 30 estimated ones, and its
-    output names the demand it used."""
+    output names the demand it used; a damaged line costs one note and nothing else."""
     state = _recorded(home, monkeypatch)
     now = datetime.now(UTC)
     TurnLogStore(turnlog_path(state)).append(_mix(now), since=now.timestamp() - 30 * 86400)
@@ -373,6 +373,11 @@ def test_cli_simulate_replays_the_turn_log_and_says_so(home: Path, monkeypatch: 
     assert (doc["trace"], doc["demand"], doc["requests"]) == ("recorded turns", "logged", 35)
     text = _bhoga("simulate", "--days", "1", "--policy", "headroom")
     assert "demand: 35 logged turns, 5 of them served by metered APIs" in text.stdout
+    with turnlog_path(state).open("a") as f:
+        f.write("garbage\n")
+    damaged = _bhoga("simulate", "--days", "1", "--policy", "headroom", "--json")
+    assert damaged.returncode == 0 and json.loads(damaged.stdout)["requests"] == 35
+    assert damaged.stderr.count("\n") == 1 and "1 damaged line(s) skipped" in damaged.stderr
 
 
 def test_cli_simulate_with_an_unusable_turn_log_says_so_in_one_line_and_estimates(
