@@ -81,14 +81,15 @@ def turnlog_path(state_path: Path) -> Path:
 
 
 def _line(t: LoggedTurn) -> str:
-    doc: dict[str, object] = {"t": round(t.at), "p": t.pid, "m": t.model}
+    # Whole seconds, rounded down like `since`: a turn is never logged before the moment the log is complete from.
+    doc: dict[str, object] = {"t": math.floor(t.at), "p": t.pid, "m": t.model}
     if t.n != 1:
         doc["n"] = t.n
     return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
 def _header(since: float) -> str:
-    return json.dumps({"since": round(since)}) + "\n"
+    return json.dumps({"since": math.floor(since)}) + "\n"
 
 
 def _loggable(model: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def test_turnlog_path_is_beside_the_state_file(tmp_path: Path) -> None:
 
 
 def test_appended_turns_read_back_oldest_first_complete_from_when_the_writer_began(tmp_path: Path) -> None:
-    """Two appends come back in time order with their counts; the log is complete from the `since` it began."""
+    """Two appends come back in time order with their counts; the log is complete from the `since` it began,
+    rounded down as turn times are (a turn in the writer's first second is never before it)."""
     store = TurnLogStore(tmp_path / "state-turns.jsonl")
     now = time.time()
     store.append([LoggedTurn(now - 50, "claude_code", OPUS, 3)], since=now - 100)
@@ -42,8 +44,18 @@ def test_appended_turns_read_back_oldest_first_complete_from_when_the_writer_beg
         ("claude_code", OPUS, 3),
         ("claude_code", SONNET, 1),
     ]
-    assert got.since == pytest.approx(now - 100, abs=1) and got.damaged == 0
+    assert got.since == math.floor(now - 100) and got.damaged == 0
     assert os.stat(store.path).st_mode & 0o777 == 0o600
+
+
+def test_a_turn_in_the_writers_first_second_is_not_before_the_log_began(tmp_path: Path) -> None:
+    """The writer began at x.6 and a turn came at x.2 of the same second: both are stored as x, so the turn is
+    inside the part the log is complete for (a replay starting at `since` keeps it)."""
+    store = TurnLogStore(tmp_path / "t.jsonl")
+    x = math.floor(time.time()) - 10
+    store.append([LoggedTurn(x + 0.2, "claude_code", OPUS)], since=x + 0.6)
+    got = store.load()
+    assert got.since == got.turns[0].at == x
 
 
 def test_turns_older_than_a_week_are_not_read_and_the_log_is_complete_only_from_then(tmp_path: Path) -> None:
@@ -52,7 +64,7 @@ def test_turns_older_than_a_week_are_not_read_and_the_log_is_complete_only_from_
     now = time.time()
     store.append([LoggedTurn(now - 8 * 86400, "claude_code", OPUS), LoggedTurn(now - 60, "claude_code", OPUS)])
     got = store.load(now)
-    assert [t.at for t in got.turns] == [float(round(now - 60))]
+    assert [t.at for t in got.turns] == [float(math.floor(now - 60))]
     assert got.since == pytest.approx(now - KEEP_SECONDS)
 
 
@@ -79,7 +91,7 @@ def test_a_flood_cannot_grow_the_file_past_its_bounds(tmp_path: Path) -> None:
         assert store.path.stat().st_size <= MAX_BYTES
     got = store.load(now)
     assert 0 < len(got.turns) <= MAX_ENTRIES < total
-    assert got.turns[-1].at == float(round(now - 200_000 + 3 * 50_000 + 49_999))
+    assert got.turns[-1].at == float(math.floor(now - 200_000 + 3 * 50_000 + 49_999))
     assert got.since == got.turns[0].at
 
 
