@@ -6,4 +6,6 @@ from bhoga.cli import main
 
 __all__: list[str] = []
 
-raise SystemExit(main())
+# Only when run: importing this module must not run a command.
+if __name__ == "__main__":
+    raise SystemExit(main())

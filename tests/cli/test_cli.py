@@ -273,3 +273,16 @@ def test_status_warns_when_hermes_would_bill_the_api_key_for_claude_code(home: P
     assert "FAKE-caveat" not in warned.stdout + warned.stderr
     quiet = bhoga("status")
     assert "CLAUDE_CODE_OAUTH_TOKEN" not in quiet.stdout
+
+
+def test_importing_the_main_modules_runs_nothing(home: Path) -> None:
+    """`import bhogad.__main__` (as `python -X importtime` does) starts no daemon and `import bhoga.__main__` runs no
+    command, while `python -m` still runs both."""
+    code = "import bhogad.__main__, bhoga.__main__"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert not (home / ".cache" / "bhoga").exists()
+    assert not any(Path(os.environ["XDG_RUNTIME_DIR"]).iterdir())
+    for name in ("bhoga", "bhogad"):
+        run = subprocess.run([sys.executable, "-m", name, "--version"], capture_output=True, text=True, timeout=30)
+        assert run.stdout.strip() == f"{name} {bhoga_version}", run.stderr
