@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from bhoga._model import ProviderQuota, RouterRecommendation
     from bhoga._pace import Pace
     from bhoga._quickrank import QuickView, QuotaIndex
-    from bhoga._turnlog import TurnLogWriter
+    from bhoga._turnlog_writer import TurnLogWriter
     from bhoga._value import Economics
 
 log = _lazy.logger(__name__)
@@ -112,7 +112,8 @@ class Router(_TurnQueue, _StateWrites):
         self._recorder = Recorder()
         self._turn_log: TurnLogWriter | None = None
         if log_turns:
-            from bhoga._turnlog import TurnLogWriter, turnlog_path  # noqa: PLC0415 - bhogad's Router only
+            from bhoga._turnlog import turnlog_path  # noqa: PLC0415 - bhogad's Router only
+            from bhoga._turnlog_writer import TurnLogWriter  # noqa: PLC0415
 
             self._turn_log = TurnLogWriter(turnlog_path(self._store.path))
         self._last_log = 0.0
@@ -248,7 +249,9 @@ class Router(_TurnQueue, _StateWrites):
         if self._clock_started:
             self._clock.join(timeout=5)
         self._drop_fast()  # no clock thread any more: a closed Router's answers are checked against the clock
-        self.flush()
+        self.sync()
+        self._save()
+        self._write_turn_log(last=True)  # the turn log's last beat dates the stop
         if self._daemon is not None:
             self._daemon.flush(timeout=0.5)  # the client is the process's, shared with other Routers: kept open
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from bhoga._client import DaemonClient
     from bhoga._turncount import TurnCount
-    from bhoga._turnlog import TurnLogWriter
+    from bhoga._turnlog_writer import TurnLogWriter
 
 log = _lazy.logger(__name__)
 
@@ -230,12 +230,12 @@ class _TurnQueue:
                 self._gen += 1  # the models in use changed: policy "value" ranks anew
         return {pid for pid, _m, _n in routed}, bool(new)
 
-    def _write_turn_log(self) -> None:
+    def _write_turn_log(self, *, last: bool = False) -> None:
         if self._turn_log is None:
             return
         self._last_log = time.monotonic()
         try:
-            self._turn_log.write()
+            self._turn_log.write(last=last)
         except BhogaError as e:
             if str(e) not in self._warned:  # said once: the same refusal comes at every write
                 self._warned.add(str(e))
@@ -249,8 +249,9 @@ class _TurnQueue:
 
     def _work(self) -> None:
         while not self._stop:
-            logging_turns = self._turn_log is not None and self._turn_log.pending()
-            self._wake.wait(timeout=_SAVE_EVERY if self._dirty or logging_turns else None)
+            busy = self._dirty or (self._turn_log is not None and self._turn_log.pending())
+            # A Router that logs turns wakes now and then even when idle: the log's heartbeat (`bhoga._turnlog`).
+            self._wake.wait(timeout=_SAVE_EVERY if busy else None if self._turn_log is None else self._turn_log.WAKE)
             if len(self._turns) > 1 and not self._stop:
                 # Under a flood, gather a few milliseconds of turns first: one larger batch coalesces better and
                 # takes the interpreter lock from the producers less often.

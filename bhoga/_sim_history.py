@@ -170,9 +170,11 @@ def trace_from_turns(
     now: datetime,
     days: float,
     learned: Costs | None = None,
+    gaps: Sequence[tuple[float, float]] = (),
 ) -> Trace | None:
     """The trace of the last `days` days (or of the part of them the log covers: it is complete from `since`,
-    epoch seconds) with the logged `turns` as its requests; None when no turn was logged in it."""
+    epoch seconds) with the logged `turns` as its requests; None when no turn was logged in it. `gaps` are the
+    stretches the log has no record of (`TurnLog.gaps`): they are replayed as idle, and the note says how long."""
     start = max(now - timedelta(days=days), datetime.fromtimestamp(since, now.tzinfo))
     t0 = start.timestamp()
     mine = [t for t in turns if t0 <= t.at <= now.timestamp()]
@@ -192,4 +194,11 @@ def trace_from_turns(
     note = f"demand: {len(requests):,} logged turns" + (f", {paid:,} of them served by metered APIs" if paid else "")
     if covered < days - 1e-6:
         note += f"; the turn log begins {human_duration(now - start)} ago, so only that is replayed"
-    return Trace("recorded turns", start, covered, subs, _metered(quotas, sorted(metered)), tuple(requests), note)
+    dark = sum(max(0.0, min(b, now.timestamp()) - max(a, t0)) for a, b in gaps)
+    if dark >= 60:
+        note += (
+            f"; bhogad was not running (or the machine slept) for {human_duration(timedelta(seconds=dark))} of it:"
+            " no turn was logged then, so those hours replay as idle"
+        )
+    metered_apis = _metered(quotas, sorted(metered))
+    return Trace("recorded turns", start, covered, subs, metered_apis, tuple(requests), note, unlogged=dark)

@@ -85,6 +85,8 @@ class Trace:
     requests: tuple[tuple[float, str], ...]
     description: str = ""
     models: tuple[str, ...] = field(default=())
+    unlogged: float = 0.0
+    """Seconds of a recorded trace with no record of demand (bhogad was not running): replayed as idle."""
 
     def model_list(self) -> tuple[str, ...]:
         return self.models or tuple(sorted({m for _, m in self.requests}))

@@ -6,13 +6,20 @@ bhogad also processes them itself, so a log written by every Router would count 
 Router with no daemon does not log at all (its turns are its process's own business).
 
 - `LoggedTurn(at, pid, model, n)`: `n` successful turns of `model` served by `pid` in the second `at`.
-- `TurnLog(since, turns, damaged)`: what a read found; the log is complete from `since` (epoch seconds) on.
-- `TurnLogStore(path)`: `.append(turns)` and `.load(now)`; safe across processes.
-- `TurnLogWriter(path)`: the Router's buffer; `.add(...)` costs a dict update, `.write()` appends what was
-  added (the Router's worker calls it at most once a second, with the state save).
+- `TurnLog(since, turns, damaged, beats)`: what a read found; the log is complete from `since` (epoch seconds)
+  on, except in its `gaps(now)`.
+- `TurnLogStore(path)`: `.append(turns, beats=...)` and `.load(now)`; safe across processes.
+- `TurnLogWriter(path)` (`bhoga._turnlog_writer`): the Router's buffer and heartbeat.
 
-File format: `{"since": epoch}` first (written with the first turn and by every compaction), then one JSON
-object a line, `{"t": epoch, "p": pid, "m": model, "n": count}` ("n" left out when 1). Appends take an `flock`
+An idle bhogad and a stopped one both log no turn; the heartbeat tells them apart. While it logs, the writer
+appends `{"up": epoch}` at least every `BEAT_SECONDS`, so a stretch longer than `GAP_SECONDS` with no line at
+all is time bhogad was not running (or the machine slept): `bhoga simulate` says how much of the period that was
+instead of replaying it as hours nobody worked. A log written before heartbeats existed has no gaps until its first
+`up` line.
+
+File format: `{"since": epoch}` first (written with the first line and by every compaction), then one JSON
+object a line, `{"t": epoch, "p": pid, "m": model, "n": count}` ("n" left out when 1) or `{"up": epoch}`, in the
+order written. Appends take an `flock`
 on `<file>.lock` and write whole lines with one `write` on an `O_APPEND` descriptor, like the window history
 (`bhoga._history`). Past `MAX_BYTES`, or with its start more than a day past `KEEP`, the writer rewrites it
 under the lock with the last `KEEP`, at most `MAX_ENTRIES` lines and half of `MAX_BYTES`; damaged lines it finds
@@ -21,12 +28,12 @@ then are moved aside with the old file (`<name>.corrupt-<pid>`), with one warnin
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
-import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from bhoga import _files, _lazy
@@ -41,7 +48,7 @@ __all__ = [
     "LoggedTurn",
     "TurnLog",
     "TurnLogStore",
-    "TurnLogWriter",
+    "loggable",
     "turnlog_path",
 ]
 
@@ -53,6 +60,11 @@ MAX_ENTRIES = 50_000
 """Lines kept at most, the newest: a flood of turns cannot grow the file past this."""
 MAX_BYTES = 8 * 1024 * 1024
 """A file larger than this is compacted by the next writer, and read only up to this size (its newest part)."""
+BEAT_SECONDS = 900.0
+"""A logging bhogad appends an `up` line at least this often, turns or not."""
+GAP_SECONDS = 1800.0
+"""No line for longer than this (a beat's period, the writer's wake-up slack and some) is a gap in the log."""
+_MAX_BEATS = 2 * int(KEEP_SECONDS / BEAT_SECONDS)  # a week of beats, and restarts
 _MAX_MODEL = 256  # the protocol's limit of a model name
 
 
@@ -73,6 +85,16 @@ class TurnLog:
     since: float | None
     turns: tuple[LoggedTurn, ...]
     damaged: int = 0
+    beats: tuple[float, ...] = ()
+    """When the writer said it was up (epoch seconds, oldest first)."""
+
+    def gaps(self, now: float) -> tuple[tuple[float, float], ...]:
+        """The stretches, from the first beat to `now`, with no line for longer than `GAP_SECONDS`: bhogad was
+        not logging then. None before the first beat (a log from before heartbeats cannot tell)."""
+        if not self.beats:
+            return ()
+        marks = sorted({*self.beats, *(t.at for t in self.turns if t.at >= self.beats[0]), now})
+        return tuple((a, b) for a, b in itertools.pairwise(marks) if b - a > GAP_SECONDS)
 
 
 def turnlog_path(state_path: Path) -> Path:
@@ -92,7 +114,19 @@ def _header(since: float) -> str:
     return json.dumps({"since": math.floor(since)}) + "\n"
 
 
-def _loggable(model: str) -> bool:
+def _lines(turns: Iterable[LoggedTurn], beats: Iterable[float]) -> list[tuple[float, str]]:
+    """Turn and `up` lines, each with its time, oldest first."""
+    out: list[tuple[float, str]] = [(math.floor(t.at), _line(t)) for t in turns]
+    out.extend((math.floor(b), json.dumps({"up": math.floor(b)}) + "\n") for b in beats)
+    out.sort(key=_first)
+    return out
+
+
+def _first(item: tuple[float, str]) -> float:
+    return item[0]
+
+
+def loggable(model: str) -> bool:
     return 0 < len(model) <= _MAX_MODEL and model.isprintable()  # what a read takes back
 
 
@@ -100,20 +134,21 @@ def _number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
 
-def _parse(line: bytes) -> LoggedTurn | float | None:
-    """A turn, the `since` of a header line (a float), or None for a damaged line."""
+def _parse(line: bytes) -> LoggedTurn | tuple[str, float] | None:
+    """A turn, `("since", epoch)` for a header line, `("up", epoch)` for a beat, or None for a damaged line."""
     try:
         d = json.loads(line)
     except (ValueError, RecursionError):
         return None
     if not isinstance(d, dict):
         return None
-    if d.keys() == {"since"}:
-        return float(d["since"]) if _number(d["since"]) else None
+    if len(d) == 1 and d.keys() <= {"since", "up"}:
+        (tag, at), *_ = d.items()
+        return (tag, float(at)) if _number(at) else None
     t, pid, model, n = d.get("t"), d.get("p"), d.get("m"), d.get("n", 1)
     if not _number(t) or pid not in PROVIDERS or not isinstance(model, str):
         return None
-    if not _loggable(model):
+    if not loggable(model):
         return None
     if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= 10**9:
         return None
@@ -124,6 +159,7 @@ def _read(raw: bytes, whole: bool, now: float) -> TurnLog:
     """The turn log in `raw` (the whole file when `whole`, else its newest part), as of `now`."""
     since: float | None = None
     turns: list[LoggedTurn] = []
+    beats: list[float] = []
     damaged = 0
     for line in raw.split(b"\n"):
         if not line.strip():
@@ -131,13 +167,17 @@ def _read(raw: bytes, whole: bool, now: float) -> TurnLog:
         got = _parse(line)
         if got is None:
             damaged += 1
-        elif isinstance(got, float):
-            since = got if since is None else min(since, got)
-        else:
+        elif isinstance(got, LoggedTurn):
             turns.append(got)
+        elif got[0] == "up":
+            beats.append(got[1])
+        else:
+            since = got[1] if since is None else min(since, got[1])
     turns.sort(key=_at)
+    beats.sort()
     if since is None or not whole:
-        since = turns[0].at if turns else None  # no header (or its start cut off): complete from its oldest turn
+        # No header (or its start cut off): complete from its oldest line.
+        since = min([t.at for t in turns[:1]] + beats[:1], default=None)
     horizon = now - KEEP_SECONDS
     fresh = [t for t in turns if t.at >= horizon]
     kept = fresh[-MAX_ENTRIES:]
@@ -145,8 +185,8 @@ def _read(raw: bytes, whole: bool, now: float) -> TurnLog:
         since = max(since, horizon)  # only the last `KEEP_SECONDS` is kept
         if len(kept) < len(fresh):
             since = max(since, kept[0].at)  # turns dropped for the cap: complete only from the first one left
-    turns = kept
-    return TurnLog(since, tuple(turns), damaged)
+    first = since if since is not None else horizon
+    return TurnLog(since, tuple(kept), damaged, tuple(b for b in beats if b >= first)[-_MAX_BEATS:])
 
 
 def _at(t: LoggedTurn) -> float:
@@ -190,14 +230,15 @@ class TurnLogStore:
         raw, whole = self._raw()
         return _read(raw, whole, time.time() if now is None else now)
 
-    def append(self, turns: Iterable[LoggedTurn], *, since: float | None = None) -> None:
-        """Append `turns` (oldest first); compacts the file when it holds too much. Raises `StateError`.
+    def append(self, turns: Iterable[LoggedTurn], *, since: float | None = None, beats: Iterable[float] = ()) -> None:
+        """Append `turns` and the writer's `beats` (`up` lines); compacts the file when it holds too much. Raises
+        `StateError`.
 
-        A new file is complete from `since` (when its writer began to log), or else from its first turn."""
-        turns = list(turns)
-        if not turns:
+        A new file is complete from `since` (when its writer began to log), or else from its first line."""
+        lines = _lines(turns, beats)
+        if not lines:
             return
-        body = "".join(_line(t) for t in turns).encode()
+        body = "".join(text for _at, text in lines).encode()
         now = time.time()
         with _files.locked_for(self.path, "turn log"):
             fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
@@ -207,7 +248,7 @@ class TurnLogStore:
                 os.fchmod(fd, 0o600)
                 size = os.fstat(fd).st_size
                 if not size:  # a new log is complete from its first turn on
-                    body = _header(min(t.at for t in turns) if since is None else since).encode() + body
+                    body = _header(lines[0][0] if since is None else since).encode() + body
                 elif os.pread(fd, 1, size - 1) != b"\n":
                     body = b"\n" + body  # a writer died mid-line: do not glue our first line to its remains
                 os.write(fd, body)
@@ -224,11 +265,12 @@ class TurnLogStore:
         raw, whole = self._raw()
         kept = _read(raw, whole, now)
         lines = [_line(t) for t in kept.turns]
-        size, cut = 0, len(lines)
+        size, cut = len(kept.beats) * 20, len(lines)
         while cut and size + len(lines[cut - 1]) <= MAX_BYTES // 2:
             cut -= 1
             size += len(lines[cut])
         since = kept.turns[cut].at if cut else kept.since
+        beats = [b for b in kept.beats if since is None or b >= since]
         _files.remove_orphans(_files.real_path(self.path))
         if kept.damaged:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{os.getpid()}")
@@ -240,7 +282,8 @@ class TurnLogStore:
                     aside.name,
                     len(kept.turns),
                 )
-        data = (_header(since) if since is not None else "") + "".join(lines[cut:])
+        body = "".join(text for _at, text in _lines(kept.turns[cut:], beats))
+        data = (_header(since) if since is not None else "") + body
         try:
             _files.atomic_write(self.path, data.encode(), mode=0o600)
         except OSError as e:
@@ -249,51 +292,5 @@ class TurnLogStore:
 
 def _too_old(head: bytes, now: float) -> bool:
     first = _parse(head.split(b"\n", 1)[0]) if b"\n" in head else None
-    at = first.at if isinstance(first, LoggedTurn) else first
+    at = first.at if isinstance(first, LoggedTurn) else None if first is None else first[1]
     return at is not None and at < now - KEEP_SECONDS - 86400
-
-
-class TurnLogWriter:
-    """A Router's pending turns for the log: `add` in whichever thread drains the turn queue, `write` in the
-    worker (or `flush`). Turns of one second, provider and model are one line."""
-
-    def __init__(self, path: Path) -> None:
-        self.store = TurnLogStore(path)
-        self._pending: dict[tuple[int, str, str], int] = {}
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._began: float | None = time.time()
-        """When this writer began to log: a log it creates is complete from then on."""
-
-    def add(self, at: float, pid: str, model: str, n: int = 1) -> None:
-        """Note `n` successful turns of `model` on `pid` at `at` (epoch seconds)."""
-        key = (int(at), pid, model)
-        with self._lock:
-            pending = self._pending
-            if key in pending or len(pending) < MAX_ENTRIES:  # a log that cannot be written must not grow memory
-                pending[key] = pending.get(key, 0) + n
-
-    def add_drained(self, singles: Iterable[Sequence[object]], counts: Iterable[tuple[str, str, int, int]]) -> None:
-        """Note the successful turns of a drain of the Router's queue: `record_turn`'s tuples and bhogad's
-        (pid, model, status, how many). A 429 retried elsewhere is one request, logged where it was served."""
-        now = time.time()
-        for b_pid, b_model, b_status, n in counts:
-            if 200 <= b_status < 300 and _loggable(b_model):
-                self.add(now, b_pid, b_model, n)
-        for pid, model, _i, _o, _h, status, _e in singles:
-            ok = isinstance(status, int) and 200 <= status < 300 and isinstance(pid, str) and pid in PROVIDERS
-            if ok and isinstance(pid, str) and isinstance(model, str) and _loggable(model):
-                self.add(now, pid, model)
-
-    def pending(self) -> bool:
-        return bool(self._pending)
-
-    def write(self) -> None:
-        """Append what was added since the last write. Raises `StateError` (what was pending is then lost)."""
-        with self._write_lock:
-            with self._lock:
-                pending, self._pending = self._pending, {}
-            turns = [LoggedTurn(float(t), pid, model, n) for (t, pid, model), n in sorted(pending.items())]
-            if turns:
-                began, self._began = self._began, None
-                self.store.append(turns, since=began)

@@ -427,7 +427,8 @@ def _recorded_trace(days: float, now: datetime) -> Trace:
         except BhogaError:
             learned = {}
     if turns.since is not None:
-        trace = trace_from_turns(quotas, history, turns.turns, turns.since, now, days, learned)
+        gaps = turns.gaps(now.timestamp())
+        trace = trace_from_turns(quotas, history, turns.turns, turns.since, now, days, learned, gaps)
         if trace is not None:
             return trace
     return trace_from_history(quotas, history, now, days)
@@ -467,6 +468,7 @@ def _simulate(args: argparse.Namespace) -> int:
             {
                 "trace": trace.name,
                 "demand": demand,
+                "unlogged_hours": round(trace.unlogged / 3600, 2) if demand == "logged" else None,
                 "requests": len(trace.requests),
                 "policy": rules.policy,
                 "results": [

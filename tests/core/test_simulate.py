@@ -371,6 +371,7 @@ def test_cli_simulate_replays_the_turn_log_and_says_so(home: Path, monkeypatch: 
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert (doc["trace"], doc["demand"], doc["requests"]) == ("recorded turns", "logged", 35)
+    assert doc["unlogged_hours"] == 0  # a log from before heartbeats cannot tell: nothing is called missing
     text = _bhoga("simulate", "--days", "1", "--policy", "headroom")
     assert "demand: 35 logged turns, 5 of them served by metered APIs" in text.stdout
     with turnlog_path(state).open("a") as f:
@@ -390,3 +391,16 @@ def test_cli_simulate_with_an_unusable_turn_log_says_so_in_one_line_and_estimate
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("\n") == 1 and "FIFO" in out.stderr
     assert json.loads(out.stdout)["demand"] == "estimate"
+
+
+def test_cli_simulate_says_how_long_bhogad_was_not_logging(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log whose beats stop 5 hours ago (bhogad stopped): the table's first line and `--json`'s
+    `"unlogged_hours"` say those hours replay as idle, instead of passing them off as hours nobody worked."""
+    state = _recorded(home, monkeypatch)
+    now = datetime.now(UTC).timestamp()
+    beats = [now - 6 * 3600 + i * 900 for i in range(5)]  # up from 6 h ago to 5 h ago, then nothing
+    TurnLogStore(turnlog_path(state)).append(_mix(datetime.now(UTC)), since=now - 6 * 3600, beats=beats)
+    doc = json.loads(_bhoga("simulate", "--days", "1", "--policy", "headroom", "--json").stdout)
+    assert doc["demand"] == "logged" and doc["unlogged_hours"] == pytest.approx(5.0 - 3000 / 3600, abs=0.02)
+    text = _bhoga("simulate", "--days", "1", "--policy", "headroom").stdout
+    assert "bhogad was not running (or the machine slept) for 4h 10m of it" in text.splitlines()[0]

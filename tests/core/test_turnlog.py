@@ -18,7 +18,6 @@ from bhoga._turnlog import (
     MAX_ENTRIES,
     LoggedTurn,
     TurnLogStore,
-    TurnLogWriter,
     turnlog_path,
 )
 from bhoga.errors import StateError
@@ -142,27 +141,6 @@ def test_a_fifo_at_the_log_path_is_refused_in_one_line_and_left_alone(tmp_path: 
             action()
         assert "\n" not in str(err.value) and "FIFO" in str(err.value)
     assert path.is_fifo()
-
-
-def test_the_writer_folds_a_second_of_one_model_into_one_line_and_logs_only_served_turns(tmp_path: Path) -> None:
-    """`add_drained`: 2xx turns only (a 429 is not a request served), junk ignored; 500 turns of one second,
-    provider and model are one line with n=500."""
-    writer = TurnLogWriter(tmp_path / "t.jsonl")
-    singles: list[tuple[object, ...]] = [
-        ("claude_code", OPUS, 1, 2, None, 200, None),
-        ("claude_code", OPUS, 1, 2, None, 429, None),
-        ("nobody", OPUS, 0, 0, None, 200, None),
-        ("claude_code", 7, 0, 0, None, 200, None),
-        ("claude_code", "bad\nmodel", 0, 0, None, 200, None),
-    ]
-    writer.add_drained(singles, [("openai_api", "gpt-5.4", 200, 499), ("openai_api", "gpt-5.4", 429, 3)])
-    assert writer.pending()
-    writer.write()
-    assert not writer.pending()
-    got = writer.store.load()
-    got_turns = sorted((t.pid, t.model, t.n) for t in got.turns)
-    assert got_turns == [("claude_code", OPUS, 1), ("openai_api", "gpt-5.4", 499)]
-    assert writer.store.path.read_text().count("\n") == 3  # the header and two lines
 
 
 _APPENDER = """

@@ -56,3 +56,4 @@ def test_bhogad_logs_every_turn_once_whoever_sends_it(tmp_path: Path, start: lis
         ("anthropic_api", "claude-sonnet-4-6"): 1,
     }
     assert got.since is not None and got.since <= got.turns[0].at
+    assert got.beats and got.beats[-1] >= got.turns[-1].at  # its heartbeat, and a last beat dating the stop
