@@ -38,7 +38,7 @@ from . import sdnotify, targets
 from .config import DaemonConfig, load_config
 from .flip import SETTLE, Flipper, FlipResult, Outcome
 from .handler import Handler
-from .notify import Notifier, ProviderView, detect, flip_event
+from .notify import Notifier, ProviderView, detect, flip_event, provider_views
 from .ondemand import OnDemand, PassLedger
 from .pointer import forget_socket, record_socket
 from .scheduler import Periodic, ResumeDetector
@@ -297,30 +297,8 @@ class Daemon:
         if self._server is not None and self._server.subscribers:
             self._server.publish(status_event(self.handler.status()))
 
-    def _provider_views(self) -> dict[str, ProviderView]:
-        from bhoga._values import human_duration, window_label  # noqa: PLC0415
-
-        now = datetime.now(UTC)
-        views: dict[str, ProviderView] = {}
-        for q in self.router.quotas().values():
-            if q.model != "*":
-                continue
-            windows = [w for w in q.windows if w.scope == "*"] or list(q.windows)
-            detail = ""
-            if windows:
-                w = max(windows, key=lambda w: w.pct_used)
-                left = max(0.0, 100.0 - w.pct_used)
-                resets = (
-                    f", resets in {human_duration((w.resets_at - now).total_seconds())}"
-                    if w.resets_at is not None and w.resets_at > now
-                    else ""
-                )
-                detail = f"{left:.0f}% left in its {window_label(w.name, w.scope)} window{resets}"
-            views[q.provider_id] = ProviderView(str(q.status), detail)
-        return views
-
     def _notify_after(self, result: FlipResult) -> None:
-        views = self._provider_views()
+        views = provider_views(self.router.quotas().values(), datetime.now(UTC))
         events = detect(self._views, views, pinned=self.pinned_provider())
         self._views = views
         if result.outcome is Outcome.WROTE:

@@ -2,7 +2,8 @@
 
 Three parts, kept apart so the logic stays testable without a desktop:
 
-* `detect` (pure): from the provider statuses before and after a pass, the events worth a notification.
+* `detect` (pure): from the provider statuses before and after a pass (`provider_views`), the events worth a
+  notification.
 * `RateLimit` (pure, clock given): a flapping window cannot spam — one notification per event and provider in
   `COOLDOWN`, at most `BURST` in any `BURST_WINDOW`; what was held back is counted in the next one.
 * `Notifier`: delivers on one worker thread, never on the daemon's loop: `notify_command` (no shell, BHOGA_EVENT /
@@ -23,14 +24,26 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
+from bhoga._model import ProviderQuota
 from bhoga._record import record
 
 from .config import DEFAULT_NOTIFY as DEFAULT_EVENTS
 from .config import NOTIFY_EVENTS as EVENTS
 
-__all__ = ["BURST", "COOLDOWN", "DEFAULT_EVENTS", "EVENTS", "Event", "Notifier", "RateLimit", "detect"]
+__all__ = [
+    "BURST",
+    "COOLDOWN",
+    "DEFAULT_EVENTS",
+    "EVENTS",
+    "Event",
+    "Notifier",
+    "RateLimit",
+    "detect",
+    "provider_views",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +72,29 @@ class ProviderView:
 
     status: str
     detail: str = ""
+
+
+def provider_views(quotas: Iterable[ProviderQuota], now: datetime) -> dict[str, ProviderView]:
+    """What `detect` compares, per provider: its account-wide status and its binding window's line."""
+    from bhoga._values import human_duration, window_label  # noqa: PLC0415
+
+    views: dict[str, ProviderView] = {}
+    for q in quotas:
+        if q.model != "*":
+            continue
+        windows = [w for w in q.windows if w.scope == "*"] or list(q.windows)
+        detail = ""
+        if windows:
+            w = max(windows, key=lambda w: w.pct_used)
+            left = max(0.0, 100.0 - w.pct_used)
+            resets = (
+                f", resets in {human_duration((w.resets_at - now).total_seconds())}"
+                if w.resets_at is not None and w.resets_at > now
+                else ""
+            )
+            detail = f"{left:.0f}% left in its {window_label(w.name, w.scope)} window{resets}"
+        views[q.provider_id] = ProviderView(str(q.status), detail)
+    return views
 
 
 def detect(
