@@ -105,6 +105,9 @@ class Observation:
     failures: tuple[str, ...] = ()
     """What failed while it was made (an endpoint's error, an unreadable file), one line each; never a secret.
     Told to whoever asked for the discovery; not part of the quota state."""
+    unasked: bool = False
+    """Discovery skipped a call (a minimum interval, a server's retry-after, an auth back-off) and read nothing
+    fresh instead: no news on whether the source works. Not part of the quota state."""
 
 
 @record

@@ -85,6 +85,8 @@ class BestAnswer:
 
     recommendation: RouterRecommendation | None
     ranked: tuple[RouterRecommendation, ...] = ()
+    errors: tuple[str, ...] = ()
+    """What bhogad's discoveries last failed at and has not got through since (`discovery failed: <pid>: <why>`)."""
 
 
 @record
@@ -173,6 +175,9 @@ class StatusAnswer:
     daemon: DaemonInfo | None = None
     policy: str | None = None
     """The routing policy the answer was ranked under (None from a bhogad older than this field)."""
+    errors: tuple[str, ...] = ()
+    """Discovery failures, `discovery failed: <pid>: <why>` each: bhogad's last ones per provider (until that
+    provider gets through), or the CLI's own discovery's; empty from a bhogad older than this field."""
 
 
 @record
@@ -287,6 +292,7 @@ def response_json(response: Response) -> dict[str, object]:
                 "ok": True,
                 "recommendation": recommendation_to_json(response.recommendation),
                 "ranked": _ranked_json(response.ranked),
+                "errors": list(response.errors),
             }
         case PausedAnswer():
             return {"ok": True, "paused": response.paused}
@@ -323,6 +329,7 @@ def response_json(response: Response) -> dict[str, object]:
                 "paused": response.paused,
                 "daemon": _daemon_json(response.daemon) if response.daemon else None,
                 "policy": response.policy,
+                "errors": list(response.errors),
             }
     raise TypeError(f"not a response: {type(response).__name__}")
 
@@ -386,6 +393,11 @@ def _daemon(obj: object) -> DaemonInfo | None:
     )
 
 
+def _errors(obj: object) -> tuple[str, ...]:
+    """An answer's optional `errors`: () when absent (a bhogad older than the field) or not a list."""
+    return tuple(map(str, obj)) if isinstance(obj, list) else ()
+
+
 def _status(obj: dict[str, Any]) -> StatusAnswer:
     quotas = obj.get("quotas") or []
     routes = obj.get("routes") or []
@@ -398,6 +410,7 @@ def _status(obj: dict[str, Any]) -> StatusAnswer:
         paused=obj.get("paused") is True,
         daemon=_daemon(obj.get("daemon")),
         policy=_opt_str(obj.get("policy")),
+        errors=_errors(obj.get("errors")),
     )
 
 
@@ -421,7 +434,6 @@ def _pass(obj: dict[str, Any]) -> PassAnswer:
     h = obj.get("hermes")
     if not isinstance(h, dict):
         raise TypeError("hermes must be an object")
-    errors = obj.get("errors") or []
     return PassAnswer(
         pid=int(obj["pid"]),
         joined=obj.get("joined") is True,
@@ -433,7 +445,7 @@ def _pass(obj: dict[str, Any]) -> PassAnswer:
         path=_opt_str(h.get("path")),
         provider=_opt_str(h.get("provider")),
         model=_opt_str(h.get("model")),
-        errors=tuple(map(str, errors)) if isinstance(errors, list) else (),
+        errors=_errors(obj.get("errors")),
     )
 
 
@@ -442,7 +454,8 @@ def _answer(request: Request, obj: dict[str, Any]) -> Response:
         case PingRequest():
             return PingAnswer(int(obj["pid"]), str(obj["version"]))
         case BestRequest():
-            return BestAnswer(recommendation_from_json(obj.get("recommendation")), _ranked(obj.get("ranked")))
+            ranked = _ranked(obj.get("ranked"))
+            return BestAnswer(recommendation_from_json(obj.get("recommendation")), ranked, _errors(obj.get("errors")))
         case StatusRequest():
             return _status(obj)
         case PauseRequest() | ResumeRequest():

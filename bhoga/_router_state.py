@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Callable, Collection, Mapping
 
+    from bhoga._discovery_failures import DiscoveryReport
     from bhoga._history import Recorder
     from bhoga._state import StateStore
 
@@ -104,6 +105,13 @@ class _StateWrites(_LocalAnswers):
         Returns what failed, one line per source ("claude_code: Claude usage endpoint: HTTP 500"), for whoever
         asked; each failure is also logged once as a warning. Empty when every source went through.
         """
+        return self.discover_report(force=force).lines()
+
+    def discover_report(self, *, force: bool = False) -> DiscoveryReport:
+        """`discover`, with what each provider's discovery came to (failed, or a call skipped: no news), so that
+        bhogad can keep each provider's failure until that provider gets through. Never raises."""
+        from bhoga._discovery_failures import DiscoveryReport  # noqa: PLC0415
+
         try:
             from bhoga.discovery import discover_all  # noqa: PLC0415 - discovery pulls in urllib; load late
 
@@ -112,12 +120,12 @@ class _StateWrites(_LocalAnswers):
                 found = [_no_absence(o) for o in found]
         except Exception as e:
             log.exception("quota discovery failed")
-            return (f"quota discovery: {_one_line(e)}",)
+            return DiscoveryReport(error=_one_line(e))
         if found:
             self._merge(found)
             self._notify()
             self._save()
-        return tuple(f"{o.provider_id}: {'; '.join(o.failures)}" for o in found if o.failures)
+        return DiscoveryReport.of(found)
 
     def _merge(self, observations: Collection[Observation]) -> None:
         with self._lock:

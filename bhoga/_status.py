@@ -51,8 +51,10 @@ def build_status(
     *,
     paused: bool,
     daemon: DaemonInfo | None,
+    errors: tuple[str, ...] = (),
 ) -> StatusAnswer:
-    """The `status` answer: `router`'s quotas (with paces) and its ranking for each routed model."""
+    """The `status` answer: `router`'s quotas (with paces) and its ranking for each routed model; `errors` the
+    discovery failures the answerer knows (`discovery failed: <pid>: <why>`)."""
     routes = tuple(RouteView(model, tuple(router.ranked(model))) for model in models)
     paces = router.paces()
     return StatusAnswer(
@@ -62,4 +64,5 @@ def build_status(
         paused=paused,
         daemon=daemon,
         policy=router.policy,
+        errors=errors,
     )

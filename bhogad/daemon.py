@@ -199,6 +199,10 @@ class Daemon:
         """Whether writes are paused right now."""
         return is_paused(self.config.paused)
 
+    def discovery_errors(self) -> tuple[str, ...]:
+        """What discovery last failed at, per provider, until that provider gets through (`KeptFailures`)."""
+        return self.discovery.failures.lines() if self.discovery is not None else ()
+
     def run_pass(self) -> Pending:
         """The `pass` op: one discovery + Hermes pass now, answered when done (see `bhogad.ondemand`)."""
         if self.on_demand is None or self._stopping is None or self._stopping.is_set():
@@ -332,7 +336,9 @@ class Daemon:
             log.info("first discovery still running after %.0f s; routing on what is known", _FIRST_PASS_WAIT)
             self.request_flip()
 
-    def _discovery_done(self) -> None:
+    def _discovery_done(self, failures_changed: bool) -> None:
+        if failures_changed:
+            self.state_changed()  # `status --watch` subscribers get the failures with the rest
         if self.last_pass is None:
             self.request_flip()  # the first pass, even when discovery changed nothing
         # What discovery found was merged before this callback (and asked for a pass): the pass queued now, or

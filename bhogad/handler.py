@@ -69,6 +69,10 @@ class DaemonView(Protocol):
 
     def paused(self) -> bool: ...
 
+    def discovery_errors(self) -> tuple[str, ...]:
+        """What discovery last failed at, `discovery failed: <pid>: <why>` each (empty before the first run)."""
+        ...
+
     def set_paused(self, paused: bool) -> None: ...
 
     def apply(self, model: str, *, dry_run: bool, aux: bool) -> ApplyAnswer: ...
@@ -135,7 +139,8 @@ class Handler:
             received_turns=self.received_turns,
             processed_turns=router.processed_turns,
         )
-        return build_status(router, view.routed_models(), view.hermes(), paused=view.paused(), daemon=info)
+        models, hermes, errors = view.routed_models(), view.hermes(), view.discovery_errors()
+        return build_status(router, models, hermes, paused=view.paused(), daemon=info, errors=errors)
 
     def __call__(self, request: Request) -> Response | Pending:
         """Answer one parsed request; a `BhogaError` becomes `{"ok": false, "error": ...}` in the server."""
@@ -168,7 +173,7 @@ class Handler:
                 # Every turn sent before this request on this connection is in the queue: count it first.
                 router.sync()
                 ranked = tuple(router.ranked(request.model))
-                return BestAnswer(ranked[0] if ranked else None, ranked)
+                return BestAnswer(ranked[0] if ranked else None, ranked, self.view.discovery_errors())
             case StatusRequest():
                 router.sync()
                 return self.status()

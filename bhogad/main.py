@@ -18,9 +18,12 @@ from bhoga.errors import BhogaError, ConfigError
 from .config import load_config
 from .once import DEFAULT_TIMEOUT, run_once
 
-__all__ = ["main", "run_once", "setup_logging"]
+__all__ = ["HANDLER", "main", "run_once", "setup_logging"]
 
 log = logging.getLogger("bhogad")
+
+HANDLER = "bhogad-stderr"
+"""The name of bhogad's stderr handler: the one whose discovery warnings `bhogad --once` may hold back."""
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -33,6 +36,7 @@ def setup_logging(verbose: bool) -> None:
     if not os.environ.get("JOURNAL_STREAM"):
         fmt = "%(asctime)s " + fmt
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(HANDLER)
     handler.setFormatter(logging.Formatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

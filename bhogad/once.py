@@ -1,9 +1,13 @@
 """`bhogad --once`: one discovery + routing + Hermes pass, printed (DESIGN §6, §8.2).
 
 While a bhogad runs it is the only writer of Hermes' config, so the pass is handed to it (socket op `pass`) and
-its answer printed; only with no daemon does this process discover and write itself. Exit codes: 0 success,
-1 when Hermes' config could not be written, when the daemon refused the request, or when it did not answer in
-time (one line on stderr).
+its answer printed; only with no daemon does this process discover and write itself. Either way each discovery
+source that failed is one stderr line, `bhogad: discovery failed: <pid>: <why>`, as `bhoga status` words it.
+
+Exit codes: 0 when the pass ran, whatever discovery failed at (DESIGN §6: `--once` does its pass and exits 0; a
+provider that could not be read is ranked on what is known of it, as the daemon's scheduled passes do, and the
+failure is told, not hidden); 1 when Hermes' config could not be written, when the daemon refused the request, or
+when it did not answer in time (one line on stderr).
 """
 
 from __future__ import annotations
@@ -35,13 +39,16 @@ def run_once(config: DaemonConfig, *, timeout: float = DEFAULT_TIMEOUT) -> int:
 
 def _once_here(config: DaemonConfig) -> int:
     """Discovery, ranking and at most one Hermes write, in this process (no daemon runs)."""
+    from bhoga._discovery_failures import discover_telling  # noqa: PLC0415
     from bhoga._router import Router  # noqa: PLC0415 - keeps `bhogad --help` light
 
     from .flip import Flipper, Outcome  # noqa: PLC0415
+    from .main import HANDLER  # noqa: PLC0415 - main imports this module
 
     router = Router(eager=False, daemon=False, reserve=config.reserve, policy=config.policy, prices=dict(config.prices))
     try:
-        router.discover(force=False)  # each source that fails logs its one line on stderr as it fails
+        # Each failed source told once on stderr, worded as the daemon's `pass` answer (its log copy held back).
+        discover_telling(router, program="bhogad", handler=HANDLER)
         for key, q in sorted(router.quotas().items()):
             _print_quota(key, q.quota_pct, str(q.status), q.note)
         result = Flipper(router).run(config)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from bhoga._discovery_failures import DiscoveryReport, KeptFailures
 from bhoga._router import Router
 
 from .config import MIN_INTERVAL
@@ -52,13 +53,15 @@ class DiscoveryRunner:
     """Runs `router.discover` off the loop: one run at a time, requests during a run merged into one more.
 
     `force` (skip discovery's shared "too soon" gate) is granted at most once per `MIN_INTERVAL`, so no
-    burst of file events or resumes can poll a usage endpoint more than once a minute.
+    burst of file events or resumes can poll a usage endpoint more than once a minute. What each run failed at is
+    kept per provider (`failures`) for `status` and `best`; `on_done(changed)` says whether that changed.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, router: Router, on_done: Callable[[], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, router: Router, on_done: Callable[[bool], None]) -> None:
         self._loop = loop
         self._router = router
         self._on_done = on_done
+        self.failures = KeptFailures()
         self._running = False
         self._again: bool | None = None
         self._last_forced = loop.time() - MIN_INTERVAL
@@ -93,27 +96,31 @@ class DiscoveryRunner:
             self._last_forced = now
         log.debug("discovery (%s%s)", why, ", forced" if force else "")
         self._running = True
-        fut = in_thread(self._loop, lambda: self._router.discover(force=force), "bhogad-discovery")
+        fut = in_thread(self._loop, lambda: self._router.discover_report(force=force), "bhogad-discovery")
         fut.add_done_callback(self._done)
 
-    def _done(self, fut: asyncio.Future[tuple[str, ...]]) -> None:
+    def _done(self, fut: asyncio.Future[DiscoveryReport]) -> None:
         self._running = False
         failures: tuple[str, ...]
+        changed = False
         if fut.cancelled():
             failures = ("discovery was cancelled",)
-        elif (exc := fut.exception()) is not None:  # `Router.discover` never raises: a bug, said in one line
-            log.error("discovery failed: %s: %s", type(exc).__name__, exc)
-            failures = (f"discovery failed: {type(exc).__name__}",)
         else:
-            # Each failed source was logged as it failed; the scheduled runs carry on with what was found.
-            failures = fut.result()
+            if (exc := fut.exception()) is not None:  # `Router.discover_report` never raises: a bug, in one line
+                log.error("discovery failed: %s: %s", type(exc).__name__, exc)
+                report = DiscoveryReport(error=type(exc).__name__)
+            else:
+                # Each failed source was logged as it failed; the scheduled runs carry on with what was found.
+                report = fut.result()
+            failures = report.lines()
+            changed = self.failures.record(report)
         waiters, self._waiters = self._waiters, []
         for w in waiters:
             if not w.done():
                 w.set_result(failures)
         if self.closed:
             return
-        self._on_done()
+        self._on_done(changed)
         again, self._again = self._again, None
         if again is not None:
             self.request(force=again, why="changes during discovery")

@@ -83,8 +83,8 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def _local_status() -> tuple[StatusAnswer, tuple[str, ...]]:
-    """The status computed here, after a discovery; with what failed in it, each already told on stderr."""
+def _local_status() -> StatusAnswer:
+    """The status computed here, after a discovery; its `errors` what failed in it, each already told on stderr."""
     from bhoga._settings import load_policy  # noqa: PLC0415
     from bhoga._status import build_status, hermes_view  # noqa: PLC0415
     from bhoga.hermes import hermes_config_path, read_hermes_route  # noqa: PLC0415
@@ -106,7 +106,7 @@ def _local_status() -> tuple[StatusAnswer, tuple[str, ...]]:
         from bhoga.cli._failures import discover  # noqa: PLC0415 - loads logging, which bhogad's answer never needs
 
         failed = discover(router)
-        return build_status(router, models, hermes, paused=is_paused(), daemon=None), failed
+        return build_status(router, models, hermes, paused=is_paused(), daemon=None, errors=failed)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -121,10 +121,14 @@ def _status(args: argparse.Namespace) -> int:
 
     answer = _daemon(StatusRequest())
     from_daemon = isinstance(answer, StatusAnswer)
-    # bhogad's status carries no failures (its scheduled discoveries only log them): `errors` is this run's own.
-    status, failed = (answer, ()) if isinstance(answer, StatusAnswer) else _local_status()
+    status = answer if isinstance(answer, StatusAnswer) else _local_status()
+    if from_daemon and status.errors:
+        # What bhogad's discoveries last failed at, told as the local path tells its own (already done there).
+        from bhoga.cli._failures import tell  # noqa: PLC0415
+
+        tell(status.errors)
     if args.json:
-        _print_json({**response_json(status), "errors": list(failed)})
+        _print_json(response_json(status))  # `errors` included: the same shape whoever discovered
         return 0
     from bhoga.cli._render import render_status  # noqa: PLC0415
     from bhoga.cli._term import style_for  # noqa: PLC0415
@@ -159,7 +163,11 @@ def _best(args: argparse.Namespace) -> int:
         # `ranked` holds every candidate, best first, the winner included (docs/PROTOCOL.md).
         ranked = list(answer.ranked)
         source = "bhogad"
-        failed: tuple[str, ...] = ()
+        failed = answer.errors  # what bhogad's discoveries last failed at: told as the local path tells its own
+        if failed:
+            from bhoga.cli._failures import tell  # noqa: PLC0415
+
+            tell(failed)
     else:
         from bhoga.cli._failures import discover  # noqa: PLC0415
 

@@ -74,13 +74,16 @@ def discover(pid: str, *, force: bool = False, gate: Gate | None = None, now: da
     """One provider's observation. Raises ValueError for an unknown `pid`, nothing else.
 
     What failed on the way (an endpoint's error or timeout, an unreadable file: each logged once as a warning) is
-    in the observation's `failures`, one line each, never a secret.
+    in the observation's `failures`, one line each, never a secret; `unasked` says a call was skipped (the call
+    gate refused it) and nothing fresh was read instead.
     """
     provider(pid)
     when = now or utcnow()
-    with collect_failures() as failed:
+    with collect_failures() as got:
         found = _discover(pid, when, force, gate)
-    return replace(found, failures=tuple(failed)) if failed else found
+    if got.lines or got.unasked:
+        return replace(found, failures=tuple(got.lines), unasked=got.unasked)
+    return found
 
 
 def _discover(pid: str, when: datetime, force: bool, gate: Gate | None) -> Observation:

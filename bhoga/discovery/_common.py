@@ -22,10 +22,13 @@ from bhoga._record import field, record
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "Collected",
     "CredentialFact",
     "Reading",
     "Watched",
+    "call_skipped",
     "collect_failures",
+    "fresh_answer",
     "log_failure",
     "printable",
     "read_bytes",
@@ -121,28 +124,51 @@ def printable(text: str, limit: int = 300) -> str:
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
+@record(frozen=False)
+class Collected:
+    """What one provider's discovery told while `collect_failures` ran: its failure lines, and whether it skipped
+    a call (the call gate refused it) with no fresh answer after, so that it has no news either way."""
+
+    lines: list[str] = field(default_factory=list)
+    unasked: bool = False
+
+
 _collector = threading.local()
-"""This thread's list of failure lines while `collect_failures` runs (discovery runs one provider per thread at a
-time: a thread-local needs no handing down through every source's helpers)."""
+"""This thread's `Collected` while `collect_failures` runs (discovery runs one provider per thread at a time: a
+thread-local needs no handing down through every source's helpers)."""
 
 
 @contextlib.contextmanager
-def collect_failures() -> Iterator[list[str]]:
+def collect_failures() -> Iterator[Collected]:
     """The failure lines every source reports in this thread meanwhile (`log_failure`, an unreadable file), so a
-    caller who asked for discovery learns what failed, not only the log."""
-    outer = getattr(_collector, "lines", None)
-    lines: list[str] = []
-    _collector.lines = lines
+    caller who asked for discovery learns what failed, not only the log; and whether a call was skipped."""
+    outer = getattr(_collector, "current", None)
+    got = Collected()
+    _collector.current = got
     try:
-        yield lines
+        yield got
     finally:
-        _collector.lines = outer
+        _collector.current = outer
 
 
 def _collect(line: str) -> None:
-    lines = getattr(_collector, "lines", None)
-    if lines is not None and line not in lines:
-        lines.append(line)
+    got: Collected | None = getattr(_collector, "current", None)
+    if got is not None and line not in got.lines:
+        got.lines.append(line)
+
+
+def call_skipped() -> None:
+    """The call gate refused a call (minimum interval, retry-after, auth back-off): no news from that endpoint."""
+    got: Collected | None = getattr(_collector, "current", None)
+    if got is not None:
+        got.unasked = True
+
+
+def fresh_answer() -> None:
+    """A source answered (the gate keeps it as the last good answer): news, whatever was skipped before it."""
+    got: Collected | None = getattr(_collector, "current", None)
+    if got is not None:
+        got.unasked = False
 
 
 def log_failure(logger: logging.Logger, what: str, exc: BaseException | str, *secrets: str) -> None:

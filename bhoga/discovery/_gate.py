@@ -24,6 +24,8 @@ from bhoga._paths import state_path
 from bhoga._record import record
 from bhoga._values import as_dict, as_float, from_epoch
 
+from ._common import call_skipped, fresh_answer
+
 __all__ = ["AUTH_BLOCKED", "DEFAULT_INTERVAL", "Gate", "LastGood", "gate_path"]
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,14 @@ class Gate:
         never a server's retry-after or an auth back-off for the same credential (DESIGN §8.3: the per-endpoint
         minimum intervals hold whatever the daemon's `interval` says). A granted claim starts the next interval
         at once, so a second process asking a moment later is refused even while the first call is in flight.
+        A refusal is told to the discovery collecting failures: a call not made has neither failed nor succeeded.
         """
+        why = self._claim(key, now, force=force, interval=interval, marker=marker)
+        if why is not None:
+            call_skipped()
+        return why
+
+    def _claim(self, key: str, now: datetime, *, force: bool, interval: float | None, marker: str) -> str | None:
         try:
             with self._locked() as data:
                 e = self._entry(data, key)
@@ -169,6 +178,7 @@ class Gate:
         self, key: str, now: datetime, windows: tuple[QuotaWindow, ...], extra: tuple[tuple[str, str], ...]
     ) -> None:
         """Keep this successful answer as the source's last good one."""
+        fresh_answer()
         self._update(
             key,
             good={"at": now.timestamp(), "windows": [_window_to_json(w) for w in windows], "extra": list(extra)},

@@ -102,7 +102,7 @@ def test_apply_tells_discovery_failures_too(home: Path, online: FakeServer) -> N
 
 def test_answers_from_bhogad_discover_nothing_here(home: Path, server: Path) -> None:
     """With bhogad answering, `status --json` and `best --json` run no discovery of their own: no failure lines
-    for this HOME's unreadable login, and `errors` is empty (bhogad's answers carry none)."""
+    for this HOME's unreadable login, and `errors` is bhogad's, empty here (that bhogad has run no discovery)."""
     _loop(home)
     status = bhoga("status", "--json")
     assert status.returncode == 0 and _told(status.stderr) == [], status.stderr

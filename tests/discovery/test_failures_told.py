@@ -89,3 +89,27 @@ def test_a_directory_for_a_login_file_is_named(home: Path, no_cli: None) -> None
     creds.mkdir(parents=True)
     failures = _discover(home)
     assert any(line.startswith("claude_code: ") and "not a regular file" in line for line in failures), failures
+
+
+def test_a_skipped_call_is_no_news_and_a_new_login_that_answers_is(
+    home: Path, online: FakeServer, no_cli: None
+) -> None:
+    """`discover_report`: a usage endpoint answering 500 is a failure; the next run, whose call the minimum interval
+    skips, names no failure but counts the provider as unasked (no news); a new login that the endpoint answers is
+    neither, and the other providers were never unasked."""
+    write_claude_credentials(home)
+    online.route(USAGE, Reply(500, {"error": "boom", "token": "sk-ant-oat01-TESTSECRETechoed"}))
+    router = Router(state_path=home / "state.json", eager=False, daemon=False)
+    try:
+        failed = router.discover_report()
+        assert failed.failed == (("claude_code", "Claude usage endpoint: HTTP 500"),) and not failed.unasked
+        skipped = router.discover_report()
+        assert skipped.failed == () and skipped.unasked == {"claude_code"}, skipped
+        online.route(USAGE, Reply(200, data_json("claude_oauth_usage.json")))
+        write_claude_credentials(home, expires_in=7200.0)  # a refreshed login: a new marker may skip the interval
+        answered = router.discover_report(force=True)
+        assert answered.failed == () and answered.unasked == frozenset(), answered
+    finally:
+        router.close()
+    assert online.count(USAGE) == 2
+    assert_no_secrets(*failed.lines())

@@ -76,6 +76,10 @@ ANSWERS: list[tuple[Request, Response]] = [
     (PingRequest(), PingAnswer(1234, "0.2.0")),
     (BestRequest("claude-opus-4"), BestAnswer(_REC, (_REC,))),
     (BestRequest("nothing"), BestAnswer(None)),
+    (
+        BestRequest("claude-opus-4"),
+        BestAnswer(_REC, (_REC,), ("discovery failed: claude_code: Claude usage endpoint",)),
+    ),
     (PauseRequest(), PausedAnswer(True)),
     (ApplyRequest("m", dry_run=True), ApplyAnswer(False, "claude_code", "kept", "/h/config.yaml", diff="--- a\n")),
     (ApplyRequest("m"), ApplyAnswer(True, "openai-codex", "flip", "/h/config.yaml", route="openai-codex / gpt-5")),
@@ -171,11 +175,30 @@ def test_read_answer_skips_owed_lines_and_keeps_what_follows() -> None:
         assert rest.startswith(b'{"event"')
 
 
+def test_answers_of_a_bhogad_older_than_errors_decode_with_none() -> None:
+    """`errors` in `status` and `best` answers is optional: an answer without it (a bhogad older than the field)
+    decodes with no errors, and one with it round-trips every line."""
+    old_status = (
+        b'{"ok":true,"quotas":[],"hermes":{"path":null,"provider":null,"model":null},"routes":[],"paused":false}'
+    )
+    status = decode_response(StatusRequest(), old_status)
+    assert isinstance(status, StatusAnswer) and status.errors == ()
+    old_best = json.dumps({"ok": True, "recommendation": None, "ranked": []}).encode()
+    best = decode_response(BestRequest("m"), old_best)
+    assert isinstance(best, BestAnswer) and best.errors == ()
+    line = "discovery failed: openai-codex: Codex wham/usage: HTTP 500"
+    new = json.loads(encode_response(StatusAnswer((), HermesView(None, None, None), (), False, errors=(line,))))
+    assert new["errors"] == [line]
+    assert decode_response(StatusRequest(), json.dumps(new).encode()) == StatusAnswer(
+        (), HermesView(None, None, None), (), False, errors=(line,)
+    )
+
+
 def test_local_status_has_the_daemon_status_shape(home: Path) -> None:
     """Without a daemon the CLI builds the same StatusAnswer (daemon: null), so one renderer serves both."""
-    status, failed = _local_status()
-    assert isinstance(status, StatusAnswer) and status.daemon is None and failed == ()
+    status = _local_status()
+    assert isinstance(status, StatusAnswer) and status.daemon is None and status.errors == ()
     obj = json.loads(encode_response(status))
-    assert set(obj) == {"ok", "quotas", "hermes", "routes", "paused", "daemon", "policy"}
+    assert set(obj) == {"ok", "quotas", "hermes", "routes", "paused", "daemon", "policy", "errors"}
     assert set(obj["hermes"]) == {"path", "provider", "model", "last_pass", "pinned", "pinned_since", "problem"}
     assert decode_response(StatusRequest(), encode_response(status).rstrip(b"\n")) == status
