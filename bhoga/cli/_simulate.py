@@ -50,7 +50,8 @@ def _recorded_trace(days: float, now: datetime, local_router: LocalRouter) -> Tr
         except BhogaError:
             learned = {}
     if turns.since is not None:
-        trace = trace_from_turns(quotas, history, turns.turns, turns.since, now, days, learned)
+        gaps = turns.gaps(now.timestamp())
+        trace = trace_from_turns(quotas, history, turns.turns, turns.since, now, days, learned, gaps)
         if trace is not None:
             return trace
     return trace_from_history(quotas, history, now, days)
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace, local_router: LocalRouter) -> int:
         out = {
             "trace": trace.name,
             "demand": demand,
+            "unlogged_hours": round(trace.unlogged / 3600, 2) if demand == "logged" else None,
             "requests": len(trace.requests),
             "policy": rules.policy,
             "results": [
