@@ -260,6 +260,27 @@ def traces() -> dict[str, dict[str, object]]:
         sessions=(2, 5),
         rate=1.2,
     )
+    # Held out a sixth time: made at the start of round nine, before that round's experiments, and run only once
+    # they were over. Today's list prices, another seed, resets moved, Copilot in its last quarter but fuller.
+    make(
+        "held-out-6",
+        "Held out (made before round nine's experiments): today's list prices, other seed, Copilot late and fuller.",
+        [
+            _moved(
+                CLAUDE,
+                {"first_reset_min": 8 * 60 + 10},
+                {"first_reset_min": 2.25 * 1440, "used": 1100},
+                {"first_reset_min": 2.25 * 1440, "used": 300},
+            ),
+            _moved(CODEX, {"first_reset_min": 7 * 60 + 35}, {"first_reset_min": 4.5 * 1440, "used": 600}),
+            _moved(COPILOT, {"first_reset_min": 5 * 1440, "used": 170}),
+        ],
+        [ANTHROPIC_API_TODAY, OPENAI_API],
+        seed=97,
+        models=[("claude-sonnet-4-6", 2.5), ("claude-opus-4-6", 2), ("gpt-5.4", 1.5), ("gemini-2.5-pro", 0.3)],
+        sessions=(2, 5),
+        rate=1.25,
+    )
     return out
 
 
