@@ -28,7 +28,7 @@ from typing import Any, TextIO
 from bhoga._client_io import read_answer
 from bhoga._protocol import SubscribeRequest, encode_request
 from bhoga._responses import Failure, decode_response
-from bhoga.cli._render import render_status
+from bhoga.cli._render import fit, render_status
 from bhoga.cli._term import Style, style_for
 from bhoga.errors import BhogaError, ProtocolError
 
@@ -134,7 +134,10 @@ def _frame(answer: dict[str, Any] | None, down_since: datetime | None, style: St
             + (" (last state below)" if answer else "")
         )
     body = render_status(answer, from_daemon=True, style=style, now=now, all_windows=all_windows) if answer else ""
-    return "\n".join(lines) + "\n" + body
+    # `bhoga status` tells bhogad's kept discovery failures on stderr; a screen that redraws has only itself.
+    errors = [str(e) for e in (answer or {}).get("errors") or () if isinstance(e, str)]
+    tail = "".join(style.paint(fit(e, style.width), "yellow") + "\n" for e in errors)
+    return "\n".join(lines) + "\n" + body + ("\n" + tail if tail else "")
 
 
 def watch(*, color: bool | None, all_windows: bool, out: TextIO | None = None) -> int:

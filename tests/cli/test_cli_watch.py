@@ -169,3 +169,16 @@ def test_a_subscriber_outlives_the_idle_limit_and_is_evicted_last(tmp_path: Path
         assert view.recv(4096).startswith(b'{"ok":true')
         for s in (view, quiet, newer, newest):
             s.close()
+
+
+def test_the_watch_frame_shows_bhogads_kept_discovery_failures() -> None:
+    """A pushed status carrying `errors` draws each `discovery failed: <pid>: <why>` line under the table (the live
+    view has no stderr to tell them on); a status without them draws none."""
+    from bhoga.cli._term import Style
+    from bhoga.cli._watch import _frame
+
+    failed = "discovery failed: claude_code: Claude usage endpoint: HTTP 500"
+    answer = {"ok": True, "daemon": {"pid": 42}, "quotas": [], "errors": [failed]}
+    frame = _frame(answer, None, Style(), False)
+    assert frame.rstrip("\n").splitlines()[-1] == failed
+    assert "discovery failed" not in _frame({**answer, "errors": []}, None, Style(), False)
