@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -25,28 +24,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bhoga import __version__
-from bhoga._flips import record_flip
 from bhoga._paths import socket_path
-from bhoga._pause import is_paused, set_paused
-from bhoga._responses import ApplyAnswer, DaemonInfo, HermesView, LastPass, status_event
 from bhoga._router import Router
-from bhoga._routing import next_change
-from bhoga._status import hermes_view
 from bhoga.errors import BhogaError, ConfigError
 
 from . import sdnotify, targets
 from .config import DaemonConfig, load_config
-from .flip import SETTLE, Flipper, FlipResult, Outcome
+from .flip import Flipper, FlipResult
 from .handler import Handler
-from .notify import Notifier, ProviderView, detect, flip_event, provider_views
+from .notify import Notifier, ProviderView
 from .ondemand import OnDemand, PassLedger
 from .pointer import forget_socket, record_socket
 from .scheduler import Periodic, ResumeDetector
 from .tasks import DiscoveryRunner, in_thread
+from .view import _SocketView
 from .watch import Watcher, WatchSpec
 
 if TYPE_CHECKING:
-    from .dispatch import Pending
     from .server import Server
 
 __all__ = ["Daemon"]
@@ -54,12 +48,8 @@ __all__ = ["Daemon"]
 log = logging.getLogger(__name__)
 
 _TICK = 30.0
-_PASS_GAP = 0.1
-"""Seconds from one Hermes pass's start to the next while quota changes keep arriving."""
 _MAX_WAIT = 0.5
 """Seconds a file change may wait for quiet: a Codex session appending all the time is still seen twice a second."""
-_PUSH_GAP = 0.25
-"""Seconds a status push waits so that a burst of changes (a turn flood) becomes one push."""
 _STOP_BUDGET = 1.5
 _FIRST_PASS_WAIT = 8.0
 """The first Hermes pass waits this long at most for the first discovery: a stuck source (a lock held by a
@@ -67,7 +57,7 @@ hung process, a slow disk) must never keep the daemon from routing on what it al
 """Seconds shutdown may wait for a Hermes write in progress (the service manager allows 2 s in total)."""
 
 
-class Daemon:
+class Daemon(_SocketView):
     """bhogad's state and its event handlers; `serve()` runs until SIGTERM/SIGINT."""
 
     def __init__(
@@ -116,215 +106,6 @@ class Daemon:
         self._publish_timer: asyncio.TimerHandle | None = None
         self.handler = Handler(self.router, self)
         """The Server's handler: answers socket requests from the Router and this daemon's view."""
-
-    # -- socket requests (loop thread; must be quick) -------------------------------------------------
-
-    # The `DaemonView` the handler asks (bhogad/handler.py).
-
-    def routed_models(self) -> list[str]:
-        cfg = self.config
-        if cfg.models:
-            return list(cfg.models)
-        last = self.last_pass
-        model = self.flipper.routed_model(cfg, last.hermes_model if last else None)
-        return [model] if model else []
-
-    def hermes(self) -> HermesView:
-        last = self.last_pass
-        path = (last.path if last else None) or self.hermes_path
-        return hermes_view(
-            path,
-            last.provider if last else None,
-            last.hermes_model if last else None,
-            problem=self._problem(),
-            last_pass=LastPass(str(last.outcome), last.message) if last else None,
-        )
-
-    def _problem(self) -> str | None:
-        """Why Hermes' route is not known, in one line; None when it is."""
-        last = self.last_pass
-        if last is None:
-            return "bhogad has not read Hermes' config yet (its first discovery is still running)"
-        if last.provider:
-            return None
-        if last.outcome in ("error", "skipped"):
-            return last.message
-        return f"{last.path or 'Hermes config'} has no model.provider; run `hermes model` or `bhoga apply MODEL`"
-
-    def info(self) -> DaemonInfo:
-        cfg = self.config
-        return DaemonInfo(
-            pid=os.getpid(),
-            version=__version__,
-            started_at=self.started_at.isoformat(),
-            interval=cfg.interval,
-            config=str(cfg.path) if cfg.path else None,
-            watching=tuple(self.watcher.watched) if self.watcher else (),
-        )
-
-    def set_paused(self, paused: bool) -> None:
-        """Create or remove the paused marker (the CLI does the same when no daemon runs)."""
-        set_paused(paused)
-        if paused:
-            log.info("paused: no Hermes writes until resumed")
-        else:
-            log.info("resumed")
-            self.request_flip()
-        self.state_changed()
-
-    def apply(self, model: str, *, dry_run: bool, aux: bool) -> ApplyAnswer:
-        """The `apply` op: bhogad is the one writer while it runs (DESIGN §8.2)."""
-        from .flip import apply_model  # noqa: PLC0415
-
-        result = apply_model(self.flipper, self.config, model, dry_run=dry_run, aux=aux)
-        if not dry_run:
-            self.request_flip()  # refresh what `status` shows; the pass keeps what was applied
-        return ApplyAnswer(
-            changed=result.changed,
-            provider=result.provider,
-            reason=result.reason,
-            path=str(result.path),
-            diff=result.diff if dry_run else None,
-            route=None if dry_run else result.route,
-        )
-
-    def set_pinned(self, pinned: bool) -> None:
-        """The `pin` / `unpin` ops."""
-        from .flip import set_pin  # noqa: PLC0415
-
-        set_pin(self.flipper, pinned)
-        self.request_flip()
-
-    def paused(self) -> bool:
-        """Whether writes are paused right now."""
-        return is_paused(self.config.paused)
-
-    def discovery_errors(self) -> tuple[str, ...]:
-        """What discovery last failed at, per provider, until that provider gets through (`KeptFailures`)."""
-        return self.discovery.failures.lines() if self.discovery is not None else ()
-
-    def run_pass(self) -> Pending:
-        """The `pass` op: one discovery + Hermes pass now, answered when done (see `bhogad.ondemand`)."""
-        if self.on_demand is None or self._stopping is None or self._stopping.is_set():
-            raise BhogaError("bhogad is not running passes now (starting or stopping); try again")
-        return self.on_demand.request()
-
-    # The `PassHost` an on-demand pass asks (bhogad/ondemand.py).
-
-    def discover_now(self) -> asyncio.Future[tuple[str, ...]]:
-        assert self.discovery is not None
-        return self.discovery.run_now()
-
-    def pass_after_discovery(self) -> asyncio.Future[FlipResult]:
-        assert self._loop is not None
-        if self._stopping is None or self._stopping.is_set():
-            fut: asyncio.Future[FlipResult] = self._loop.create_future()
-            fut.set_exception(BhogaError("bhogad is stopping"))
-            return fut
-        need = self._after_discovery
-        if need == 0:  # no pass was ever asked for (a discovery that failed before the first one)
-            self.request_flip()
-            need = self.passes.current()
-        return self.passes.wait(self._loop, need)
-
-    # -- Hermes passes --------------------------------------------------------------------------------
-
-    def request_flip(self) -> None:
-        """Ask for a Hermes pass soon; coalesces with one in progress."""
-        if self._stopping is None or self._stopping.is_set() or self._loop is None:
-            return
-        self.passes.requested()
-        if self._flip_task is not None and not self._flip_task.done():
-            self._flip_again = True
-            return
-        self._flip_task = self._loop.create_task(self._flip_loop())
-
-    async def _flip_loop(self) -> None:
-        assert self._loop is not None
-        while True:
-            self._flip_again = False
-            number = self.passes.begin()
-            started = self._loop.time()
-            run = functools.partial(self.flipper.run, self.config)
-            try:
-                result = await in_thread(self._loop, run, "bhogad-hermes")
-            except Exception as exc:
-                log.error("Hermes pass failed: %s: %s", type(exc).__name__, exc)
-                log.debug("Hermes pass traceback", exc_info=True)
-                result = FlipResult(Outcome.ERROR, f"{type(exc).__name__}: {exc}")
-            self._note_pass(result)
-            self.passes.end(number, result)
-            if not self._flip_again or (self._stopping is not None and self._stopping.is_set()):
-                return
-            # Changes kept coming during the pass (a flood of turns changes the quota state every few ms): the
-            # next pass, which sees all of them, waits until _PASS_GAP after this one started.
-            await asyncio.sleep(max(0.0, started + _PASS_GAP - self._loop.time()))
-            if self._stopping is not None and self._stopping.is_set():
-                return
-
-    def _note_pass(self, result: FlipResult) -> None:
-        if result.busy:
-            # Someone was writing Hermes' config (logged at debug by the pass): what it says is not known yet, so
-            # `status` keeps showing the last pass. The file's next change runs a pass, and so does this retry, in
-            # case that change came while the pass was reading.
-            if self._loop is not None:
-                self._loop.call_later(2 * SETTLE, self.request_flip)
-            return
-        self.last_pass = result
-        self._arm_change_timer()
-        self._notify_after(result)
-        self.state_changed()
-        if result.path is not None and result.path != self.hermes_path and self.watcher is not None:
-            self.watcher.request_rearm()
-        if result.outcome in (Outcome.ERROR, Outcome.SKIPPED, Outcome.PAUSED):
-            if result.message not in self._errors_logged:
-                self._errors_logged.add(result.message)
-                level = logging.WARNING if result.outcome is Outcome.ERROR else logging.INFO
-                log.log(level, "%s", result.message)
-        else:
-            self._errors_logged.clear()
-            log.debug("Hermes pass: %s: %s", result.outcome, result.message)
-        sdnotify.notify(f"STATUS={result.outcome}: {result.message}"[:200])
-
-    # -- what people see: live status pushes and notifications ------------------------------------------
-
-    def state_changed(self) -> None:
-        """Push the new status to `status --watch` subscribers soon; bursts of changes become one push."""
-        server, loop = self._server, self._loop
-        if server is None or loop is None or not server.subscribers or self._publish_timer is not None:
-            return
-        self._publish_timer = loop.call_later(_PUSH_GAP, self.publish)
-
-    def publish(self) -> None:
-        """Push the status to every subscriber now."""
-        self._publish_timer = None
-        if self._server is not None and self._server.subscribers:
-            self._server.publish(status_event(self.handler.status()))
-
-    def _notify_after(self, result: FlipResult) -> None:
-        views = provider_views(self.router.quotas().values(), datetime.now(UTC))
-        events = detect(self._views, views, pinned=self.pinned_provider())
-        self._views = views
-        if result.outcome is Outcome.WROTE:
-            events.insert(0, flip_event(result.model, self.last_pid, result.message))
-            record_flip(result.model, self.last_pid, result.message)
-        if events:
-            self.notifier.submit(events)
-
-    def pinned_provider(self) -> str | None:
-        """The bhoga provider Hermes is pinned to by the user (DESIGN §8.2), None when not pinned."""
-        last = self.last_pass
-        if last is None or last.outcome is not Outcome.PINNED:
-            return None
-        return self.last_pid
-
-    @property
-    def last_pid(self) -> str | None:
-        """The bhoga provider id of Hermes' route after the last pass."""
-        from .flip import hermes_provider_to_pid  # noqa: PLC0415
-
-        last = self.last_pass
-        return hermes_provider_to_pid(last.provider)[0] if last is not None else None
 
     def request_discovery(self, *, force: bool, why: str) -> None:
         """Run discovery soon (see `DiscoveryRunner`)."""
@@ -416,17 +197,6 @@ class Daemon:
             sdnotify.notify("WATCHDOG=1")
             delay = min(delay, wd)
         return max(delay, 0.2)
-
-    def _arm_change_timer(self) -> None:
-        """Pass again when a window resets or a throttle ends: the ranking changes with no new observation."""
-        if self._change_timer is not None:
-            self._change_timer.cancel()
-            self._change_timer = None
-        now = datetime.now(UTC)
-        when = next_change(self.router.snapshot(), now)
-        if when is not None and self._loop is not None:
-            delay = min((when - now).total_seconds() + 0.05, 24 * 3600.0)
-            self._change_timer = self._loop.call_later(delay, self.request_flip)
 
     # -- lifecycle ------------------------------------------------------------------------------------
 

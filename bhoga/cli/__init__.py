@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from bhoga._providers import PROVIDERS
-from bhoga.cli import _args
+from bhoga.cli._args import _subcommands
 from bhoga.errors import BhogaError
 
 TYPE_CHECKING = False
@@ -21,173 +19,11 @@ if TYPE_CHECKING:
     from importlib.abc import Loader
     from importlib.machinery import ModuleSpec
     from types import ModuleType
-    from typing import Any, TypeAlias
-
-    Arg: TypeAlias = tuple[tuple[str, ...], dict[str, Any]]
 
 __all__ = ["HANDLER", "build_parser", "main"]
 
 HANDLER = "bhoga-cli"
 """The name of the stderr handler the console script logs through (see `_configure_logging`)."""
-
-
-def _arg(*names: str, **options: Any) -> Arg:
-    return names, options
-
-
-def _json(what: str) -> Arg:
-    return _arg("--json", action="store_true", help=f"print {what} as JSON")
-
-
-def _provider(*names: str, **options: Any) -> Arg:
-    options.setdefault("help", f"one of: {', '.join(PROVIDERS)}")
-    return _arg(*names, choices=list(PROVIDERS), **options)
-
-
-def _subcommands() -> tuple[tuple[str, str, tuple[Arg, ...]], ...]:
-    """Every subcommand: its name, its one-line help and its arguments, in `bhoga --help` order."""
-    from bhoga._routing import BASELINES, POLICIES  # noqa: PLC0415
-
-    no_color = _arg("--no-color", action="store_true", help="no colour even on a terminal (also: NO_COLOR=1)")
-    policies = (*POLICIES, *BASELINES, "optimum")
-    return (
-        (
-            "status",
-            "every provider's quota left, reset times, pace and the current choice",
-            (
-                _json("the status"),
-                _arg("--all", action="store_true", help="every window of each provider, not only the binding one"),
-                _arg("--watch", action="store_true", help="a live view, redrawn when bhogad's state changes"),
-                no_color,
-            ),
-        ),
-        (
-            "best",
-            "the provider to use for a model, why, and the alternatives",
-            (_arg("model", type=_args.model, metavar="MODEL"), _json("the answer")),
-        ),
-        (
-            "set-quota",
-            "tell bhoga how much of a provider's quota is left",
-            (
-                _provider("pid", metavar="PID"),
-                _arg(
-                    "pct",
-                    type=_args.pct,
-                    metavar="PCT",
-                    help="percent remaining, 0-100 (5h window or budget); 0.5%% is half a percent",
-                ),
-                _arg("--weekly", type=_args.pct, metavar="PCT", help="percent remaining in the weekly window, 0-100"),
-                _arg("--model", type=_args.model, default="*", metavar="M", help="only for models matching M"),
-            ),
-        ),
-        (
-            "apply",
-            "route Hermes to the best provider for a model now",
-            (
-                _arg(
-                    "model", type=_args.model, metavar="MODEL", nargs="?", help="default: Hermes' current model.default"
-                ),
-                _arg("--dry-run", action="store_true", help="print the unified diff, change nothing"),
-                _arg(
-                    "--aux",
-                    action="store_true",
-                    help="also route the auxiliary tasks listed in Hermes' config (auxiliary:)",
-                ),
-            ),
-        ),
-        (
-            "turn",
-            "record one model call (for shell harnesses)",
-            (
-                _provider("--pid", required=True, metavar="P"),
-                _arg("--model", required=True, type=_args.model, metavar="M"),
-                _arg("--in", dest="input_tokens", type=_args.count, default=0, metavar="N", help="input tokens"),
-                _arg("--out", dest="output_tokens", type=_args.count, default=0, metavar="N", help="output tokens"),
-                _arg("--status", dest="status_code", type=_args.status_code, default=200, metavar="CODE"),
-                _arg(
-                    "--header",
-                    dest="headers",
-                    type=_args.header,
-                    action="append",
-                    default=[],
-                    metavar="K=V",
-                    help="a response header (only rate-limit headers are kept); repeatable",
-                ),
-                _arg(
-                    "--error",
-                    type=_args.error_text,
-                    metavar="TEXT",
-                    help="the error message or body of a failed call (`-` reads it from stdin); "
-                    "a limit it names throttles",
-                ),
-                _arg(
-                    "--source",
-                    type=_args.source,
-                    metavar="NAME",
-                    help="who reports the turn (counted in bhogad's status)",
-                ),
-            ),
-        ),
-        (
-            "hermes-plugin",
-            "the Hermes plugin that reports every model call Hermes makes to bhogad",
-            (
-                _arg(
-                    "action",
-                    choices=["enable", "disable", "status"],
-                    help="enable: write it to $HERMES_HOME/plugins/bhoga and add it to plugins.enabled; "
-                    "disable: remove both",
-                ),
-                _json("the status"),
-            ),
-        ),
-        (
-            "simulate",
-            "replay recorded (or given) demand under each routing policy and compare",
-            (
-                _arg(
-                    "--days",
-                    type=_args.sim_days,
-                    default=7.0,
-                    metavar="N",
-                    help="how many recorded days to replay (default 7)",
-                ),
-                _arg(
-                    "--policy",
-                    dest="policies",
-                    action="append",
-                    default=[],
-                    choices=policies,
-                    metavar="P",
-                    help=f"one of: {', '.join(policies)}; repeatable (default: all)",
-                ),
-                _arg("--trace", type=Path, metavar="FILE", help="a trace file (see benchmarks/data/traces)"),
-                _json("the results"),
-            ),
-        ),
-        (
-            "history",
-            "each window's usage over time as a chart, with bhogad's flips marked",
-            (
-                _provider("provider", nargs="?", metavar="PROVIDER", help="only this provider"),
-                _arg(
-                    "--days",
-                    type=_args.history_days,
-                    default=1.0,
-                    metavar="N",
-                    help="how far back, 0.1-7 days (default 1)",
-                ),
-                _json("the points and flips"),
-                no_color,
-            ),
-        ),
-        ("doctor", "what is found, what is missing, and the command that fixes each problem", ()),
-        ("pause", "stop changing the Hermes config until `bhoga resume`", ()),
-        ("resume", "let bhoga change the Hermes config again", ()),
-        ("pin", "keep Hermes on its current provider: bhogad changes nothing until `bhoga unpin`", ()),
-        ("unpin", "let bhogad route Hermes again after a pin or a hand edit", ()),
-    )
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -15,7 +15,8 @@ import pytest
 from bhoga._router import Router
 from bhoga.errors import HermesConfigBusyError
 from bhogad.config import DaemonConfig
-from bhogad.flip import Flipper, FlipResult, Outcome, apply_model
+from bhogad.flip import Flipper, FlipResult, Outcome
+from bhogad.userword import apply_model
 from tests.fixtures_daemon import hermes_route, write_hermes
 
 OPENAI_KEY = "sk-proj-FAKE-SECRET-midwrite-openai-0123456789"
