@@ -14,7 +14,15 @@ from enum import Enum
 from pathlib import Path
 
 from bhoga import _lazy
-from bhoga._protocol import MAX_ERROR, Request, SetQuotaRequest, TurnRequest, encode_request
+from bhoga._protocol import (
+    APPLY_WAIT,
+    MAX_ERROR,
+    ApplyRequest,
+    Request,
+    SetQuotaRequest,
+    TurnRequest,
+    encode_request,
+)
 from bhoga._responses import Response, decode_response
 from bhoga.errors import ProtocolError
 
@@ -64,8 +72,11 @@ def daemon_running(path: Path, timeout: float = 0.2) -> bool:
 def ask(path: Path, request: Request, *, timeout: float = 1.0) -> Response | Unreachable:
     """One request on a fresh connection (what a one-shot CLI needs); `UNREACHABLE` on any failure.
 
-    A refusal is an answer (`Failure`), not a failure to reach the daemon.
+    A refusal is an answer (`Failure`), not a failure to reach the daemon. An `apply` is given at least
+    `APPLY_WAIT`: bhogad may be waiting out an editor's save, and a caller that takes it for gone writes itself.
     """
+    if type(request) is ApplyRequest:
+        timeout = max(timeout, APPLY_WAIT)
     deadline = time.monotonic() + timeout
     try:
         sock = connect(path, timeout)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bhoga._protocol_fast import TurnBatch
 
 __all__ = [
+    "APPLY_WAIT",
     "MAX_HEADERS",
     "MAX_HEADER_VALUE",
     "MAX_LINE",
@@ -69,6 +70,11 @@ MAX_TEXT: Final = 256
 MAX_ERROR: Final = 4096
 """Longest `error` text of a turn (the error message or response body of a failed call)."""
 MAX_SOURCE: Final = 64
+APPLY_WAIT: Final = 6.0
+"""Seconds a client waits for bhogad's answer to `apply`: bhogad first waits out a save of Hermes' config in progress
+as `bhoga apply` does alone (`bhoga.hermes.BUSY_TRIES` tries, each waiting up to `SETTLE` for quiet, `SETTLE`
+apart: 3.5 s at most), after the pass it may be running (up to twice `SETTLE`). A client that gave up sooner would
+take bhogad for gone and write the config itself as well."""
 
 
 @record

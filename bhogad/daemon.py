@@ -97,6 +97,8 @@ class Daemon(_SocketView):
         self.discovery: DiscoveryRunner | None = None
         self._change_timer: asyncio.TimerHandle | None = None
         self._errors_logged: set[str] = set()
+        self._busy_told = False
+        """Whether the pass put off by someone writing Hermes' config was logged (once, until a pass gets through)."""
         self.watcher: Watcher | None = None
         self.periodic: Periodic | None = None
         self.resume = ResumeDetector()

@@ -29,7 +29,6 @@ from bhoga._protocol import (
 from bhoga._record import replace
 from bhoga._responses import (
     OK,
-    ApplyAnswer,
     BestAnswer,
     DaemonInfo,
     HermesView,
@@ -53,7 +52,7 @@ _MAX_SOURCES = 64
 
 
 class DaemonView(Protocol):
-    """What the handler asks of the daemon; quick, no I/O beyond a marker file."""
+    """What the handler asks of the daemon; quick, no I/O beyond a marker file, or answered later (`Pending`)."""
 
     def routed_models(self) -> list[str]:
         """The models `status` ranks."""
@@ -75,9 +74,13 @@ class DaemonView(Protocol):
 
     def set_paused(self, paused: bool) -> None: ...
 
-    def apply(self, model: str, *, dry_run: bool, aux: bool) -> ApplyAnswer: ...
+    def apply(self, model: str, *, dry_run: bool, aux: bool) -> Pending:
+        """Route Hermes for `model` now; answered when the write is done (it may wait out an editor's save)."""
+        ...
 
-    def set_pinned(self, pinned: bool) -> None: ...
+    def set_pinned(self, pinned: bool) -> Pending:
+        """Pin or unpin Hermes' route; answered when done (after any Hermes write in progress)."""
+        ...
 
     def run_pass(self) -> Pending:
         """One discovery + Hermes pass now; its answer comes when it is done (joined when one is running)."""
@@ -187,8 +190,7 @@ class Handler:
                 router.sync()
                 return self.view.apply(request.model, dry_run=request.dry_run, aux=request.aux)
             case PinRequest():
-                self.view.set_pinned(request.pinned)
-                return OK
+                return self.view.set_pinned(request.pinned)
             case PassRequest():
                 return self.view.run_pass()
         raise ProtocolError(f"unsupported request {type(request).__name__}")

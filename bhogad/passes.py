@@ -63,6 +63,7 @@ class _HermesPasses:
     _flip_again: bool
     _change_timer: asyncio.TimerHandle | None
     _errors_logged: set[str]
+    _busy_told: bool
     _views: dict[str, ProviderView] | None
     _server: Server | None
     _publish_timer: asyncio.TimerHandle | None
@@ -104,12 +105,17 @@ class _HermesPasses:
 
     def _note_pass(self, result: FlipResult) -> None:
         if result.busy:
-            # Someone was writing Hermes' config (logged at debug by the pass): what it says is not known yet, so
-            # `status` keeps showing the last pass. The file's next change runs a pass, and so does this retry, in
-            # case that change came while the pass was reading.
+            # Someone was writing Hermes' config: what it says is not known yet, so `status` keeps showing the last
+            # pass. The file's next change runs a pass, and so does this retry, in case that change came while the
+            # pass was reading. Said once until a pass gets through: a save taking minutes is one line, not one a
+            # second (each retry is a debug line of the pass).
+            if not self._busy_told:
+                self._busy_told = True
+                log.info("Hermes pass put off: %s", result.message)
             if self._loop is not None:
                 self._loop.call_later(2 * SETTLE, self.request_flip)
             return
+        self._busy_told = False
         self.last_pass = result
         self._arm_change_timer()
         self._notify_after(result)

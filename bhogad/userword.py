@@ -71,8 +71,9 @@ def apply_model(flipper: Flipper, config: DaemonConfig, model: str, *, dry_run: 
     """Route Hermes to the best provider for `model` now, as `bhoga apply` asks: the one writer's write.
 
     The route is handed back to bhogad (an existing pin is lifted) and `model` is routed from now on while Hermes
-    uses it, so the daemon never reverts what was applied. Raises `HermesConfigError` with one line
-    (`HermesConfigBusyError` for a config being written by someone else: nothing is written into it).
+    uses it, so the daemon never reverts what was applied. A config being written by someone else is waited for as
+    `bhoga.hermes.apply_to_hermes` waits (blocking: run it off the loop). Raises `HermesConfigError` with one line
+    (`HermesConfigBusyError` for a config still being written after that: nothing is written into it).
     """
     from bhoga import hermes  # noqa: PLC0415
 
@@ -88,15 +89,16 @@ def apply_model(flipper: Flipper, config: DaemonConfig, model: str, *, dry_run: 
         if dry_run:
             diff = hermes.hermes_diff(rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks)
             return ApplyResult(False, rec.provider_id, rec.reason, path, diff)
-        # The guard of a pass, once: the answer is due within the client's 2 s, so a busy config is refused (one
-        # line), not waited out; bhogad's own last write is no one's save in progress.
+        # The guard and the patience of `bhoga apply` without a daemon (`_patiently`: `BUSY_TRIES` tries, `SETTLE`
+        # apart, then the same one line): this runs in a worker thread, and the client waits `APPLY_WAIT` for it.
+        # bhogad's own last write is no one's save in progress.
         own = flipper._own is not None and hermes.file_identity(path) == flipper._own
-        changed = hermes.apply_recommendation(
-            rec,
-            config_path=path,
-            write_auxiliary=write_aux,
-            fallbacks=fallbacks,
-            settle=None if own else SETTLE,
+        settle = None if own else SETTLE
+        changed = hermes._patiently(
+            lambda: hermes.apply_recommendation(
+                rec, config_path=path, write_auxiliary=write_aux, fallbacks=fallbacks, settle=settle
+            ),
+            settle,
         )
         if changed:
             flipper._own = hermes.file_identity(path)

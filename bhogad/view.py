@@ -1,33 +1,40 @@
 """What socket requests ask of the daemon: `Daemon`'s part that is the handler's `DaemonView` (bhogad/handler.py)
 and the on-demand pass's `PassHost` (bhogad/ondemand.py).
 
-These run on the loop thread, from the handler, and must be quick; a `pass` is answered when it is done
-(`Pending`).
+These run on the loop thread, from the handler, and must be quick. What writes Hermes' config (`apply`, and `pin`
+/ `unpin`, which wait for a write in progress) runs in a worker thread and is answered when it is done (`Pending`),
+as a `pass` is: an editor's save that the write waits out holds up no other client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bhoga import __version__
 from bhoga._pause import is_paused, set_paused
-from bhoga._responses import ApplyAnswer, DaemonInfo, HermesView, LastPass
+from bhoga._responses import OK, ApplyAnswer, DaemonInfo, HermesView, LastPass, Response
 from bhoga._status import hermes_view
 from bhoga.errors import BhogaError
 
+from .dispatch import Pending
 from .passes import _HermesPasses
+from .tasks import in_thread
 
 if TYPE_CHECKING:
-    from .dispatch import Pending
     from .flip import FlipResult
     from .ondemand import OnDemand
     from .tasks import DiscoveryRunner
+    from .userword import ApplyResult
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class _SocketView(_HermesPasses):
@@ -93,28 +100,56 @@ class _SocketView(_HermesPasses):
             self.request_flip()
         self.state_changed()
 
-    def apply(self, model: str, *, dry_run: bool, aux: bool) -> ApplyAnswer:
-        """The `apply` op: bhogad is the one writer while it runs (DESIGN §8.2)."""
+    def apply(self, model: str, *, dry_run: bool, aux: bool) -> Pending:
+        """The `apply` op: bhogad is the one writer while it runs (DESIGN §8.2). The write waits out a save of the
+        config in progress as `bhoga apply` does alone, in a worker thread; answered when it is done."""
         from .userword import apply_model  # noqa: PLC0415
 
-        result = apply_model(self.flipper, self.config, model, dry_run=dry_run, aux=aux)
-        if not dry_run:
-            self.request_flip()  # refresh what `status` shows; the pass keeps what was applied
-        return ApplyAnswer(
-            changed=result.changed,
-            provider=result.provider,
-            reason=result.reason,
-            path=str(result.path),
-            diff=result.diff if dry_run else None,
-            route=None if dry_run else result.route,
-        )
+        def answer(result: ApplyResult) -> Response:
+            if not dry_run:
+                self.request_flip()  # refresh what `status` shows; the pass keeps what was applied
+            return ApplyAnswer(
+                changed=result.changed,
+                provider=result.provider,
+                reason=result.reason,
+                path=str(result.path),
+                diff=result.diff if dry_run else None,
+                route=None if dry_run else result.route,
+            )
 
-    def set_pinned(self, pinned: bool) -> None:
-        """The `pin` / `unpin` ops."""
+        write = functools.partial(apply_model, self.flipper, self.config, model, dry_run=dry_run, aux=aux)
+        return self._off_loop(write, answer, "bhogad-apply")
+
+    def set_pinned(self, pinned: bool) -> Pending:
+        """The `pin` / `unpin` ops, in a worker thread: they wait for a Hermes write in progress (a pass, an
+        `apply` waiting out an editor's save)."""
         from .userword import set_pin  # noqa: PLC0415
 
-        set_pin(self.flipper, pinned)
-        self.request_flip()
+        def answer(_record: object) -> Response:
+            self.request_flip()
+            return OK
+
+        return self._off_loop(functools.partial(set_pin, self.flipper, pinned), answer, "bhogad-pin")
+
+    def _off_loop(self, work: Callable[[], T], answer: Callable[[T], Response], name: str) -> Pending:
+        """`work()` in a worker thread; the request's answer is `answer(its result)`, made on the loop (its
+        exception is answered as the handler's own would be)."""
+        loop = asyncio.get_running_loop()
+        done = in_thread(loop, work, name)
+        reply: asyncio.Future[Response] = loop.create_future()
+
+        def relay(fut: asyncio.Future[T]) -> None:
+            if reply.done():
+                return
+            if fut.cancelled():
+                reply.cancel()
+            elif (exc := fut.exception()) is not None:
+                reply.set_exception(exc)
+            else:
+                reply.set_result(answer(fut.result()))
+
+        done.add_done_callback(relay)
+        return Pending(reply)
 
     def discovery_errors(self) -> tuple[str, ...]:
         """What discovery last failed at, per provider, until that provider gets through (`KeptFailures`)."""

@@ -14,6 +14,7 @@ import pytest
 
 from bhoga._router import Router
 from bhoga.errors import HermesConfigBusyError
+from bhoga.hermes import BUSY_TRIES
 from bhogad.config import DaemonConfig
 from bhogad.flip import Flipper, FlipResult, Outcome
 from bhogad.userword import apply_model
@@ -209,14 +210,14 @@ def test_bhogads_own_write_is_not_waited_for(home: Path, router: Router, monkeyp
 
 
 def test_the_socket_apply_writes_nothing_into_a_file_being_saved(home: Path, router: Router) -> None:
-    """`bhoga apply` handed to bhogad (`apply_model`) meets the editor's truncated config: it refuses with one line
-    (HermesConfigBusyError), writes nothing, and the editor's bytes are exactly what the file then holds; on the
-    settled file it writes."""
+    """`bhoga apply` handed to bhogad (`apply_model`) meets an editor's config that stays truncated: after
+    BUSY_TRIES tries, as `bhoga apply` alone, it refuses with one line (HermesConfigBusyError), writes nothing, and
+    the editor's bytes are exactly what the file then holds; on the settled file it writes."""
     path = write_hermes(home, "openai-codex", "gpt-5.5")
     mine = path.read_bytes() + FILLER.encode()
     flipper = Flipper(router)
     config = DaemonConfig()
-    with path.open("wb") as editor, pytest.raises(HermesConfigBusyError, match="empty"):
+    with path.open("wb") as editor, pytest.raises(HermesConfigBusyError, match=f"empty.*after {BUSY_TRIES} tries"):
         try:
             apply_model(flipper, config, "gpt-5.5", dry_run=False, aux=False)
         finally:
@@ -225,4 +226,27 @@ def test_the_socket_apply_writes_nothing_into_a_file_being_saved(home: Path, rou
     _age(path)
     assert apply_model(flipper, config, "gpt-5.5", dry_run=False, aux=False).changed is True
     assert hermes_route(home)[0] == "openai-api" and FILLER in path.read_text()
+    router.close()
+
+
+def test_the_socket_apply_waits_out_a_save_in_progress(home: Path, router: Router) -> None:
+    """`apply_model` (what bhogad runs for `bhoga apply`) meets an editor that truncated config.yaml and writes it
+    0.3 s later: as `bhoga apply` without a daemon, it waits for the save, then routes the complete file, every
+    byte the editor wrote kept."""
+    path = write_hermes(home, "openai-codex", "gpt-5.5")
+    mine = path.read_bytes() + FILLER.encode()
+    with path.open("wb") as editor:  # open(O_TRUNC): empty until the editor writes
+
+        def save() -> None:
+            time.sleep(0.3)
+            editor.write(mine)
+            editor.flush()
+
+        saving = threading.Thread(target=save)
+        saving.start()
+        result = apply_model(Flipper(router), DaemonConfig(), "gpt-5.5", dry_run=False, aux=False)
+        saving.join()
+    assert result.changed is True, result
+    assert hermes_route(home)[0] == "openai-api"
+    _kept_every_byte(path, mine)
     router.close()
