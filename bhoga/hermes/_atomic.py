@@ -146,8 +146,8 @@ _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
 _renameat2: Any = None
 
 
-def _rename2(src: str, dst: str, flags: int) -> bool | None:
-    """Linux renameat2(2): True done, False refused (EEXIST/ENOENT), None where the call or flag is missing."""
+def _renameat2_fn() -> Any:
+    """libc's renameat2, False where there is none (looked up once, so never inside the window before a swap)."""
     global _renameat2
     if _renameat2 is None:
         if sys.platform != "linux":
@@ -160,41 +160,67 @@ def _rename2(src: str, dst: str, flags: int) -> bool | None:
                 fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
                 fn.restype = ctypes.c_int
             _renameat2 = fn or False
-    if _renameat2 is False:
+    return _renameat2
+
+
+def _rename2(src: bytes, dst: bytes, flags: int) -> bool | None:
+    """Linux renameat2(2): True done, False refused (EEXIST/ENOENT), None where the call or flag is missing."""
+    fn = _renameat2_fn()
+    if fn is False:
         return None
+    if fn(-100, src, -100, dst, flags) == 0:  # -100: AT_FDCWD
+        return True
     import ctypes  # noqa: PLC0415
 
-    if _renameat2(-100, os.fsencode(src), -100, os.fsencode(dst), flags) == 0:  # -100: AT_FDCWD
-        return True
     err = ctypes.get_errno()
     if err in (errno.EEXIST, errno.ENOENT):
         return False
     if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
         return None
-    raise OSError(err, os.strerror(err), dst)
+    raise OSError(err, os.strerror(err), os.fsdecode(dst))
 
 
 def _swap_in(tmp: str, real: Path, snap: Snapshot | None) -> bool | None:
     """Put `tmp` at `real` atomically, then make sure what it displaced was the file read (`snap`); if another
     writer replaced it in between, put that writer's file back. True written, False not (someone else wrote),
     None when the kernel cannot swap (the caller renames after a last stat)."""
+    src, dst = os.fsencode(tmp), os.fsencode(real)
+    if _renameat2_fn() is False:
+        return None
     if snap is None:
-        done = _rename2(tmp, str(real), _RENAME_NOREPLACE)
+        done = _rename2(src, dst, _RENAME_NOREPLACE)
         if done is False:
             os.unlink(tmp)
         return done
     ours = os.stat(tmp).st_ino
-    done = _rename2(tmp, str(real), _RENAME_EXCHANGE)
+    # Until the other writer's file is swapped back, ours is what a reader of the config gets; if that reader is
+    # the other writer, it saves on top of ours and its own last save is lost. So a save that landed after the
+    # content check must be seen before the swap (one stat, next to it), and nothing may run between a swap that
+    # displaced the wrong file and the swap back (not even a log line).
+    if not _same_stat(real, snap):
+        return _drop(tmp, False)
+    done = _rename2(src, dst, _RENAME_EXCHANGE)
     if not done:
         return done if done is None else _drop(tmp, False)
     st = os.stat(tmp)  # what was at `real` until the swap
     if (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) == (snap.ino, snap.dev, snap.size, snap.mtime_ns):
         return _drop(tmp, True)
-    # Another writer renamed its file in after the check: swap it back, unless it already replaced ours again.
+    _put_back(src, dst, ours, st.st_ino)
     log.info("hermes: %s was written by someone else at the last moment; their version kept", real)
-    if os.stat(real).st_ino == ours:
-        _rename2(tmp, str(real), _RENAME_EXCHANGE)
     return _drop(tmp, False)
+
+
+def _put_back(src: bytes, dst: bytes, at_real: int, held: int) -> None:
+    """Swap the file held at `src` back to `dst`. Each swap hands back what was at `dst`: when that is not the file
+    believed there (`at_real`), the other writer saved again meanwhile, and that newer file is swapped in instead.
+    Bounded: a writer that saves between every two system calls keeps its last save at `src`, dropped."""
+    for _ in range(4):
+        if not _rename2(src, dst, _RENAME_EXCHANGE):
+            return
+        out = os.stat(src).st_ino
+        if out == at_real:
+            return
+        at_real, held = held, out
 
 
 def _drop(tmp: str, result: bool) -> bool:

@@ -3,9 +3,12 @@ temp file + rename, as Hermes' own writer does) rewrites the file; no write of t
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -40,3 +43,42 @@ def test_no_hermes_write_is_lost_while_bhoga_flips(hermes: HermesHome) -> None:
     assert writes > 100 and written > 5, (writes, written)
     assert lost == 0, f"{lost} of {writes} writes of the other process were lost"
     assert not list(hermes.dir.glob(".config.yaml.*.tmp"))
+
+
+def test_a_hermes_save_after_the_content_check_never_meets_bhogas_stale_file(
+    hermes: HermesHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Hermes save landing between bhoga's content check and its rename is seen before bhoga's file is put in
+    place, so Hermes never reads (and saves on top of) a version bhoga made from the file that save replaced."""
+    hermes.everything("COPILOT_GITHUB_TOKEN")
+    hermes.write_config((CORPUS / "indent2.yaml").read_text().replace("terminal:\n", "hermes_counter: 0\nterminal:\n"))
+    saved: list[int] = []
+    went_back: list[tuple[int, int]] = []
+    os_stat = os.stat
+
+    def hermes_save() -> None:
+        text = hermes.config.read_text()
+        seen = int(re.findall(r"hermes_counter: (\d+)", text)[0])
+        if seen < len(saved):
+            went_back.append((seen, len(saved)))
+        saved.append(len(saved) + 1)
+        tmp = hermes.config.with_name("config.yaml.hermes-tmp")
+        tmp.write_text(text.replace(f"hermes_counter: {seen}\n", f"hermes_counter: {len(saved)}\n"))
+        os.replace(tmp, hermes.config)
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        # bhoga looks at its own temp file only once the file is written and its content checked: the worst
+        # moment for Hermes to save, and (after a swap) the moment Hermes would read whatever bhoga put in place.
+        name = os.path.basename(os.fsdecode(path)) if isinstance(path, str | bytes | os.PathLike) else ""
+        if name.startswith(".config.yaml.") and name.endswith(".tmp") and len(saved) < 3:
+            hermes_save()
+        return os_stat(path, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "stat", stat)
+        changed = apply_recommendation(rec("github-copilot", "claude-sonnet-4.6"))
+    assert not went_back, f"Hermes read a file older than its own last save (seen, last): {went_back}"
+    assert len(saved) == 3, "Hermes never got to save in bhoga's window: this test checked nothing"
+    assert changed
+    text = hermes.config.read_text()
+    assert "hermes_counter: 3\n" in text and "provider: copilot" in text
