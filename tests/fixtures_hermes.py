@@ -35,22 +35,34 @@ ROUTES: list[tuple[str, str, str, tuple[str, ...]]] = [
 ]
 
 # A stand-in for Hermes saving its config: read, bump `hermes_counter`, temp file + os.replace, no lock (as Hermes
-# does). argv: path, seconds, pause between writes. Prints "writes lost"; a lost write is a counter that went back.
+# does). argv: path, seconds, pause between writes, and optionally `every` and `limit`: after every `every` writes
+# it waits until someone else has replaced its last version (a quiet gap that lasts until the other writer got in,
+# however loaded the machine), and it stops after `limit` writes. Prints "writes lost"; a lost write is a counter
+# that went back.
 HERMES_LIKE_WRITER = r"""
 import os, re, sys, time
 path, seconds, pause = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+every, limit = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, -1)
 tmp = path + ".hermes-tmp"
 last = writes = lost = 0
+mine = None
 deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
+while time.monotonic() < deadline and writes != limit:
+    if every and writes and writes % every == 0:
+        while True:
+            with open(path) as f:
+                if f.read() != mine:
+                    break
+            time.sleep(pause)
     with open(path) as f:
         text = f.read()
     seen = int(re.search(r"hermes_counter: (\d+)", text).group(1))
     if seen < last:
         lost += 1  # a write of ours was replaced by content read before it: a lost update
     last += 1
+    mine = re.sub(r"hermes_counter: \d+", f"hermes_counter: {last}", text)
     with open(tmp, "w") as f:  # Hermes' own writer: temp file + os.replace, no lock
-        f.write(re.sub(r"hermes_counter: \d+", f"hermes_counter: {last}", text))
+        f.write(mine)
     os.replace(tmp, path)
     writes += 1
     time.sleep(pause)
