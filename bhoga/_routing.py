@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from enum import IntEnum
 
+from bhoga._antiflap import _switch
+from bhoga._candidate import Tier, _Candidate, _recommendations, _sort_key
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
-from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy, to_hermes_model
-from bhoga._record import record, replace
-from bhoga._values import human_duration, window_label
+from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy
+from bhoga._record import replace
 
 # Annotations only: `bhoga._pace` is needed only by callers that compute paces.
 TYPE_CHECKING = False
@@ -55,10 +55,8 @@ __all__ = [
     "DEFAULT_POLICY",
     "PACED",
     "POLICIES",
-    "Tier",
     "decide",
     "evaluate",
-    "human_duration",
     "metered_routes",
     "next_change",
     "rank",
@@ -75,50 +73,6 @@ BASELINES = ("original", "failover", "round-robin")
 """Rules the simulator compares bhoga's policies with (the original bhoga, Hermes' failover, round-robin).
 
 Never used to route; they live here so the CLI names them without loading the simulator."""
-
-
-class Tier(IntEnum):
-    """Ranking tiers, best first (point 3 above); a candidate in a better tier always ranks ahead."""
-
-    SUBSCRIPTION = 0
-    """A subscription at or above the reserve."""
-    METERED = 1
-    """A metered API with a known budget at or above the reserve."""
-    UNKNOWN = 2
-    """Quota unknown (subscriptions first, then by priority)."""
-    KEPT = 3
-    """Policy "value": a subscription forecast to run out, kept for models it saves more on."""
-    LOW = 4
-    """Below the reserve."""
-    UNVERIFIED = 5
-    """Usable, but the provider never accepted the credential."""
-    WALL = 6
-    """Throttled or exhausted: never chosen while anything else is usable."""
-
-
-@record
-class _Candidate:
-    """How one provider stands for one model at one moment."""
-
-    provider: Provider
-    headroom: float
-    binding: QuotaWindow | None
-    status: ProviderStatus
-    tier: Tier
-    until: datetime | None
-    """When a throttle ends or the binding window resets."""
-    runs_out: datetime | None = None
-    """Policy "pace" only: when the binding window runs out at its pace, if that is before its reset."""
-    at_reset: float | None = None
-    """Policy "pace" only: the binding window's percent used at its reset at this pace, None when unknown."""
-    kept: str | None = None
-    """Policy "value" only: the model in use this (short) window is kept for instead of this one."""
-    soft: bool = False
-    """Policy "value" only: kept, but still better than paying (ranks after the other subscriptions)."""
-    contested: str | None = None
-    """Policy "value" only: a model in use this window would rather serve, were it short."""
-    projected: float | None = None
-    """Policy "value" only: the binding window's percent used at its reset at its average rate this cycle."""
 
 
 def _headroom(windows: Iterable[QuotaWindow], model: str, now: datetime) -> tuple[float, QuotaWindow | None]:
@@ -218,29 +172,6 @@ def evaluate(
     )
 
 
-def _sort_key(c: _Candidate, policy: str) -> tuple[object, ...]:
-    if c.tier == Tier.WALL:
-        return (c.tier, c.until.timestamp() if c.until else float("inf"), c.provider.priority)
-    if c.tier == Tier.UNKNOWN:
-        return (c.tier, c.provider.kind is not Kind.SUBSCRIPTION, c.provider.priority, 0.0)
-    if c.tier == Tier.SUBSCRIPTION and policy == "drain-soonest":
-        return (c.tier, 0 if c.until else 1, c.until.timestamp() if c.until else 0.0, -c.headroom, c.provider.priority)
-    if c.tier == Tier.SUBSCRIPTION and policy == "pace":
-        # Forecast to run out before its reset: it will be used up anyway, so it counts for less.
-        return (
-            c.tier,
-            c.runs_out is not None,
-            c.until.timestamp() if c.until else float("inf"),
-            -c.headroom,
-            c.provider.priority,
-        )
-    if c.tier == Tier.SUBSCRIPTION and policy == "value":
-        # Use it or lose it: the window that resets first; a short window that stays a candidate is the best
-        # use of itself (`bhoga._value`), so unlike "pace" it is not put last.
-        return (c.tier, c.soft, c.until.timestamp() if c.until else float("inf"), -c.headroom, c.provider.priority)
-    return (c.tier, -c.headroom, c.provider.priority)
-
-
 def _ranked(
     quotas: Iterable[ProviderQuota],
     model: str,
@@ -286,66 +217,6 @@ def metered_routes(quotas: Iterable[ProviderQuota]) -> frozenset[str]:
     )
 
 
-def _pct(x: float) -> str:
-    return f"{round(x * 100)}%"
-
-
-def _state_text(c: _Candidate, now: datetime, reserve: float) -> str:
-    pid = c.provider.id
-    label = window_label(c.binding.name, c.binding.scope) if c.binding else ""
-    if c.status is ProviderStatus.THROTTLED:
-        return (
-            f"{pid} throttled for {human_duration((c.until - now).total_seconds())}" if c.until else f"{pid} throttled"
-        )
-    if c.status is ProviderStatus.EXHAUSTED:
-        resets = f", resets in {human_duration((c.until - now).total_seconds())}" if c.until else ""
-        return f"{pid} {label} window exhausted{resets}"
-    if c.status is ProviderStatus.LOW:
-        return f"{pid} {label} window {_pct(c.headroom)} < reserve {_pct(reserve)}"
-    if c.status is ProviderStatus.UNKNOWN:
-        return f"{pid} quota unknown"
-    resets = f", resets in {human_duration((c.until - now).total_seconds())}" if c.until else ""
-    if c.runs_out is not None:
-        resets = f", runs out in {human_duration((c.runs_out - now).total_seconds())} at this pace{resets}"
-    if c.kept is not None:
-        return f"{pid} {_pct(c.headroom)} left in {label} window{resets}: kept for {c.kept}"
-    return f"{pid} {_pct(c.headroom)} left in {label} window{resets}"
-
-
-def _state(c: _Candidate, now: datetime, reserve: float) -> str:
-    text = _state_text(c, now, reserve)
-    return f"{text} (credential not yet accepted by the provider)" if c.tier == Tier.UNVERIFIED else text
-
-
-def _reason(ranked: list[_Candidate], now: datetime, reserve: float) -> str:
-    win = ranked[0]
-    # A provider the user would prefer (lower priority number) that lost explains the choice best.
-    passed_over = [c for c in ranked[1:] if c.provider.priority < win.provider.priority]
-    if passed_over:
-        return f"{_state(passed_over[0], now, reserve)} → {win.provider.id}"
-    if win.status not in (ProviderStatus.OK, ProviderStatus.UNKNOWN):
-        others = " and ".join(_state(c, now, reserve) for c in ranked[1:3])
-        tail = f"; {others}" if others else ""
-        return f"{_state(win, now, reserve)}{tail}; nothing better → {win.provider.id}"
-    if len(ranked) == 1:
-        return f"{_state(win, now, reserve)}; only candidate → {win.provider.id}"
-    return f"{_state(win, now, reserve)}, ahead of {_state(ranked[1], now, reserve)} → {win.provider.id}"
-
-
-def _recommend(c: _Candidate, model: str, reason: str) -> RouterRecommendation:
-    return RouterRecommendation(
-        provider_id=c.provider.id,
-        model_id=model,
-        quota_pct=round(c.headroom, 4) if c.headroom >= 0 else -1.0,
-        status=c.status,
-        hermes_model=to_hermes_model(c.provider.id, model),
-        priority=c.provider.priority,
-        reason=reason,
-        binding_window=c.binding.key if c.binding else "",
-        resets_at=c.until,
-    )
-
-
 def rank(
     quotas: Iterable[ProviderQuota],
     model: str,
@@ -364,15 +235,6 @@ def rank(
     """
     ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces, econ)
     return _recommendations(ranked, model, now, reserve)
-
-
-def _recommendations(
-    ranked: list[_Candidate], model: str, now: datetime, reserve: float
-) -> tuple[RouterRecommendation, ...]:
-    if not ranked:
-        return ()
-    first = _recommend(ranked[0], model, _reason(ranked, now, reserve))
-    return (first, *(_recommend(c, model, _state(c, now, reserve)) for c in ranked[1:]))
 
 
 def decide(
@@ -410,102 +272,6 @@ def should_switch(
     """Whether to move from `current_pid` to the best provider, and a one-line reason either way."""
     ranked = _ranked(quotas, model, now, reserve, policy, exclude, paces, econ)
     return _switch(current_pid, ranked, model, now, margin, reserve, policy)
-
-
-def _switch(
-    current_pid: str | None,
-    ranked: list[_Candidate],
-    model: str,
-    now: datetime,
-    margin: float,
-    reserve: float,
-    policy: str,
-) -> tuple[bool, str]:
-    if not ranked:
-        return False, f"no candidate for {model}"
-    best = ranked[0]
-    if current_pid == best.provider.id:
-        return False, f"{best.provider.id} is still the best ({_state(best, now, reserve)})"
-    current = next((c for c in ranked if c.provider.id == current_pid), None)
-    to = f"→ {best.provider.id}"
-    if current is None:
-        why = f"{current_pid} is not a candidate for {model}" if current_pid else f"no provider set for {model}"
-        return True, f"{why} {to}"
-    if current.status in (ProviderStatus.THROTTLED, ProviderStatus.EXHAUSTED, ProviderStatus.LOW):
-        return True, f"{_state(current, now, reserve)} {to}"
-    if policy == "value" and _value_stays(best, current, margin):
-        return False, f"keeping {current_pid}: {_state(best, now, reserve)} has less than the margin to spare"
-    if best.tier < current.tier:
-        return True, f"{_state(best, now, reserve)} beats {_state(current, now, reserve)} {to}"
-    if policy == "value" and best.tier == current.tier == Tier.SUBSCRIPTION:
-        return _drain_switch(best, current, now, margin, reserve)
-    if policy == "pace" and best.tier == current.tier == Tier.SUBSCRIPTION:
-        # In pace's own terms: leave a window only when it runs out before its reset by more than the margin of
-        # its length, and only for one that does not; otherwise stay (moving back and forth costs more).
-        if current.runs_out is not None and best.runs_out is None and _short_by(current) >= margin:
-            return True, f"{_state(current, now, reserve)}; {_state(best, now, reserve)} {to}"
-        if current.runs_out is None and best.runs_out is None:
-            if best.at_reset is not None and best.at_reset > 100.0 * (1.0 - margin):
-                # Close to running out already at its own pace: moving the current load onto it would tip it.
-                return False, f"keeping {current_pid}: {_state(best, now, reserve)} has less than the margin to spare"
-            return _drain_switch(best, current, now, margin, reserve)
-        return False, f"keeping {current_pid}: {_state(current, now, reserve)}"
-    if best.headroom < 0 or current.headroom < 0:
-        # No margin can be measured; the ranking (subscription first, then priority) decides, and it is stable.
-        if _sort_key(best, policy) < _sort_key(current, policy):
-            return True, f"{_state(best, now, reserve)} ranks ahead of {_state(current, now, reserve)} {to}"
-        return False, f"keeping {current_pid}: {_state(current, now, reserve)}"
-    if policy == "drain-soonest" and best.tier == current.tier == Tier.SUBSCRIPTION:
-        return _drain_switch(best, current, now, margin, reserve)
-    if best.headroom - current.headroom >= margin:
-        return True, (
-            f"{best.provider.id} {_pct(best.headroom)} beats {current_pid} {_pct(current.headroom)}"
-            f" by ≥ {_pct(margin)} {to}"
-        )
-    return False, (
-        f"keeping {current_pid}: {best.provider.id} {_pct(best.headroom)} is within "
-        f"{_pct(margin)} of {_pct(current.headroom)}"
-    )
-
-
-def _value_stays(best: _Candidate, current: _Candidate, margin: float) -> bool:
-    """Policy "value"'s anti-flap: stay on a usable route rather than move onto a subscription forecast to end its
-    cycle more than `1 - margin` full at its pace, when that window is another model's better use or the current
-    route is a subscription too (moving the load onto it would tip it)."""
-    if best.tier != Tier.SUBSCRIPTION or best.at_reset is None or best.at_reset <= 100.0 * (1.0 - margin):
-        return False
-    usable = current.status in (ProviderStatus.OK, ProviderStatus.UNKNOWN)
-    return usable and (best.contested is not None or current.tier == Tier.SUBSCRIPTION)
-
-
-def _drain_switch(
-    best: _Candidate, current: _Candidate, now: datetime, margin: float, reserve: float
-) -> tuple[bool, str]:
-    """Anti-flap in drain-soonest's own measure, the time left until the binding window resets: move when the
-    best one resets sooner by more than `margin` of the current one's time left."""
-    to = f"→ {best.provider.id}"
-    if best.until is None:
-        return False, f"keeping {current.provider.id}: {_state(current, now, reserve)}"
-    best_left = (best.until - now).total_seconds()
-    if current.until is None:
-        return True, f"{_state(best, now, reserve)}; {current.provider.id} reset unknown (drain-soonest) {to}"
-    current_left = (current.until - now).total_seconds()
-    if current_left - best_left > margin * current_left:
-        return True, (
-            f"{best.provider.id} resets in {human_duration(best_left)}, before {current.provider.id} in "
-            f"{human_duration(current_left)} (drain-soonest) {to}"
-        )
-    return False, (
-        f"keeping {current.provider.id}: {best.provider.id} resets in {human_duration(best_left)}, within "
-        f"{_pct(margin)} of {current.provider.id}'s {human_duration(current_left)} (drain-soonest)"
-    )
-
-
-def _short_by(c: _Candidate) -> float:
-    """How much earlier than its reset a window runs out, as a fraction of its length (1.0 when unknown)."""
-    if c.runs_out is None or c.until is None or c.binding is None or c.binding.window_min <= 0:
-        return 1.0 if c.runs_out is not None else 0.0
-    return (c.until - c.runs_out).total_seconds() / (c.binding.window_min * 60)
 
 
 def next_change(quotas: Iterable[ProviderQuota], now: datetime) -> datetime | None:

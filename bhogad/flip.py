@@ -34,7 +34,8 @@ from bhoga._pause import is_paused
 from bhoga._providers import hermes_to_pid
 from bhoga._record import record
 from bhoga._router import Router
-from bhoga._routing import PACED, decide, human_duration
+from bhoga._routing import PACED, decide
+from bhoga._values import human_duration
 from bhoga.errors import HermesConfigBusyError, HermesConfigError
 from bhoga.hermes import SETTLE
 
