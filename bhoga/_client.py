@@ -37,7 +37,8 @@ from bhoga._client_io import (
 )
 from bhoga._model import RouterRecommendation
 from bhoga._protocol import BestRequest, Request, encode_request
-from bhoga._responses import BestAnswer, Response, decode_response
+from bhoga._responses import BestAnswer, Response
+from bhoga._responses_decode import decode_response
 from bhoga.errors import ProtocolError
 
 TYPE_CHECKING = False

@@ -23,7 +23,8 @@ from bhoga._protocol import (
     TurnRequest,
     encode_request,
 )
-from bhoga._responses import Response, decode_response
+from bhoga._responses import Response
+from bhoga._responses_decode import decode_response
 from bhoga.errors import ProtocolError
 
 TYPE_CHECKING = False

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from bhoga._protocol import Request, SubscribeRequest, error_line, fast_decoders, op_of, parse_request
 from bhoga._record import record
-from bhoga._responses import OK_LINE, Ok, Response, Subscribed, encode_response
+from bhoga._responses import OK_LINE, Ok, Response, Subscribed
+from bhoga._responses_encode import encode_response
 from bhoga.errors import BhogaError, ProtocolError
 
 if TYPE_CHECKING:

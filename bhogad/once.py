@@ -79,7 +79,8 @@ def _once_with_daemon(timeout: float) -> int | None:
     from bhoga._client_io import connect, read_answer  # noqa: PLC0415
     from bhoga._paths import socket_path  # noqa: PLC0415
     from bhoga._protocol import PassRequest, encode_request  # noqa: PLC0415
-    from bhoga._responses import Failure, PassAnswer, decode_response  # noqa: PLC0415
+    from bhoga._responses import Failure, PassAnswer  # noqa: PLC0415
+    from bhoga._responses_decode import decode_response  # noqa: PLC0415
     from bhoga.errors import ProtocolError  # noqa: PLC0415
 
     path = socket_path()

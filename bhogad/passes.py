@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bhoga._flips import record_flip
-from bhoga._responses import status_event
+from bhoga._responses_encode import status_event
 from bhoga._routing import next_change
 
 from . import sdnotify

@@ -117,7 +117,8 @@ def _status(args: argparse.Namespace) -> int:
 
         return watch(color=False if args.no_color else None, all_windows=args.all)
     from bhoga._protocol import StatusRequest  # noqa: PLC0415
-    from bhoga._responses import StatusAnswer, response_json  # noqa: PLC0415
+    from bhoga._responses import StatusAnswer  # noqa: PLC0415
+    from bhoga._responses_encode import response_json  # noqa: PLC0415
 
     answer = _daemon(StatusRequest())
     from_daemon = isinstance(answer, StatusAnswer)

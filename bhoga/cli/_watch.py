@@ -27,7 +27,8 @@ from typing import Any, TextIO
 
 from bhoga._client_io import read_answer
 from bhoga._protocol import SubscribeRequest, encode_request
-from bhoga._responses import Failure, decode_response
+from bhoga._responses import Failure
+from bhoga._responses_decode import decode_response
 from bhoga.cli._render import fit, render_status
 from bhoga.cli._term import Style, style_for
 from bhoga.errors import BhogaError, ProtocolError

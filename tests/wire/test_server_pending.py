@@ -161,7 +161,9 @@ def test_shutdown_answers_a_waiting_connection_once(tmp_path: Path) -> None:
 
 def test_a_pass_answer_reads_back_as_it_was_written() -> None:
     """The client decodes the daemon's `pass` answer into the record the daemon encoded."""
-    from bhoga._responses import Discovered, decode_response, encode_response
+    from bhoga._responses import Discovered
+    from bhoga._responses_decode import decode_response
+    from bhoga._responses_encode import encode_response
 
     answer = PassAnswer(
         pid=42,

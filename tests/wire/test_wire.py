@@ -42,9 +42,9 @@ from bhoga._responses import (
     RouteView,
     StatusAnswer,
     Subscribed,
-    decode_response,
-    encode_response,
 )
+from bhoga._responses_decode import decode_response
+from bhoga._responses_encode import encode_response
 from bhoga._router import Router
 from bhoga.cli._commands import _local_status
 from bhoga.errors import ProtocolError
