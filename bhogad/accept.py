@@ -14,7 +14,8 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Final
 
-from bhoga._protocol import PingRequest, Request, parse_request
+from bhoga._protocol import PingRequest, Request
+from bhoga._protocol_parse import parse_request
 from bhoga.errors import ProtocolError
 
 from .connection import LIGHT, Connection

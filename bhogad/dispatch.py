@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bhoga._protocol import Request, SubscribeRequest, error_line, fast_decoders, op_of, parse_request
+from bhoga._protocol import Request, SubscribeRequest, error_line, op_of
+from bhoga._protocol_parse import fast_decoders, parse_request
 from bhoga._record import record
 from bhoga._responses import OK_LINE, Ok, Response, Subscribed
 from bhoga._responses_encode import encode_response

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from bhoga import hermes_plugin as plugin
-from bhoga._protocol import TurnRequest, parse_request
+from bhoga._protocol import TurnRequest
+from bhoga._protocol_parse import parse_request
 
 SECRET = "sk-ant-oat01-PLANTED-PLUGIN-SECRET"
 

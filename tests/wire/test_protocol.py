@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
 from bhoga._protocol import (
     MAX_LINE,
-    OPS,
     ApplyRequest,
     BestRequest,
     PauseRequest,
@@ -25,12 +24,12 @@ from bhoga._protocol import (
     TurnRequest,
     encode,
     error_line,
-    parse_request,
     quota_from_json,
     quota_to_json,
     recommendation_from_json,
     recommendation_to_json,
 )
+from bhoga._protocol_parse import OPS, parse_request
 from bhoga._providers import PROVIDERS
 from bhoga.errors import ProtocolError
 

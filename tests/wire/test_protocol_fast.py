@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bhoga._protocol import _parse_json, parse_request
 from bhoga._protocol_fast import fast_turn
+from bhoga._protocol_parse import _parse_json, parse_request
 from bhoga.errors import ProtocolError
 
 TURN = json.loads((Path(__file__).parents[1] / "data" / "wire" / "anthropic_turn.json").read_text())["turn"]
@@ -101,7 +101,7 @@ def test_msgspec_loads_with_the_daemons_first_turn_not_with_bhoga() -> None:
     code = f"""
 import sys, bhoga, bhoga._client
 print("msgspec" in sys.modules)
-from bhoga._protocol import parse_request
+from bhoga._protocol_parse import parse_request
 parse_request({json.dumps(TURN).encode()!r})
 print("msgspec" in sys.modules)
 """

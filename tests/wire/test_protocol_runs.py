@@ -11,8 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bhoga._protocol import TurnRequest, _parse_json
+from bhoga._protocol import TurnRequest
 from bhoga._protocol_fast import TurnBatch, fast_turns
+from bhoga._protocol_parse import _parse_json
 from bhoga.errors import ProtocolError
 
 TURN = json.loads((Path(__file__).parents[1] / "data" / "wire" / "anthropic_turn.json").read_text())["turn"]

@@ -26,8 +26,8 @@ from bhoga._protocol import (
     SubscribeRequest,
     TurnRequest,
     encode_request,
-    parse_request,
 )
+from bhoga._protocol_parse import parse_request
 from bhoga._responses import (
     OK,
     ApplyAnswer,
