@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from bhoga._merge import MAX_AHEAD
 from bhoga._model import ANY_MODEL, Observation, QuotaWindow, window_name
-from bhoga._providers import PROVIDERS, Kind
+from bhoga._provider_entry import Kind
+from bhoga._providers import PROVIDERS
 from bhoga._values import as_amount, clamp_throttle, from_epoch, later, parse_iso, retry_after_seconds
 
 __all__ = [

@@ -11,7 +11,8 @@ from datetime import datetime
 from enum import IntEnum
 
 from bhoga._model import ProviderStatus, QuotaWindow, RouterRecommendation
-from bhoga._providers import Kind, Provider, to_hermes_model
+from bhoga._provider_entry import Kind, Provider
+from bhoga._providers import to_hermes_model
 from bhoga._record import record
 from bhoga._values import human_duration, window_label
 

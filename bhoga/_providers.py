@@ -11,127 +11,27 @@ Account identity stays out of ids and keys here (DESIGN §8.9): a provider may l
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-from bhoga._record import record
+# Endpoint and Provider are also named from here (`__all__`): bhoga.hermes and the doctor import them with the table.
+from bhoga._provider_entry import Endpoint, Kind, ModelNames, Provider
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 __all__ = [
     "FAMILIES",
     "FAMILY_HEAD",
     "PROVIDERS",
     "Endpoint",
-    "Kind",
-    "ModelNames",
     "Provider",
     "credential_vars",
     "hermes_aliases",
     "hermes_to_pid",
-    "hierarchy",
     "model_family",
-    "on_change",
     "provider",
-    "register",
     "spell",
     "to_hermes_model",
-    "unregister",
 ]
-
-
-class Kind(StrEnum):
-    """How a provider is paid for, which decides how its quota is ranked."""
-
-    SUBSCRIPTION = "subscription"
-    METERED = "metered"
-
-
-class ModelNames(StrEnum):
-    """How the Hermes provider spells a model name (HERMES.md §5)."""
-
-    HYPHENATED = "hyphenated"
-    """Anthropic: `claude-sonnet-4-6` (a dotted version gets hyphens)."""
-    COPILOT = "copilot"
-    """Copilot: Claude models with a dotted version (`claude-sonnet-4.6`), others as they are."""
-    BARE = "bare"
-    """The bare name, dots kept (OpenAI, Codex)."""
-    VENDOR = "vendor"
-    """An aggregator's `vendor/model` id (OpenRouter)."""
-
-
-@record
-class Endpoint:
-    """One way Hermes reaches a provider: the `model.*` keys bhoga writes for it (HERMES.md §3, §7)."""
-
-    provider: str
-    """Hermes' `model.provider` (a canonical id, or the name of a `providers:` entry bhoga writes)."""
-    bills: tuple[str, ...] = ()
-    """The variables Hermes bills on this endpoint, in its order of preference."""
-    login: str | None = None
-    """What Hermes uses when none of `bills` is set ("claude_login", "gh_cli", "hermes_auth:<name>"); None: the
-    endpoint needs one of `bills` (a metered key)."""
-    base_url: str | None = None
-    api_mode: str | None = None
-    entry: tuple[tuple[str, str], ...] = ()
-    """Keys of the `providers.<provider>` entry this endpoint needs (a custom endpoint)."""
-    names: ModelNames | None = None
-    """How this endpoint spells models; None: the provider's `names`."""
-    serves: tuple[str, ...] = ()
-    """Model families it serves; empty: the provider's family (every vendor for family "any")."""
-
-    @property
-    def auth(self) -> str | None:
-        """The login of Hermes' auth store this endpoint needs ("openai-codex"), if any."""
-        if self.login is not None and self.login.startswith("hermes_auth:"):
-            return self.login.split(":", 1)[1]
-        return None
-
-
-@record
-class Provider:
-    """One entry of the registry."""
-
-    id: str
-    kind: Kind
-    family: str
-    """"anthropic", "openai", "google", or "any" (Copilot serves every family)."""
-    priority: int
-    """Preference within a family, lower first (a subscription before the metered API of the same vendor)."""
-    label: str
-    endpoints: tuple[Endpoint, ...]
-    """How bhoga writes this provider for Hermes; the first one whose credential Hermes sees is used."""
-    names: ModelNames = ModelNames.BARE
-    keys: tuple[str, ...] = ()
-    """Variables Hermes reads for this provider (its environment, else `$HERMES_HOME/.env`), in its order."""
-    hermes_auth: tuple[str, ...] = ()
-    """Provider names in Hermes' auth store (`$HERMES_HOME/auth.json`) whose login counts for this provider."""
-    aliases: tuple[tuple[str, str], ...] = ()
-    """(name, endpoint provider): other `model.provider` names Hermes resolves to one of `endpoints`."""
-    task_aliases: tuple[tuple[str, str], ...] = ()
-    """Like `aliases`, but accepted by Hermes only in `auxiliary.*` (never as `model.provider`)."""
-    counts: tuple[str, ...] = ()
-    """Hermes providers bhoga never writes whose calls still spend this provider's quota (`copilot-acp`)."""
-    hosts: tuple[str, ...] = ()
-    """API hosts that identify this provider behind a custom endpoint (the Hermes plugin's turns)."""
-    discovery: str | None = None
-    """The module whose `discover` / `credential_fact` / `watched` read this provider's quota and login; None
-    for a metered API, which is a candidate when Hermes sees one of `keys` (nothing is called)."""
-    needs_verification: bool = False
-    """A credential that may not be for this provider at all (a GitHub token without a Copilot seat): present
-    is not enough, the provider must have accepted it (or Hermes' auth store must hold a login for it)."""
-    quota_windows: tuple[str, str] = ("burst", "weekly")
-    """Window names of a `set_quota` figure: the main one and the weekly one."""
-    refresh_fix: str = ""
-    """`bhoga doctor`'s fix for an expired or stale login."""
-    rejected_fix: str = "replace the key or token"
-    """`bhoga doctor`'s fix for a credential the provider answered 401/403 to."""
-
-    @property
-    def hermes_ids(self) -> tuple[str, ...]:
-        """The Hermes `model.provider` values bhoga writes for this provider."""
-        return tuple(e.provider for e in self.endpoints)
 
 
 _ANTHROPIC_URL = "https://api.anthropic.com"
@@ -252,40 +152,6 @@ _FAMILY_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _VENDOR = {"anthropic": "anthropic", "openai": "openai", "google": "google"}
 
-_hierarchies: dict[str, tuple[str, ...]] = {}
-_serving: dict[str, frozenset[str]] = {}
-_serving_by_head: dict[str, frozenset[str]] = {}
-"""`serving`'s answers by the first `FAMILY_HEAD` characters of a name (`bhoga._quickrank` reads it inline)."""
-_SERVING_MAX = 4096
-_listeners: list[Callable[[], None]] = []
-
-
-def on_change(fn: Callable[[], None]) -> None:
-    """Call `fn` whenever the registry changes (modules that memoise what they derived from it)."""
-    _listeners.append(fn)
-
-
-def _changed() -> None:
-    _hierarchies.clear()
-    _serving.clear()
-    _serving_by_head.clear()
-    for fn in _listeners:
-        fn()
-
-
-def register(p: Provider) -> None:
-    """Add a provider (or replace the entry of the same id); every reader sees it from now on."""
-    if p.family not in (*FAMILIES, "any"):
-        raise ValueError(f"provider {p.id!r}: unknown family {p.family!r}")
-    PROVIDERS[p.id] = p
-    _changed()
-
-
-def unregister(pid: str) -> None:
-    """Remove a provider added by `register`."""
-    PROVIDERS.pop(pid, None)
-    _changed()
-
 
 def provider(pid: str) -> Provider:
     """The registry entry for `pid`; `ValueError` naming the valid ids when there is none."""
@@ -307,40 +173,6 @@ def model_family(model: str) -> str:
         if name.startswith(prefixes):
             return family
     return "other"
-
-
-def hierarchy(model: str) -> tuple[str, ...]:
-    """The providers that can serve `model`, in priority order (registry order among equals)."""
-    family = model_family(model)
-    hit = _hierarchies.get(family)
-    if hit is None:
-        members = [p for p in PROVIDERS.values() if p.family in (family, "any")]
-        hit = _hierarchies[family] = tuple(p.id for p in sorted(members, key=lambda p: p.priority))
-    return hit
-
-
-def serving(model: str) -> frozenset[str]:
-    """The providers that may serve `model` (`hierarchy` as a set); one set per family.
-
-    A model never seen before is mostly a sibling of one that was (`claude-sonnet-5` after `claude-sonnet-4-6`):
-    its family is found by its first characters (`FAMILY_HEAD`), one lookup."""
-    if "/" not in model:
-        head = model.lstrip()[:FAMILY_HEAD]
-        hit = _serving_by_head.get(head)
-        if hit is None:
-            if len(_serving_by_head) >= _SERVING_MAX:  # a caller inventing names must not grow it without end
-                _serving_by_head.clear()
-            hit = _serving_by_head[head] = _serving_of(head)
-        return hit
-    return _serving_of(model)
-
-
-def _serving_of(model: str) -> frozenset[str]:
-    family = model_family(model)
-    hit = _serving.get(family)
-    if hit is None:
-        hit = _serving[family] = frozenset(hierarchy(model))
-    return hit
 
 
 def _hermes_names() -> Iterator[tuple[str, str, bool]]:

@@ -18,8 +18,10 @@ from bisect import bisect_right
 from datetime import UTC, datetime
 
 from bhoga._candidate import _reason, _recommend, _sort_key
+from bhoga._hierarchy import _serving_by_head, serving
 from bhoga._model import ANY_MODEL, ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
-from bhoga._providers import FAMILY_HEAD, PROVIDERS, ModelNames, _serving_by_head, serving, spell
+from bhoga._provider_entry import ModelNames
+from bhoga._providers import FAMILY_HEAD, PROVIDERS, spell
 from bhoga._routing import evaluate
 
 TYPE_CHECKING = False

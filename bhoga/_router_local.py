@@ -14,9 +14,9 @@ from itertools import islice
 from time import time as _time
 
 from bhoga import _lazy
+from bhoga._hierarchy import serving
 from bhoga._inuse import MAX_MODELS, renewed
 from bhoga._model import ANY_MODEL, ProviderQuota, RouterRecommendation
-from bhoga._providers import serving
 from bhoga._quickrank import QuickView, QuotaIndex
 from bhoga._record import replace
 from bhoga._router_clock import _GUARD

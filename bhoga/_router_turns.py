@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 from bhoga import _lazy
 from bhoga._model import ESTIMATE, Observation
-from bhoga._providers import PROVIDERS, Kind
+from bhoga._provider_entry import Kind
+from bhoga._providers import PROVIDERS
 from bhoga.errors import BhogaError
 
 # Annotations only: importing `typing` at run time would cost `import bhoga` two milliseconds.

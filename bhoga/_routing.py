@@ -35,9 +35,11 @@ from datetime import datetime
 
 from bhoga._antiflap import _switch
 from bhoga._candidate import Tier, _Candidate, _recommendations, _sort_key
+from bhoga._hierarchy import hierarchy
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow, RouterRecommendation
-from bhoga._providers import PROVIDERS, Kind, Provider, hierarchy
+from bhoga._provider_entry import Kind, Provider
+from bhoga._providers import PROVIDERS
 from bhoga._record import replace
 
 # Annotations only: `bhoga._pace` is needed only by callers that compute paces.

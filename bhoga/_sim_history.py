@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from bhoga._history import Point
 from bhoga._model import ANY_MODEL, ProviderQuota
 from bhoga._pace import current_cycle
-from bhoga._providers import PROVIDERS, Kind
+from bhoga._provider_entry import Kind
+from bhoga._providers import PROVIDERS
 from bhoga._record import record, replace
 from bhoga._sim_trace import Metered, Subscription, Trace, Window
 from bhoga._turnlog import LoggedTurn

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bhoga import _files
-from bhoga._providers import PROVIDERS, Kind
+from bhoga._provider_entry import Kind
+from bhoga._providers import PROVIDERS
 from bhoga._record import field, record
 from bhoga.errors import BhogaError, NotRegularFileError
 

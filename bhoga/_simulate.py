@@ -23,10 +23,11 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 
+from bhoga._hierarchy import hierarchy
 from bhoga._history import Point, Recorder
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace, paces
-from bhoga._providers import PROVIDERS, hierarchy
+from bhoga._providers import PROVIDERS
 from bhoga._record import field, record, replace
 from bhoga._routing import BASELINES, DEFAULT_POLICY, PACED, POLICIES, evaluate, rank, should_switch
 from bhoga._sim_trace import Subscription, Trace

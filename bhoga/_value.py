@@ -27,8 +27,8 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 
+from bhoga._hierarchy import serving
 from bhoga._model import QuotaWindow
-from bhoga._providers import serving
 from bhoga._record import field, record
 
 __all__ = ["PRICES", "SOLE_KEEP", "Economics", "cycle_projection", "density", "lookup", "price_of", "rival"]

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bhoga._model import RouterRecommendation
-from bhoga._providers import PROVIDERS, Kind
+from bhoga._provider_entry import Kind
+from bhoga._providers import PROVIDERS
 from bhoga._values import human_duration, window_label
 from bhoga.cli._term import Style
 

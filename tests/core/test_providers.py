@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bhoga import model_family, to_hermes_model
-from bhoga._providers import PROVIDERS, Kind, hierarchy, provider
+from bhoga._hierarchy import hierarchy
+from bhoga._provider_entry import Kind
+from bhoga._providers import PROVIDERS, provider
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bhoga._hierarchy import hierarchy, serving
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace
-from bhoga._providers import hierarchy, serving
 from bhoga._quickrank import Classes, QuickView, QuotaIndex, _Finder, quick_best
 from bhoga._routing import metered_routes, next_change, rank
 from bhoga._value import PRICES, Economics

@@ -11,7 +11,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from bhoga import Router, _providers
-from bhoga._providers import Endpoint, Kind, ModelNames, Provider, hermes_to_pid, hierarchy, register, unregister
+from bhoga._hierarchy import hierarchy, register, unregister
+from bhoga._provider_entry import Endpoint, Kind, ModelNames, Provider
+from bhoga._providers import hermes_to_pid
 from bhoga.cli import main
 from bhoga.cli._doctor import run_checks
 from bhoga.errors import HermesConfigError

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from bhoga._merge import credential_state
 from bhoga._model import ProviderQuota, ProviderStatus, QuotaWindow
-from bhoga._providers import PROVIDERS, Kind
+from bhoga._provider_entry import Kind
+from bhoga._providers import PROVIDERS
 from bhoga._routing import next_change, rank, should_switch
 from tests.strategies import NOW, quotas
 

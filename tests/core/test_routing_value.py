@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bhoga._hierarchy import hierarchy
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace
-from bhoga._providers import hierarchy
 from bhoga._routing import rank, should_switch
 from bhoga._settings import parse_policy
 from bhoga._value import SOLE_KEEP, Economics, cycle_projection, price_of, rival
