@@ -1,112 +1,24 @@
 """What each `bhoga` command does: ask bhogad when it answers, else work on this machine's state.
 
-The daemon is asked with one request on a fresh connection (`bhoga._client.ask`); a daemon that is not there
-costs a failed connect of a few microseconds, a hung one at most the timeout, and then the local path runs.
+The two paths are `bhoga.cli._daemon_or_local`; the commands that write Hermes' route are `bhoga.cli._route_commands`;
+the rest, and the table `run` dispatches on, are here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 from bhoga import _paths
-from bhoga._pause import is_paused, set_paused
+from bhoga._pause import set_paused
 from bhoga.cli import _plugin, _simulate
+from bhoga.cli._daemon_or_local import _daemon, _daemon_status, _local_router, _local_status, _print_json, live_socket
+from bhoga.cli._route_commands import _apply, _pin_cmd
 from bhoga.errors import BhogaError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from bhoga._protocol import Request
-    from bhoga._responses import ApplyAnswer, Response, StatusAnswer
-    from bhoga._router import Router
-
-__all__ = ["run"]
-
-_TIMEOUT = 2.0
-
-
-def live_socket() -> Path:
-    """The socket a running bhogad answers on: the configured one, else another place a daemon may use."""
-    from bhoga._client import daemon_running  # noqa: PLC0415
-
-    first = _paths.socket_path()
-    if not _paths.socket_configured() and not daemon_running(first, timeout=0.5):
-        for path in _paths.socket_fallbacks(first):
-            if path.exists() and daemon_running(path, timeout=0.5):
-                return path
-    return first
-
-
-def _daemon(request: Request) -> Response | None:
-    """The daemon's answer, None when no daemon answers; a refused request is a `BhogaError`."""
-    from bhoga._client import UNREACHABLE, ask  # noqa: PLC0415
-    from bhoga._responses import Failure  # noqa: PLC0415
-
-    answer = ask(live_socket(), request, timeout=_TIMEOUT)
-    if answer is UNREACHABLE:
-        return None
-    if isinstance(answer, Failure):
-        raise BhogaError(f"bhogad refused the request: {answer.error}")
-    return answer
-
-
-def _daemon_status() -> StatusAnswer | None:
-    """bhogad's `status`, None when no daemon answers."""
-    from bhoga._protocol import StatusRequest  # noqa: PLC0415
-    from bhoga._responses import StatusAnswer  # noqa: PLC0415
-
-    answer = _daemon(StatusRequest())
-    return answer if isinstance(answer, StatusAnswer) else None
-
-
-@contextmanager
-def _local_router() -> Iterator[Router]:
-    from bhoga._router import Router  # noqa: PLC0415
-    from bhoga._settings import load_policy  # noqa: PLC0415
-
-    # The same rules as bhogad (DESIGN §8.3): bhogad.toml's reserve and policy.
-    rules = load_policy()
-    router = Router(eager=False, daemon=False, reserve=rules.reserve, policy=rules.policy, prices=dict(rules.prices))
-    if rules.policy == "value" and rules.models:
-        router.economics(*rules.models)  # in use from the start, as bhogad's passes make them
-    try:
-        yield router
-    finally:
-        router.close()
-
-
-def _print_json(obj: object) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def _local_status() -> StatusAnswer:
-    """The status computed here, after a discovery; its `errors` what failed in it, each already told on stderr."""
-    from bhoga._settings import load_policy  # noqa: PLC0415
-    from bhoga._status import build_status, hermes_view  # noqa: PLC0415
-    from bhoga.hermes import hermes_config_path, read_hermes_route  # noqa: PLC0415
-
-    path = hermes_config_path()
-    problem: str | None = None
-    try:
-        route = read_hermes_route(path)
-    except BhogaError as exc:
-        problem = str(exc)
-        route = None
-    if route is None and problem is None:
-        problem = f"{path} does not exist; run `hermes setup`"
-    elif route is not None and not route.provider and problem is None:
-        problem = f"{path} has no model.provider; run `hermes model` or `bhoga apply MODEL`"
-    models = list(load_policy().models) or ([route.model.rsplit("/", 1)[-1]] if route and route.model else [])
-    hermes = hermes_view(path, route.provider if route else None, route.model if route else None, problem=problem)
-    with _local_router() as router:
-        from bhoga.cli._failures import discover  # noqa: PLC0415 - loads logging, which bhogad's answer never needs
-
-        failed = discover(router)
-        return build_status(router, models, hermes, paused=is_paused(), daemon=None, errors=failed)
+# `live_socket` is named here as well: bhoga/cli/_doctor.py finds bhogad's socket through this module.
+__all__ = ["live_socket", "run"]
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -223,116 +135,6 @@ def _set_quota(args: argparse.Namespace) -> int:
         where = f"saved to {_paths.state_path()}"
     print(f"{args.pid}{scope}: {args.pct:g}% left{weekly} ({where})")
     return 0
-
-
-def _apply(args: argparse.Namespace) -> int:
-    from bhoga.hermes import (  # noqa: PLC0415
-        apply_to_hermes,
-        hermes_config_path,
-        hermes_diff,
-        hermes_exclusions,
-        read_hermes_route,
-    )
-
-    path = hermes_config_path()
-    if args.model is None:
-        route = read_hermes_route(path)
-        if route is None or not route.model:
-            raise BhogaError(f"no MODEL given and {path} has no model.default; name the model: bhoga apply MODEL")
-        args.model = route.model.rsplit("/", 1)[-1]
-    # While bhogad runs it is the only writer (DESIGN §8.2): hand it the request and print its answer.
-    from bhoga._protocol import ApplyRequest  # noqa: PLC0415
-    from bhoga._responses import ApplyAnswer  # noqa: PLC0415
-
-    answer = _daemon(ApplyRequest(args.model, bool(args.dry_run), bool(args.aux)))
-    if isinstance(answer, ApplyAnswer):
-        return _print_apply(args, path, answer)
-    from bhoga import _pin  # noqa: PLC0415
-    from bhoga.cli._failures import discover  # noqa: PLC0415
-
-    with _local_router() as router:
-        discover(router)
-        usable = router.ranked(args.model, exclude=tuple(hermes_exclusions()))
-        if not usable:
-            raise BhogaError(f"no provider Hermes can use for {args.model}; run `bhoga doctor`")
-        if args.dry_run:
-            diff = hermes_diff(router, args.model, write_auxiliary=args.aux)
-            sys.stdout.write(diff or f"{path} already routes {args.model} to {usable[0].provider_id}; no change\n")
-            return 0
-        if is_paused():
-            print("note: bhoga is paused; writing anyway because you asked (bhogad still will not)", file=sys.stderr)
-        changed = apply_to_hermes(router, args.model, write_auxiliary=args.aux)
-        after = read_hermes_route(path)
-        if _pin.load().for_config(path).pinned:
-            print("note: the route was pinned; `bhoga apply` hands it back to bhoga (unpinned)", file=sys.stderr)
-        _pin.set_pinned(path, after.provider if after else None, False)
-    best = usable[0]
-    if args.aux:
-        print(_aux_note(path), file=sys.stderr)
-    if changed:
-        route = read_hermes_route(path)
-        written = f"{route.provider} / {route.model}" if route else best.hermes_model
-        print(f"Hermes now uses {written} ({best.provider_id}) for {args.model}: {best.reason}  [{path}]")
-    else:
-        print(f"{path} already routes {args.model} to {best.provider_id}; no change")
-    return 0
-
-
-def _print_apply(args: argparse.Namespace, path: Path, answer: ApplyAnswer) -> int:
-    """Print bhogad's answer to `apply` the way the local path prints its own."""
-    pid = answer.provider
-    if args.dry_run:
-        sys.stdout.write(answer.diff or f"{path} already routes {args.model} to {pid}; no change\n")
-        return 0
-    if args.aux:
-        print(_aux_note(path), file=sys.stderr)
-    if answer.changed:
-        route = answer.route or pid
-        print(f"Hermes now uses {route} ({pid}) for {args.model}: {answer.reason}  [{path}] (written by bhogad)")
-    else:
-        print(f"{path} already routes {args.model} to {pid}; no change (bhogad)")
-    return 0
-
-
-def _pin_cmd(args: argparse.Namespace) -> int:
-    pinned = args.command == "pin"
-    from bhoga.hermes import hermes_config_path, read_hermes_route  # noqa: PLC0415
-
-    path = hermes_config_path()
-    route = read_hermes_route(path)
-    if route is None:
-        raise BhogaError(f"{path} does not exist; nothing to {args.command} (run `hermes setup` first)")
-    from bhoga._protocol import PinRequest  # noqa: PLC0415
-
-    if _daemon(PinRequest(pinned)) is None:
-        from bhoga import _pin  # noqa: PLC0415
-
-        _pin.set_pinned(path, route.provider, pinned)
-    if pinned:
-        print(f"pinned: bhogad will keep Hermes on {route.provider or '(no provider)'} until `bhoga unpin`")
-    else:
-        print("unpinned: bhogad routes Hermes again")
-    return 0
-
-
-def _aux_note(path: Path) -> str:
-    """What `--aux` did: the tasks it routed, or why there was nothing to route (never silence)."""
-    import os  # noqa: PLC0415
-
-    from bhoga.hermes import _atomic  # noqa: PLC0415
-    from bhoga.hermes._apply import _parse  # noqa: PLC0415
-    from bhoga.hermes._yamldoc import to_data  # noqa: PLC0415
-
-    current = _atomic.read_file(Path(os.path.realpath(path)))
-    data = to_data(_parse(current[0], current[1].sha256, path).root) if current is not None else None
-    aux = data.get("auxiliary") if isinstance(data, dict) else None
-    tasks = [t for t, v in aux.items() if t != "compression" and isinstance(v, dict)] if isinstance(aux, dict) else []
-    if not tasks:
-        return (
-            f"note: --aux: {path} lists no auxiliary tasks besides compression (auxiliary: section), so only "
-            "compression follows the main route, as without --aux"
-        )
-    return f"--aux: auxiliary tasks routed with the main model where they have no own endpoint: {', '.join(tasks)}"
 
 
 def _turn(args: argparse.Namespace) -> int:

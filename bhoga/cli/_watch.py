@@ -143,7 +143,7 @@ def _frame(answer: dict[str, Any] | None, down_since: datetime | None, style: St
 
 def watch(*, color: bool | None, all_windows: bool, out: TextIO | None = None) -> int:
     """Run the live view until Ctrl-C; exit code 0, or `BhogaError` when no daemon answers at the start."""
-    from bhoga.cli._commands import live_socket  # noqa: PLC0415
+    from bhoga.cli._daemon_or_local import live_socket  # noqa: PLC0415
 
     path = live_socket()
     link = _connect(path)

@@ -46,7 +46,7 @@ from bhoga._responses import (
 from bhoga._responses_decode import decode_response
 from bhoga._responses_encode import encode_response
 from bhoga._router import Router
-from bhoga.cli._commands import _local_status
+from bhoga.cli._daemon_or_local import _local_status
 from bhoga.errors import ProtocolError
 from tests.fixtures_socket import server_thread
 
