@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from bhoga._history import Point
     from bhoga._model import ProviderQuota, RouterRecommendation
     from bhoga._pace import Pace
-    from bhoga._quickrank import QuickView, QuotaIndex
+    from bhoga._quickrank import QuickView
+    from bhoga._quota_index import QuotaIndex
     from bhoga._turnlog_writer import TurnLogWriter
     from bhoga._value import Economics
 

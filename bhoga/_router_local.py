@@ -17,7 +17,8 @@ from bhoga import _lazy
 from bhoga._hierarchy import serving
 from bhoga._inuse import MAX_MODELS, renewed
 from bhoga._model import ANY_MODEL, ProviderQuota, RouterRecommendation
-from bhoga._quickrank import QuickView, QuotaIndex
+from bhoga._quickrank import QuickView
+from bhoga._quota_index import QuotaIndex
 from bhoga._record import replace
 from bhoga._router_clock import _GUARD
 from bhoga._router_daemon import _DaemonAnswers

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from bhoga._hierarchy import hierarchy, serving
 from bhoga._model import ProviderQuota, QuotaWindow
 from bhoga._pace import Pace
-from bhoga._quickrank import Classes, QuickView, QuotaIndex, _Finder, quick_best
+from bhoga._quickrank import Classes, QuickView, quick_best
+from bhoga._quota_index import QuotaIndex, _Finder
 from bhoga._routing import metered_routes, next_change, rank
 from bhoga._value import PRICES, Economics
 from tests.strategies import NOW, quotas
